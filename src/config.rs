@@ -1,0 +1,531 @@
+//! Configuration: every setting is an `AUTH_*` environment variable and a flag (clap), with the
+//! seed services' legacy names accepted as aliases. `Settings` is what clap parses; `Config` is
+//! the validated form the service runs on. Bad configuration is one clear line.
+use crate::token::Algorithm;
+use chrono::Duration;
+use clap::{Args, CommandFactory, FromArgMatches, builder::BoolishValueParser};
+use secrecy::SecretString;
+use std::path::PathBuf;
+
+/// Legacy names accepted for a setting, in order of preference, with a factor applied to the
+/// value (minutes → seconds).
+const ALIASES: &[(&str, &str, u64)] = &[
+    ("port", "PORT", 1),
+    ("data_dir", "CL_SERVER_DIR", 1),
+    ("database_url", "DATABASE_URL", 1),
+    ("jwt_algorithm", "JWT_ALGORITHM", 1),
+    ("jwt_algorithm", "JWT_ALGO", 1),
+    ("jwt_secret", "JWT_SECRET", 1),
+    ("jwt_secret", "AUTH_JWT_SECRET_KEY", 1),
+    ("access_token_ttl", "ACCESS_TOKEN_TTL", 1),
+    (
+        "access_token_ttl",
+        "AUTH_JWT_ACCESS_TOKEN_EXPIRE_MINUTES",
+        60,
+    ),
+    ("access_token_ttl", "ACCESS_TOKEN_EXPIRE_MINUTES", 60),
+    ("refresh_token_ttl", "REFRESH_TOKEN_TTL", 1),
+    ("admin_username", "ADMIN_USERNAME", 1),
+    ("admin_password", "DEFAULT_PASSWORD", 1),
+    ("nats_url", "NATS_URL", 1),
+];
+
+/// Every setting of the service, as flags and environment variables.
+#[derive(Args, Clone)]
+pub struct Settings {
+    /// Address to listen on
+    #[arg(long, env = "AUTH_HOST", default_value = "0.0.0.0", global = true)]
+    pub host: String,
+    /// Port to listen on (alias PORT); 0 picks a free port
+    #[arg(long, env = "AUTH_PORT", default_value_t = 8001, global = true)]
+    pub port: u16,
+    /// Directory for the SQLite database (alias CL_SERVER_DIR)
+    #[arg(long, env = "AUTH_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// Database URL, sqlite://... or postgres://... (alias DATABASE_URL)
+    #[arg(long, env = "AUTH_DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// `iss` of every token; default http://localhost:<port>
+    #[arg(long, env = "AUTH_ISSUER", global = true)]
+    pub issuer: Option<String>,
+    /// `aud` of access tokens
+    #[arg(
+        long,
+        env = "AUTH_AUDIENCE",
+        default_value = "guildhall",
+        global = true
+    )]
+    pub audience: String,
+    /// ES256, EdDSA, RS256 or HS256 (aliases JWT_ALGORITHM, JWT_ALGO)
+    #[arg(
+        long,
+        env = "AUTH_JWT_ALGORITHM",
+        default_value = "ES256",
+        global = true
+    )]
+    pub jwt_algorithm: String,
+    /// HS256 secret, at least 32 bytes (aliases JWT_SECRET, AUTH_JWT_SECRET_KEY)
+    #[arg(long, env = "AUTH_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// Access token lifetime in seconds (also ACCESS_TOKEN_EXPIRE_MINUTES in minutes)
+    #[arg(
+        long,
+        env = "AUTH_ACCESS_TOKEN_TTL",
+        default_value_t = 1800,
+        global = true
+    )]
+    pub access_token_ttl: u64,
+    /// Refresh token lifetime in seconds (alias REFRESH_TOKEN_TTL)
+    #[arg(
+        long,
+        env = "AUTH_REFRESH_TOKEN_TTL",
+        default_value_t = 604_800,
+        global = true
+    )]
+    pub refresh_token_ttl: u64,
+    /// Absolute maximum lifetime of a session in seconds, however often it is refreshed
+    #[arg(
+        long,
+        env = "AUTH_SESSION_MAX_LIFETIME",
+        default_value_t = 2_592_000,
+        global = true
+    )]
+    pub session_max_lifetime: u64,
+    /// Email of the bootstrap superuser
+    #[arg(
+        long,
+        env = "AUTH_ADMIN_EMAIL",
+        default_value = "admin@localhost",
+        global = true
+    )]
+    pub admin_email: String,
+    /// Username of the bootstrap superuser (alias ADMIN_USERNAME)
+    #[arg(
+        long,
+        env = "AUTH_ADMIN_USERNAME",
+        default_value = "admin",
+        global = true
+    )]
+    pub admin_username: String,
+    /// Password of the bootstrap superuser (alias DEFAULT_PASSWORD); generated and printed once if unset
+    #[arg(
+        long,
+        env = "AUTH_ADMIN_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_password: Option<String>,
+    /// Slug of the organisation created at first start
+    #[arg(
+        long,
+        env = "AUTH_DEFAULT_ORG",
+        default_value = "default",
+        global = true
+    )]
+    pub default_org: String,
+    /// Open self-registration into the default organisation
+    #[arg(long, env = "AUTH_ALLOW_REGISTRATION", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, global = true)]
+    pub allow_registration: bool,
+    /// Accept X-User-Email / X-User-Name instead of a token (development only)
+    #[arg(long, env = "AUTH_ALLOW_DEV_HEADERS", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, global = true)]
+    pub allow_dev_headers: bool,
+    /// production or development
+    #[arg(
+        long = "env",
+        env = "AUTH_ENV",
+        default_value = "production",
+        global = true
+    )]
+    pub environment: String,
+    /// argon2id memory cost in KiB
+    #[arg(
+        long,
+        env = "AUTH_ARGON2_MEMORY_KIB",
+        default_value_t = 19_456,
+        global = true
+    )]
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations
+    #[arg(
+        long,
+        env = "AUTH_ARGON2_ITERATIONS",
+        default_value_t = 2,
+        global = true
+    )]
+    pub argon2_iterations: u32,
+    /// argon2id parallelism
+    #[arg(
+        long,
+        env = "AUTH_ARGON2_PARALLELISM",
+        default_value_t = 1,
+        global = true
+    )]
+    pub argon2_parallelism: u32,
+    /// Password hashes computed at once; default: the number of cores
+    #[arg(long, env = "AUTH_HASH_CONCURRENCY", global = true)]
+    pub hash_concurrency: Option<usize>,
+    /// Minimum password length in characters
+    #[arg(
+        long,
+        env = "AUTH_PASSWORD_MIN_LENGTH",
+        default_value_t = 8,
+        global = true
+    )]
+    pub password_min_length: usize,
+    /// Reject passwords from the bundled list of common passwords
+    #[arg(long, env = "AUTH_PASSWORD_BLOCKLIST", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, global = true)]
+    pub password_blocklist: bool,
+    /// Comma-separated CORS allow-list of origins
+    #[arg(long, env = "AUTH_API_CORS_ORIGINS", global = true)]
+    pub api_cors_origins: Option<String>,
+    /// NATS URL to publish events to (alias NATS_URL)
+    #[arg(long, env = "AUTH_NATS_URL", global = true)]
+    pub nats_url: Option<String>,
+    /// Seed document applied at start
+    #[arg(long, env = "AUTH_SEED_FILE", global = true)]
+    pub seed_file: Option<PathBuf>,
+    /// pretty or json; default pretty on a terminal, else json
+    #[arg(long, env = "AUTH_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+}
+
+impl Settings {
+    /// The defaults, ignoring the environment (tests start from these).
+    pub fn defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let command = Only::command().mut_args(|arg| arg.env(None));
+        let matches = command.get_matches_from(["guildhall"]);
+        match Only::from_arg_matches(&matches) {
+            Ok(only) => only.settings,
+            Err(error) => error.exit(),
+        }
+    }
+}
+
+/// Applies the legacy aliases as defaults of a command, so the precedence is: flag, `AUTH_*`
+/// variable, alias, built-in default.
+pub fn with_aliases(
+    mut command: clap::Command,
+    env: impl Fn(&str) -> Option<String>,
+) -> clap::Command {
+    for (arg, var, factor) in ALIASES.iter().rev() {
+        let Some(value) = env(var).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let value = if *factor == 1 {
+            value
+        } else {
+            match value.trim().parse::<u64>() {
+                Ok(n) => (n * factor).to_string(),
+                Err(_) => value,
+            }
+        };
+        let value: &'static str = Box::leak(value.into_boxed_str());
+        command = command.mut_arg(*arg, |a| a.default_value(value));
+    }
+    command
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Production,
+    Development,
+}
+
+/// argon2id cost and how many hashes may run at once.
+#[derive(Debug, Clone, Copy)]
+pub struct HashSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+    pub blocklist: bool,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub issuer: String,
+    pub audience: String,
+    pub algorithm: Algorithm,
+    pub jwt_secret: Option<SecretString>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub session_max_lifetime: Duration,
+    pub admin_email: String,
+    pub admin_username: String,
+    pub admin_password: Option<SecretString>,
+    pub default_org: String,
+    pub allow_registration: bool,
+    pub allow_dev_headers: bool,
+    pub environment: Environment,
+    pub hashing: HashSettings,
+    pub password_policy: PasswordPolicy,
+    pub cors_origins: Vec<String>,
+    pub nats_url: Option<String>,
+    pub seed_file: Option<PathBuf>,
+    pub log_json: Option<bool>,
+}
+
+/// Configuration that cannot run: one line saying what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn bad(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+fn seconds(name: &str, value: u64) -> Result<Duration, ConfigError> {
+    if value == 0 || value > 10 * 365 * 86_400 {
+        return Err(bad(format!(
+            "{name} must be between 1 second and 10 years, got {value}"
+        )));
+    }
+    i64::try_from(value)
+        .map(Duration::seconds)
+        .map_err(|_| bad(format!("{name} is too large")))
+}
+
+impl TryFrom<Settings> for Config {
+    type Error = ConfigError;
+
+    fn try_from(s: Settings) -> Result<Self, ConfigError> {
+        let algorithm: Algorithm = s.jwt_algorithm.parse().map_err(|_| {
+            bad(format!(
+                "unknown AUTH_JWT_ALGORITHM \"{}\": expected ES256, EdDSA, RS256 or HS256",
+                s.jwt_algorithm
+            ))
+        })?;
+        let jwt_secret = s.jwt_secret.filter(|v| !v.is_empty());
+        if algorithm == Algorithm::HS256 {
+            match &jwt_secret {
+                None => {
+                    return Err(bad(
+                        "AUTH_JWT_ALGORITHM=HS256 needs AUTH_JWT_SECRET (at least 32 bytes)",
+                    ));
+                }
+                Some(secret) if secret.len() < 32 => {
+                    return Err(bad(format!(
+                        "AUTH_JWT_SECRET is {} bytes; HS256 needs at least 32",
+                        secret.len()
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        let environment = match s.environment.to_ascii_lowercase().as_str() {
+            "production" | "prod" => Environment::Production,
+            "development" | "dev" => Environment::Development,
+            other => {
+                return Err(bad(format!(
+                    "unknown AUTH_ENV \"{other}\": expected production or development"
+                )));
+            }
+        };
+        if s.allow_dev_headers && environment != Environment::Development {
+            return Err(bad(
+                "AUTH_ALLOW_DEV_HEADERS=true is refused unless AUTH_ENV=development",
+            ));
+        }
+        if argon2::Params::new(
+            s.argon2_memory_kib,
+            s.argon2_iterations,
+            s.argon2_parallelism,
+            None,
+        )
+        .is_err()
+        {
+            return Err(bad(format!(
+                "invalid argon2 parameters: memory {} KiB, iterations {}, parallelism {}",
+                s.argon2_memory_kib, s.argon2_iterations, s.argon2_parallelism
+            )));
+        }
+        if !(1..=crate::crypto::password::MAX_PASSWORD_CHARS).contains(&s.password_min_length) {
+            return Err(bad("AUTH_PASSWORD_MIN_LENGTH must be between 1 and 1024"));
+        }
+        let log_json = match s
+            .log_format
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("") => None,
+            Some("json") => Some(true),
+            Some("pretty" | "text") => Some(false),
+            Some(other) => {
+                return Err(bad(format!(
+                    "unknown AUTH_LOG_FORMAT \"{other}\": expected pretty or json"
+                )));
+            }
+        };
+        let database_url = match s.database_url.filter(|v| !v.is_empty()) {
+            Some(url) => url,
+            None => format!("sqlite://{}/guildhall.db?mode=rwc", s.data_dir.display()),
+        };
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(bad(
+                "AUTH_DATABASE_URL must start with sqlite:// or postgres://",
+            ));
+        }
+        let default_org = s.default_org.trim().to_ascii_lowercase();
+        if crate::service::validate::slug(&default_org).is_err() {
+            return Err(bad(format!(
+                "AUTH_DEFAULT_ORG \"{}\" is not a valid slug",
+                s.default_org
+            )));
+        }
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2);
+        Ok(Config {
+            issuer: s
+                .issuer
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| format!("http://localhost:{}", s.port)),
+            host: s.host,
+            port: s.port,
+            data_dir: s.data_dir,
+            database_url,
+            audience: s.audience,
+            algorithm,
+            jwt_secret: jwt_secret.map(SecretString::from),
+            access_token_ttl: seconds("AUTH_ACCESS_TOKEN_TTL", s.access_token_ttl)?,
+            refresh_token_ttl: seconds("AUTH_REFRESH_TOKEN_TTL", s.refresh_token_ttl)?,
+            session_max_lifetime: seconds("AUTH_SESSION_MAX_LIFETIME", s.session_max_lifetime)?,
+            admin_email: s.admin_email.trim().to_lowercase(),
+            admin_username: s.admin_username.trim().to_lowercase(),
+            admin_password: s
+                .admin_password
+                .filter(|v| !v.is_empty())
+                .map(SecretString::from),
+            default_org,
+            allow_registration: s.allow_registration,
+            allow_dev_headers: s.allow_dev_headers,
+            environment,
+            hashing: HashSettings {
+                memory_kib: s.argon2_memory_kib,
+                iterations: s.argon2_iterations,
+                parallelism: s.argon2_parallelism,
+                concurrency: s.hash_concurrency.unwrap_or(cores).max(1),
+            },
+            password_policy: PasswordPolicy {
+                min_length: s.password_min_length,
+                blocklist: s.password_blocklist,
+            },
+            cors_origins: s
+                .api_cors_origins
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(String::from)
+                .collect(),
+            nats_url: s.nats_url.filter(|v| !v.is_empty()),
+            seed_file: s.seed_file,
+            log_json,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings_from(env: &[(&str, &str)], args: &[&str]) -> Settings {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        let command = with_aliases(Only::command().mut_args(|a| a.env(None)), lookup);
+        let mut argv = vec!["guildhall"];
+        argv.extend_from_slice(args);
+        let matches = command.try_get_matches_from(argv).unwrap();
+        Only::from_arg_matches(&matches).unwrap().settings
+    }
+
+    #[test]
+    fn aliases_fill_in_and_flags_win() {
+        let s = settings_from(
+            &[("PORT", "9000"), ("ACCESS_TOKEN_EXPIRE_MINUTES", "15")],
+            &[],
+        );
+        assert_eq!(s.port, 9000);
+        assert_eq!(s.access_token_ttl, 900);
+        let s = settings_from(&[("PORT", "9000")], &["--port", "7000"]);
+        assert_eq!(s.port, 7000);
+        let s = settings_from(&[("JWT_SECRET", "a"), ("AUTH_JWT_SECRET_KEY", "b")], &[]);
+        assert_eq!(
+            s.jwt_secret.as_deref(),
+            Some("a"),
+            "the first alias in the table wins"
+        );
+    }
+
+    #[test]
+    fn bad_configuration_is_one_clear_line() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--jwt-algorithm", "none"], "unknown AUTH_JWT_ALGORITHM"),
+            (&["--jwt-algorithm", "HS256"], "needs AUTH_JWT_SECRET"),
+            (
+                &["--jwt-algorithm", "HS256", "--jwt-secret", "short"],
+                "needs at least 32",
+            ),
+            (
+                &["--allow-dev-headers", "true"],
+                "refused unless AUTH_ENV=development",
+            ),
+            (&["--env", "staging"], "unknown AUTH_ENV"),
+            (&["--argon2-memory-kib", "1"], "invalid argon2 parameters"),
+            (&["--access-token-ttl", "0"], "AUTH_ACCESS_TOKEN_TTL"),
+            (&["--database-url", "mysql://x"], "AUTH_DATABASE_URL"),
+        ];
+        for (args, expected) in cases {
+            let err = Config::try_from(settings_from(&[], args))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{args:?}: {err}");
+            assert!(!err.contains('\n'), "{args:?}: more than one line");
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = Config::try_from(settings_from(&[], &[])).unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("0.0.0.0", 8001));
+        assert_eq!(c.issuer, "http://localhost:8001");
+        assert_eq!(c.database_url, "sqlite://./data/guildhall.db?mode=rwc");
+        assert_eq!(c.algorithm, Algorithm::ES256);
+        assert_eq!(c.access_token_ttl, Duration::seconds(1800));
+        assert_eq!(c.refresh_token_ttl, Duration::seconds(604_800));
+        assert_eq!(
+            (
+                c.hashing.memory_kib,
+                c.hashing.iterations,
+                c.hashing.parallelism
+            ),
+            (19_456, 2, 1)
+        );
+        assert_eq!(c.default_org, "default");
+        assert!(c.allow_registration && !c.allow_dev_headers);
+    }
+}

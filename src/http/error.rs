@@ -1,0 +1,233 @@
+//! The one error type of the HTTP layer. Every error answers
+//! `{"error": code, "detail": message, "request_id": id}` (+ `errors` on 422); internal causes go
+//! to the log, never to the client.
+use crate::service::{FieldError, ServiceError};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+tokio::task_local! {
+    /// The id of the request being handled, for error bodies.
+    pub static REQUEST_ID: String;
+}
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the body is not well-formed (`malformed_json`, `malformed_form`, `bad_request`).
+    BadRequest(&'static str, String),
+    /// 401 with `WWW-Authenticate: Bearer`: missing or invalid credentials or token.
+    Unauthorized(&'static str, String),
+    /// 403: authenticated but not allowed.
+    Forbidden(&'static str, String),
+    /// 404: no such thing, or not visible to the caller.
+    NotFound(String),
+    /// 405: the path exists, the method does not.
+    MethodNotAllowed,
+    /// 409: conflicts with existing data.
+    Conflict(&'static str, String),
+    /// 413: the body is over the limit.
+    PayloadTooLarge,
+    /// 415: the body is not of the expected content type.
+    UnsupportedMediaType(&'static str),
+    /// 422: fields failed validation.
+    Validation(Vec<FieldError>),
+    /// 503: a dependency (the database) is down.
+    Unavailable,
+    /// 500: anything else; the cause is logged.
+    Internal,
+}
+
+/// The error body, as documented in the OpenAPI description.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code.
+    pub error: String,
+    /// Human-readable message.
+    pub detail: String,
+    /// The request's id (also in the `x-request-id` header).
+    pub request_id: String,
+    /// Per-field problems, on 422 only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldErrorBody>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldErrorBody {
+    pub field: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(..) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(..) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(..) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(..) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn body(self) -> (String, String, Option<Vec<FieldErrorBody>>) {
+        let (code, detail) = match self {
+            Self::BadRequest(code, detail)
+            | Self::Unauthorized(code, detail)
+            | Self::Forbidden(code, detail)
+            | Self::Conflict(code, detail) => (code, detail),
+            Self::NotFound(detail) => ("not_found", detail),
+            Self::MethodNotAllowed => ("method_not_allowed", "Method not allowed".into()),
+            Self::PayloadTooLarge => (
+                "payload_too_large",
+                "the request body is larger than 64 KiB".into(),
+            ),
+            Self::UnsupportedMediaType(expected) => (
+                "unsupported_media_type",
+                format!("the request body must be {expected}"),
+            ),
+            Self::Validation(errors) => {
+                let fields = errors
+                    .into_iter()
+                    .map(|e| FieldErrorBody {
+                        field: e.field,
+                        message: e.message,
+                    })
+                    .collect();
+                return (
+                    "validation_failed".into(),
+                    "the request has invalid fields".into(),
+                    Some(fields),
+                );
+            }
+            Self::Unavailable => (
+                "unavailable",
+                "the service is temporarily unavailable".into(),
+            ),
+            Self::Internal => ("internal_error", "an internal error occurred".into()),
+        };
+        (code.to_owned(), detail, None)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (error, detail, errors) = self.body();
+        let request_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+        let mut response = (
+            status,
+            axum::Json(ErrorBody {
+                error,
+                detail,
+                request_id,
+                errors,
+            }),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Validation(errors) => Self::Validation(errors),
+            ServiceError::InvalidCredentials => Self::Unauthorized(
+                "invalid_credentials",
+                "Incorrect email/username or password".into(),
+            ),
+            ServiceError::InvalidToken(reason) => {
+                Self::Unauthorized("invalid_token", reason.to_string())
+            }
+            ServiceError::InvalidGrant(detail) => {
+                Self::Unauthorized("invalid_grant", detail.into())
+            }
+            ServiceError::Forbidden(code, detail) => Self::Forbidden(code, detail.into()),
+            ServiceError::NotFound(detail) => Self::NotFound(detail.into()),
+            ServiceError::Conflict(code, detail) => Self::Conflict(code, detail.into()),
+            ServiceError::Unavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "dependency unavailable");
+                Self::Unavailable
+            }
+            ServiceError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                Self::Internal
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::VerifyError;
+
+    #[test]
+    fn service_errors_map_to_their_statuses_and_hide_internal_causes() {
+        let cases: Vec<(ServiceError, StatusCode, &str)> = vec![
+            (
+                ServiceError::Validation(vec![]),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+            ),
+            (
+                ServiceError::InvalidCredentials,
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+            ),
+            (
+                ServiceError::InvalidToken(VerifyError::Expired),
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+            ),
+            (
+                ServiceError::InvalidGrant("x"),
+                StatusCode::UNAUTHORIZED,
+                "invalid_grant",
+            ),
+            (
+                ServiceError::Forbidden("nope", "x"),
+                StatusCode::FORBIDDEN,
+                "nope",
+            ),
+            (
+                ServiceError::NotFound("x"),
+                StatusCode::NOT_FOUND,
+                "not_found",
+            ),
+            (
+                ServiceError::Conflict("dup", "x"),
+                StatusCode::CONFLICT,
+                "dup",
+            ),
+            (
+                ServiceError::Unavailable(anyhow::anyhow!("db down")),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+            ),
+            (
+                ServiceError::Internal(anyhow::anyhow!("secret cause")),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let api = ApiError::from(error);
+            assert_eq!(api.status(), status);
+            let (got, detail, _) = api.body();
+            assert_eq!(got, code);
+            assert!(!detail.contains("secret cause") && !detail.contains("db down"));
+        }
+    }
+}

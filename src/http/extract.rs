@@ -1,0 +1,167 @@
+//! Extractors that answer bad input with our error shape: JSON and form bodies (content type,
+//! size, syntax, and per-field problems), path parameters, the bearer principal, client info.
+use super::error::ApiError;
+use super::state::AppState;
+use crate::model::ClientInfo;
+use crate::service::FieldError;
+use crate::service::auth::Principal;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, header, request::Parts};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| v == expected || (expected == "application/json" && v.ends_with("+json")))
+}
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest("bad_request", "the request body could not be read".into())
+        }
+    })
+}
+
+/// Drops serde_json's " at line L column C" suffix.
+fn message_of(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    match text.find(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// `Json<T>` with our errors: 415 for another content type, 413 over 64 KiB, 400 for malformed
+/// JSON, 422 naming the field for missing or mistyped fields.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !content_type_is(req.headers(), "application/json") {
+            return Err(ApiError::UnsupportedMediaType("application/json"));
+        }
+        let bytes = body_bytes(req, state).await?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let malformed = |e: &serde_json::Error| {
+            ApiError::BadRequest(
+                "malformed_json",
+                format!("the body is not valid JSON: {}", message_of(e)),
+            )
+        };
+        let value = match serde_path_to_error::deserialize(&mut de) {
+            Ok(value) => value,
+            Err(error) if error.inner().is_data() => {
+                let path = error.path().to_string();
+                let field = if path == "." {
+                    missing_field(error.inner()).unwrap_or_else(|| "body".into())
+                } else {
+                    path
+                };
+                return Err(ApiError::Validation(vec![FieldError {
+                    field,
+                    message: message_of(error.inner()),
+                }]));
+            }
+            Err(error) => return Err(malformed(error.inner())),
+        };
+        de.end().map_err(|e| malformed(&e))?;
+        Ok(Self(value))
+    }
+}
+
+/// The field serde names in "missing field `x`".
+fn missing_field(error: &impl std::fmt::Display) -> Option<String> {
+    let text = error.to_string();
+    let rest = text.strip_prefix("missing field `")?;
+    rest.split('`').next().map(String::from)
+}
+
+/// `Form<T>` with our errors, for `application/x-www-form-urlencoded` bodies.
+pub struct ApiForm<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
+            return Err(ApiError::UnsupportedMediaType(
+                "application/x-www-form-urlencoded",
+            ));
+        }
+        let bytes = body_bytes(req, state).await?;
+        serde_urlencoded::from_bytes(&bytes)
+            .map(Self)
+            .map_err(|error| {
+                let field = missing_field(&error).unwrap_or_else(|| "body".into());
+                ApiError::Validation(vec![FieldError {
+                    field,
+                    message: message_of(&error),
+                }])
+            })
+    }
+}
+
+/// A path parameter; a malformed one (not a UUID) is simply not found.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|_| ApiError::NotFound("not found".into()))
+    }
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The authenticated caller: a valid access token of a live session.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::Unauthorized("not_authenticated", "Not authenticated".into())
+        })?;
+        Ok(Self(state.auth.authenticate(token).await?))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(ClientInfo { user_agent, ip })
+    }
+}

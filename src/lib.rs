@@ -1,0 +1,11 @@
+//! guildhall: a multi-tenant identity platform. `startup::Application` is the service;
+//! `main.rs` is a thin CLI over it.
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod http;
+pub mod model;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod token;

@@ -1,0 +1,105 @@
+//! The `guildhall` command: `serve` (the default), `migrate`, `keys rotate`.
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use guildhall::config::{self, Config, Settings};
+use guildhall::startup::{self, Application};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "guildhall", version, about = "Multi-tenant identity platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default)
+    Serve,
+    /// Apply database migrations and exit
+    Migrate,
+    /// Manage signing keys
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Generate a new signing key; older keys stay published until their tokens expire
+    Rotate,
+}
+
+fn main() -> ExitCode {
+    let command = config::with_aliases(Cli::command(), |name| std::env::var(name).ok());
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    let config = match Config::try_from(cli.settings) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("guildhall: configuration error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("guildhall: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("guildhall: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => Ok(Application::build(config)
+            .await?
+            .run_until_stopped()
+            .await?),
+        Command::Migrate => {
+            startup::database(&config).await?;
+            eprintln!("guildhall: migrations applied");
+            Ok(())
+        }
+        Command::Keys {
+            action: KeysAction::Rotate,
+        } => {
+            let kid = startup::rotate_keys(config).await?;
+            println!("{kid}");
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let json = config
+        .log_json
+        .unwrap_or_else(|| !std::io::stderr().is_terminal());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

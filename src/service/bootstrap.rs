@@ -1,0 +1,83 @@
+//! First start: the default organisation and a superuser. Idempotent, and safe when several
+//! replicas start at once (a unique-constraint loss means another replica did it).
+use super::Result;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::password::Hasher;
+use crate::model::Organisation;
+use crate::store::{self, Db, StoreError};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+
+pub async fn run(
+    db: &Db,
+    config: &Config,
+    clock: &dyn Clock,
+    hasher: &Arc<Hasher>,
+) -> Result<Organisation> {
+    let now = clock.now();
+    let org = match store::orgs::find_by_slug(db, &config.default_org).await? {
+        Some(org) => org,
+        None => {
+            let tx = store::begin(db).await?;
+            match store::orgs::insert(&tx, &config.default_org, "Default organisation", now).await {
+                Ok(org) => {
+                    store::commit(tx).await?;
+                    org
+                }
+                Err(StoreError::Conflict(_)) => {
+                    drop(tx);
+                    store::orgs::find_by_slug(db, &config.default_org)
+                        .await?
+                        .ok_or_else(|| {
+                            super::ServiceError::Internal(anyhow::anyhow!(
+                                "default organisation vanished"
+                            ))
+                        })?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    if store::users::find_by_email(db, &config.admin_email)
+        .await?
+        .is_some()
+    {
+        return Ok(org);
+    }
+    let (password, generated) = match &config.admin_password {
+        Some(p) => (p.clone(), false),
+        None => {
+            let token = crate::crypto::random_token()
+                .map_err(|_| super::ServiceError::Internal(anyhow::anyhow!("no randomness")))?;
+            (SecretString::from(token[..24].to_owned()), true)
+        }
+    };
+    let hash = hasher.hash(password.clone()).await?;
+    let tx = store::begin(db).await?;
+    let new = store::users::NewUser {
+        email: config.admin_email.clone(),
+        username: Some(config.admin_username.clone()),
+        display_name: "Administrator".into(),
+        password_hash: Some(hash),
+        superuser: true,
+        default_org_id: Some(org.id),
+    };
+    let admin = match store::users::insert(&tx, new, now).await {
+        Ok(user) => user,
+        Err(StoreError::Conflict(_)) => return Ok(org),
+        Err(e) => return Err(e.into()),
+    };
+    store::orgs::add_member(&tx, org.id, admin.id, &["owner"], now).await?;
+    store::commit(tx).await?;
+    tracing::info!(email = %admin.email, org = %org.slug, "bootstrapped the superuser");
+    if generated {
+        eprintln!(
+            "guildhall: created superuser {} (username {}) with generated password: {}\nguildhall: it is shown only this once; set AUTH_ADMIN_PASSWORD to choose it yourself",
+            admin.email,
+            config.admin_username,
+            password.expose_secret()
+        );
+    }
+    Ok(org)
+}

@@ -1,0 +1,133 @@
+//! Input rules shared by services: normalisation of emails, usernames and slugs, and a
+//! collector that reports every problem at once.
+use super::{FieldError, ServiceError};
+
+/// Collects field problems; `finish` fails with all of them.
+#[derive(Default)]
+pub struct Problems(Vec<FieldError>);
+
+impl Problems {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Runs a rule; on failure records it and yields `None`.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|m| self.add(field, m)).ok()
+    }
+
+    pub fn finish(self) -> Result<(), ServiceError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::Validation(self.0))
+        }
+    }
+}
+
+/// A lower-cased email address with one `@`, a non-empty local part and a dotted domain.
+pub fn email(raw: &str) -> Result<String, String> {
+    let email = raw.trim().to_lowercase();
+    if email.is_empty() {
+        return Err("is required".into());
+    }
+    if email.len() > 254 {
+        return Err("must be at most 254 characters".into());
+    }
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && (domain.contains('.') || domain == "localhost")
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if valid {
+        Ok(email)
+    } else {
+        Err("is not a valid email address".into())
+    }
+}
+
+/// A lower-cased username: 1–64 of letters, digits, `.`, `_` and `-`, never containing `@`.
+pub fn username(raw: &str) -> Result<String, String> {
+    let name = raw.trim().to_lowercase();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err("must be 1 to 64 characters".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err("may contain only letters, digits, '.', '_' and '-'".into());
+    }
+    Ok(name)
+}
+
+/// A display name: 1–200 characters after trimming, no control characters.
+pub fn display_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err("must be 1 to 200 characters".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(name.to_owned())
+}
+
+/// A slug: 1–63 of lower-case ASCII letters, digits and `-`, not starting or ending with `-`.
+pub fn slug(raw: &str) -> Result<String, String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 63
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !raw.starts_with('-')
+        && !raw.ends_with('-');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err("must be 1 to 63 lower-case letters, digits or '-'".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(email(" Ada@Example.TEST ").unwrap(), "ada@example.test");
+        assert_eq!(email("admin@localhost").unwrap(), "admin@localhost");
+        for bad in [
+            "",
+            "ada",
+            "@x.test",
+            "ada@",
+            "ada@x",
+            "a b@x.test",
+            "a@b@x.test",
+            "ada@.test",
+        ] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn usernames_and_slugs() {
+        assert_eq!(username("Ada.L").unwrap(), "ada.l");
+        assert!(username("a@b").is_err());
+        assert!(username("").is_err());
+        assert!(slug("acme-1").is_ok());
+        for bad in ["", "Acme", "-a", "a-", "a_b"] {
+            assert!(slug(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! `Application::build`: connect the database, migrate, load keys, bootstrap, build the router
+//! and bind (port 0 in tests). `run_until_stopped` serves until Ctrl-C or SIGTERM.
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::crypto::password::Hasher;
+use crate::http::{self, state::AppState};
+use crate::service::{self, auth::AuthService};
+use crate::store::{self, Db};
+use crate::token::{KeyStore, install_crypto_provider};
+use anyhow::Context;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How often a running server re-reads the signing keys (to follow `guildhall keys rotate`).
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+    db: Db,
+    config: Arc<Config>,
+    clock: SharedClock,
+    keys: Arc<KeyStore>,
+}
+
+/// Connects to the configured database (creating the SQLite data directory) and migrates it.
+pub async fn database(config: &Config) -> anyhow::Result<Db> {
+    if config.database_url.starts_with("sqlite:") && !config.database_url.contains(":memory:") {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+    }
+    let db = store::connect(&config.database_url)
+        .await
+        .context("cannot connect to the database")?;
+    store::migrate(&db)
+        .await
+        .context("cannot apply the database migrations")?;
+    Ok(db)
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        install_crypto_provider();
+        let config = Arc::new(config);
+        let db = database(&config).await?;
+        let hasher = Hasher::new(config.hashing).context("cannot set up password hashing")?;
+        let ring = service::keys::ensure(&db, &config, clock.as_ref())
+            .await
+            .context("cannot load the signing keys")?;
+        service::bootstrap::run(&db, &config, clock.as_ref(), &hasher)
+            .await
+            .context("cannot bootstrap")?;
+        let keys = Arc::new(KeyStore::new(ring));
+        let auth = Arc::new(AuthService::new(
+            db.clone(),
+            Arc::clone(&config),
+            Arc::clone(&clock),
+            Arc::clone(&keys),
+            hasher,
+        ));
+        let state = AppState {
+            config: Arc::clone(&config),
+            auth,
+        };
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+        let port = listener.local_addr()?.port();
+        let app = Self {
+            listener,
+            router: http::router(state),
+            port,
+            db,
+            config,
+            clock,
+            keys,
+        };
+        app.spawn_key_reloader();
+        Ok(app)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Re-reads the keys from the database now.
+    pub async fn reload_keys(&self) -> anyhow::Result<()> {
+        reload(&self.db, &self.config, &self.clock, &self.keys).await
+    }
+
+    /// `guildhall keys rotate`, in process; returns the new kid.
+    pub async fn rotate_keys(&self) -> anyhow::Result<String> {
+        let key = service::keys::rotate(&self.db, &self.config, self.clock.as_ref()).await?;
+        self.reload_keys().await?;
+        Ok(key.kid)
+    }
+
+    /// Closes the database pool (tests use it to see readiness fail).
+    pub async fn close_database(&self) -> anyhow::Result<()> {
+        Ok(self.db.close_by_ref().await?)
+    }
+
+    fn spawn_key_reloader(&self) {
+        let (db, config, clock, keys) = (
+            self.db.clone(),
+            Arc::clone(&self.config),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.keys),
+        );
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(error) = reload(&db, &config, &clock, &keys).await {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "cannot reload the signing keys; keeping the current ones"
+                    );
+                }
+            }
+        });
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(port = self.port, issuer = %self.config.issuer, "guildhall is listening");
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    }
+}
+
+async fn reload(
+    db: &Db,
+    config: &Config,
+    clock: &SharedClock,
+    keys: &KeyStore,
+) -> anyhow::Result<()> {
+    let ring = service::keys::load(db, config, clock.as_ref()).await?;
+    keys.replace(ring);
+    Ok(())
+}
+
+/// `guildhall keys rotate`.
+pub async fn rotate_keys(config: Config) -> anyhow::Result<String> {
+    install_crypto_provider();
+    let db = database(&config).await?;
+    let key = service::keys::rotate(&db, &config, &SystemClock).await?;
+    Ok(key.kid)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+}

@@ -1,0 +1,71 @@
+//! The only code that names SeaORM entities or builds queries. Every function is generic over
+//! `C: ConnectionTrait`, so a service can hand it the database or a transaction, and returns
+//! domain types from `crate::model`.
+pub mod keys;
+pub mod orgs;
+pub mod sessions;
+pub mod users;
+
+use migration::MigratorTrait;
+use sea_orm::{ConnectOptions, Database, DbErr, SqlErr, TransactionTrait};
+pub use sea_orm::{ConnectionTrait as Conn, DatabaseConnection as Db, DatabaseTransaction as Tx};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write (which one is in the message, for logs only).
+    #[error("unique constraint violated: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Db(DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(what)) => Self::Conflict(what),
+            _ => Self::Db(e),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Connects, with pool settings suited to each backend (WAL and a busy timeout on SQLite).
+pub async fn connect(url: &str) -> std::result::Result<Db, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        options.max_connections(8).min_connections(1);
+    } else {
+        options.max_connections(20).test_before_acquire(false);
+    }
+    let db = Database::connect(options).await?;
+    if url.starts_with("sqlite:") {
+        db.execute_unprepared(
+            "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
+        )
+        .await?;
+    }
+    Ok(db)
+}
+
+/// Applies pending migrations.
+pub async fn migrate(db: &Db) -> std::result::Result<(), DbErr> {
+    migration::Migrator::up(db, None).await
+}
+
+pub async fn ping(db: &Db) -> Result<()> {
+    Ok(db.ping().await?)
+}
+
+pub async fn begin(db: &Db) -> Result<Tx> {
+    Ok(db.begin().await?)
+}
+
+pub async fn commit(tx: Tx) -> Result<()> {
+    Ok(tx.commit().await?)
+}

@@ -1,0 +1,157 @@
+//! Sessions and their refresh tokens.
+use super::{Conn, Result};
+use crate::model::Session;
+use chrono::{DateTime, Utc};
+use entity::{refresh_token, session};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
+
+impl From<session::Model> for Session {
+    fn from(m: session::Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            org_id: m.org_id,
+            user_agent: m.user_agent,
+            ip: m.ip,
+            created_at: m.created_at,
+            last_used_at: m.last_used_at,
+            expires_at: m.expires_at,
+            revoked_at: m.revoked_at,
+        }
+    }
+}
+
+pub async fn insert<C: Conn>(c: &C, s: &Session) -> Result<()> {
+    session::ActiveModel {
+        id: Set(s.id),
+        user_id: Set(s.user_id),
+        org_id: Set(s.org_id),
+        user_agent: Set(s.user_agent.clone()),
+        ip: Set(s.ip.clone()),
+        created_at: Set(s.created_at),
+        last_used_at: Set(s.last_used_at),
+        expires_at: Set(s.expires_at),
+        revoked_at: Set(None),
+        revoked_reason: Set(None),
+    }
+    .insert(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn find<C: Conn>(c: &C, id: Uuid) -> Result<Option<Session>> {
+    Ok(session::Entity::find_by_id(id)
+        .one(c)
+        .await?
+        .map(Session::from))
+}
+
+/// The user's sessions that are neither revoked nor expired, newest first.
+pub async fn list_live<C: Conn>(c: &C, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .order_by_desc(session::Column::CreatedAt)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Session::from)
+        .collect())
+}
+
+/// Marks a session used now, for the organisation its new tokens are for.
+pub async fn touch<C: Conn>(c: &C, id: Uuid, org_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+    session::Entity::update_many()
+        .col_expr(session::Column::LastUsedAt, Expr::value(now))
+        .col_expr(session::Column::OrgId, Expr::value(org_id))
+        .filter(session::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Revokes one session; false if it was already revoked or does not exist.
+pub async fn revoke<C: Conn>(c: &C, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<bool> {
+    let done = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .col_expr(session::Column::RevokedReason, Expr::value(reason))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Revokes every live session of a user; returns how many.
+pub async fn revoke_all_of_user<C: Conn>(
+    c: &C,
+    user_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let done = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .col_expr(session::Column::RevokedReason, Expr::value(reason))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(done.rows_affected)
+}
+
+/// A stored refresh token.
+pub struct RefreshToken {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert_refresh<C: Conn>(
+    c: &C,
+    session_id: Uuid,
+    digest: String,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        session_id: Set(session_id),
+        token_hash: Set(digest),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+    }
+    .insert(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_refresh<C: Conn>(c: &C, digest: &str) -> Result<Option<RefreshToken>> {
+    Ok(refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(digest))
+        .one(c)
+        .await?
+        .map(|m| RefreshToken {
+            id: m.id,
+            session_id: m.session_id,
+            expires_at: m.expires_at,
+            used_at: m.used_at,
+        }))
+}
+
+/// Spends a refresh token: true for exactly one caller, however many race for it.
+pub async fn spend_refresh<C: Conn>(c: &C, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+    let done = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+        .filter(refresh_token::Column::Id.eq(id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(done.rows_affected == 1)
+}

@@ -1,0 +1,102 @@
+//! Users.
+use super::{Conn, Result};
+use crate::model::User;
+use chrono::{DateTime, Utc};
+use entity::user;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+impl From<user::Model> for User {
+    fn from(m: user::Model) -> Self {
+        Self {
+            id: m.id,
+            email: m.email,
+            username: m.username,
+            display_name: m.display_name,
+            active: m.active,
+            superuser: m.superuser,
+            default_org_id: m.default_org_id,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            last_login_at: m.last_login_at,
+        }
+    }
+}
+
+/// A user to create; `email` and `username` already normalised.
+pub struct NewUser {
+    pub email: String,
+    pub username: Option<String>,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub superuser: bool,
+    pub default_org_id: Option<Uuid>,
+}
+
+pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<User> {
+    let model = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(new.email),
+        username: Set(new.username),
+        display_name: Set(new.display_name),
+        password_hash: Set(new.password_hash),
+        active: Set(true),
+        superuser: Set(new.superuser),
+        default_org_id: Set(new.default_org_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_login_at: Set(None),
+    }
+    .insert(c)
+    .await?;
+    Ok(model.into())
+}
+
+pub async fn find<C: Conn>(c: &C, id: Uuid) -> Result<Option<User>> {
+    Ok(user::Entity::find_by_id(id).one(c).await?.map(User::from))
+}
+
+pub async fn find_by_email<C: Conn>(c: &C, email: &str) -> Result<Option<User>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(c)
+        .await?
+        .map(User::from))
+}
+
+/// The user whose email or username is `login` (already lower-cased), with its password hash.
+pub async fn find_credentials<C: Conn>(
+    c: &C,
+    login: &str,
+) -> Result<Option<(User, Option<String>)>> {
+    let column = if login.contains('@') {
+        user::Column::Email
+    } else {
+        user::Column::Username
+    };
+    Ok(user::Entity::find()
+        .filter(column.eq(login))
+        .one(c)
+        .await?
+        .map(|m| {
+            let hash = m.password_hash.clone();
+            (User::from(m), hash)
+        }))
+}
+
+/// Records a login: its time and the organisation it was for (the next login's default).
+pub async fn record_login<C: Conn>(
+    c: &C,
+    id: Uuid,
+    org_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::LastLoginAt, Expr::value(now))
+        .col_expr(user::Column::DefaultOrgId, Expr::value(org_id))
+        .filter(user::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
