@@ -21,6 +21,12 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     port: u16,
+    handle: AppHandle,
+}
+
+/// What stays reachable of a running application: key reloads and rotation, the database pool.
+#[derive(Clone)]
+pub struct AppHandle {
     db: Db,
     config: Arc<Config>,
     clock: SharedClock,
@@ -78,21 +84,48 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
-        let app = Self {
-            listener,
-            router: http::router(state),
-            port,
+        let handle = AppHandle {
             db,
             config,
             clock,
             keys,
         };
-        app.spawn_key_reloader();
-        Ok(app)
+        handle.spawn_key_reloader();
+        Ok(Self {
+            listener,
+            router: http::router(state),
+            port,
+            handle,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn handle(&self) -> AppHandle {
+        self.handle.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(port = self.port, issuer = %self.handle.config.issuer, "guildhall is listening");
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    }
+}
+
+impl AppHandle {
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// Re-reads the keys from the database now.
@@ -113,18 +146,13 @@ impl Application {
     }
 
     fn spawn_key_reloader(&self) {
-        let (db, config, clock, keys) = (
-            self.db.clone(),
-            Arc::clone(&self.config),
-            Arc::clone(&self.clock),
-            Arc::clone(&self.keys),
-        );
+        let this = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(error) = reload(&db, &config, &clock, &keys).await {
+                if let Err(error) = this.reload_keys().await {
                     tracing::warn!(
                         error = format!("{error:#}"),
                         "cannot reload the signing keys; keeping the current ones"
@@ -132,17 +160,6 @@ impl Application {
                 }
             }
         });
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tracing::info!(port = self.port, issuer = %self.config.issuer, "guildhall is listening");
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
     }
 }
 

@@ -51,13 +51,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             return Err(ApiError::UnsupportedMediaType("application/json"));
         }
         let bytes = body_bytes(req, state).await?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
         let malformed = |e: &serde_json::Error| {
             ApiError::BadRequest(
                 "malformed_json",
                 format!("the body is not valid JSON: {}", message_of(e)),
             )
         };
+        // Syntax first (bodies are small), so that malformed JSON is a 400 whatever it holds.
+        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(|e| malformed(&e))?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = match serde_path_to_error::deserialize(&mut de) {
             Ok(value) => value,
             Err(error) if error.inner().is_data() => {
@@ -74,15 +76,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
             Err(error) => return Err(malformed(error.inner())),
         };
-        de.end().map_err(|e| malformed(&e))?;
         Ok(Self(value))
     }
 }
 
-/// The field serde names in "missing field `x`".
+/// The field serde names in "missing field `x`" or "unknown field `x`".
 fn missing_field(error: &impl std::fmt::Display) -> Option<String> {
     let text = error.to_string();
-    let rest = text.strip_prefix("missing field `")?;
+    let rest = text
+        .strip_prefix("missing field `")
+        .or_else(|| text.strip_prefix("unknown field `"))?;
     rest.split('`').next().map(String::from)
 }
 

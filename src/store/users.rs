@@ -100,3 +100,19 @@ pub async fn record_login<C: Conn>(
         .await?;
     Ok(())
 }
+
+/// Enables or disables an account.
+pub async fn set_active<C: Conn>(
+    c: &C,
+    id: Uuid,
+    active: bool,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let done = user::Entity::update_many()
+        .col_expr(user::Column::Active, Expr::value(active))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(done.rows_affected == 1)
+}

@@ -1,0 +1,65 @@
+use crate::helpers::*;
+use reqwest::StatusCode;
+
+/// Every route the router serves, and whether it takes a bearer token.
+const ROUTES: &[(&str, &str, bool)] = &[
+    ("get", "/", false),
+    ("get", "/health", false),
+    ("get", "/healthz", false),
+    ("get", "/readyz", false),
+    ("get", "/.well-known/jwks.json", false),
+    ("get", "/.well-known/openid-configuration", false),
+    ("get", "/auth/public-key", false),
+    ("post", "/auth/register", false),
+    ("post", "/auth/login", false),
+    ("post", "/auth/token", false),
+    ("post", "/auth/refresh", false),
+    ("post", "/auth/logout", true),
+    ("post", "/auth/logout-all", true),
+    ("get", "/auth/me", true),
+    ("get", "/auth/sessions", true),
+    ("delete", "/auth/sessions/{id}", true),
+];
+
+#[tokio::test]
+async fn every_route_is_described_with_its_security() {
+    let app = spawn_app().await;
+    let doc = body(app.get("/openapi.json").await).await;
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    for (method, path, secured) in ROUTES {
+        let op = &doc["paths"][path][method];
+        assert!(
+            op.is_object(),
+            "{method} {path} is missing from /openapi.json"
+        );
+        let names_bearer = op["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+        assert_eq!(names_bearer, *secured, "{method} {path} security");
+    }
+}
+
+#[tokio::test]
+async fn docs_are_served_with_bundled_assets() {
+    let app = spawn_app().await;
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("https://"),
+        "the page loads nothing from the internet"
+    );
+    let css = app.get("/docs/swagger-ui.css").await;
+    assert_eq!(css.status(), StatusCode::OK);
+    let init = app
+        .get("/docs/swagger-initializer.js")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("/openapi.json"), "{init}");
+}

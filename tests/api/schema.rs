@@ -1,0 +1,82 @@
+//! The migrations and the entities describe the same tables: each entity's table is created from
+//! the entity in one database and by the migrations in another, and the columns must agree.
+use crate::helpers::*;
+use guildhall::store::Conn;
+use sea_orm::{DatabaseBackend, EntityTrait, Schema, Statement};
+
+async fn columns(db: &guildhall::store::Db, table: &str) -> Vec<(String, String, bool)> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Sqlite => format!(
+            "SELECT name, type, \"notnull\" = 1 AS required FROM pragma_table_info('{table}') ORDER BY name"
+        ),
+        _ => format!(
+            "SELECT column_name::text AS name, data_type::text AS type, is_nullable = 'NO' AS required \
+             FROM information_schema.columns WHERE table_name = '{table}' AND table_schema = current_schema() ORDER BY column_name"
+        ),
+    };
+    let rows = db
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "name").unwrap(),
+                r.try_get::<String>("", "type").unwrap().to_lowercase(),
+                r.try_get::<bool>("", "required").unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn create_from_entity<E: EntityTrait>(db: &guildhall::store::Db, entity: E) {
+    let backend = db.get_database_backend();
+    let statement = Schema::new(backend).create_table_from_entity(entity);
+    db.execute(&statement).await.unwrap();
+}
+
+#[tokio::test]
+async fn entities_and_migrations_agree() {
+    let migrated_url = fresh_database_url().await;
+    let migrated = guildhall::store::connect(&migrated_url).await.unwrap();
+    guildhall::store::migrate(&migrated).await.unwrap();
+    let derived = guildhall::store::connect(&fresh_database_url().await)
+        .await
+        .unwrap();
+    derived
+        .execute_unprepared("PRAGMA foreign_keys=OFF")
+        .await
+        .ok();
+    create_from_entity(&derived, entity::organisation::Entity).await;
+    create_from_entity(&derived, entity::user::Entity).await;
+    create_from_entity(&derived, entity::role::Entity).await;
+    create_from_entity(&derived, entity::role_permission::Entity).await;
+    create_from_entity(&derived, entity::org_member::Entity).await;
+    create_from_entity(&derived, entity::member_role::Entity).await;
+    create_from_entity(&derived, entity::session::Entity).await;
+    create_from_entity(&derived, entity::refresh_token::Entity).await;
+    create_from_entity(&derived, entity::signing_key::Entity).await;
+    for table in [
+        "organisations",
+        "users",
+        "roles",
+        "role_permissions",
+        "org_members",
+        "member_roles",
+        "sessions",
+        "refresh_tokens",
+        "signing_keys",
+    ] {
+        let from_migrations = columns(&migrated, table).await;
+        assert!(
+            !from_migrations.is_empty(),
+            "{table} exists after migrating"
+        );
+        assert_eq!(
+            from_migrations,
+            columns(&derived, table).await,
+            "{table}: migration vs entity"
+        );
+    }
+}
