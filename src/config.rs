@@ -206,6 +206,21 @@ impl Settings {
     }
 }
 
+/// Every environment variable guildhall reads: the `AUTH_*` names, then the legacy aliases.
+pub fn environment_variables() -> (Vec<String>, Vec<&'static str>) {
+    #[derive(clap::Parser)]
+    struct Only {
+        #[command(flatten)]
+        settings: Settings,
+    }
+    let names = Only::command()
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    (names, ALIASES.iter().map(|(_, var, _)| *var).collect())
+}
+
 /// Applies the legacy aliases as defaults of a command, so the precedence is: flag, `AUTH_*`
 /// variable, alias, built-in default.
 pub fn with_aliases(

@@ -2,6 +2,7 @@
 //! PostgreSQL when TEST_DATABASE_URL is set).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod auth;
+mod deploy;
 mod errors;
 mod health;
 mod helpers;
