@@ -196,4 +196,23 @@ mod tests {
                 .unwrap()
         );
     }
+
+    #[tokio::test]
+    async fn default_parameters_are_the_owasp_minimum() {
+        let settings = HashSettings {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            concurrency: 1,
+        };
+        let hasher = Hasher::new(settings).unwrap();
+        let hash = hasher
+            .hash("s3cret-enough".to_string().into())
+            .await
+            .unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+    }
 }

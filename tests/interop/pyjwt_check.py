@@ -104,12 +104,21 @@ def flow(alg, port):
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
+        env.update({"AUTH_DATA_DIR": data_dir, "AUTH_JWT_ALGORITHM": alg})
+        rotated = subprocess.run([BINARY, "keys", "rotate"], env=env, capture_output=True, text=True, timeout=60)
+        new_kid = rotated.stdout.strip()
+        check(rotated.returncode == 0 and new_kid.startswith(alg.lower()), f"{alg}: guildhall keys rotate prints the new kid {new_kid}")
         proc, base, log = start(data_dir, port, {"AUTH_JWT_ALGORITHM": alg})
         try:
+            _, jwks = call("GET", f"{base}/.well-known/jwks.json")
+            kids = [k["kid"] for k in jwks["keys"]]
+            check(new_kid in kids and jwt.get_unverified_header(token)["kid"] in kids, f"{alg}: after rotation the JWKS has the new key and still the old one")
             check("generated password" not in log, f"{alg}: a restart bootstraps nothing again")
             check(call("GET", f"{base}/auth/me", token=token)[0] == 401, f"{alg}: logout survives the restart")
             status, again = call("POST", f"{base}/auth/login", {"email": "ada@example.com", "password": "correct horse battery"})
             check(status == 200, f"{alg}: accounts survive the restart")
+            check(jwt.get_unverified_header(again["access_token"])["kid"] == new_kid, f"{alg}: the rotated key signs")
             key = PyJWKClient(jwks_uri.replace(str(port), str(port))).get_signing_key_from_jwt(again["access_token"])
             jwt.decode(again["access_token"], key.key, algorithms=[alg], audience="guildhall", issuer=issuer)
         finally:
