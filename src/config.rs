@@ -18,11 +18,7 @@ const ALIASES: &[(&str, &str, u64)] = &[
     ("jwt_secret", "JWT_SECRET", 1),
     ("jwt_secret", "AUTH_JWT_SECRET_KEY", 1),
     ("access_token_ttl", "ACCESS_TOKEN_TTL", 1),
-    (
-        "access_token_ttl",
-        "AUTH_JWT_ACCESS_TOKEN_EXPIRE_MINUTES",
-        60,
-    ),
+    ("access_token_ttl", "AUTH_JWT_ACCESS_TOKEN_EXPIRE_MINUTES", 60),
     ("access_token_ttl", "ACCESS_TOKEN_EXPIRE_MINUTES", 60),
     ("refresh_token_ttl", "REFRESH_TOKEN_TTL", 1),
     ("admin_username", "ADMIN_USERNAME", 1),
@@ -49,79 +45,34 @@ pub struct Settings {
     #[arg(long, env = "AUTH_ISSUER", global = true)]
     pub issuer: Option<String>,
     /// `aud` of access tokens
-    #[arg(
-        long,
-        env = "AUTH_AUDIENCE",
-        default_value = "guildhall",
-        global = true
-    )]
+    #[arg(long, env = "AUTH_AUDIENCE", default_value = "guildhall", global = true)]
     pub audience: String,
     /// ES256, EdDSA, RS256 or HS256 (aliases JWT_ALGORITHM, JWT_ALGO)
-    #[arg(
-        long,
-        env = "AUTH_JWT_ALGORITHM",
-        default_value = "ES256",
-        global = true
-    )]
+    #[arg(long, env = "AUTH_JWT_ALGORITHM", default_value = "ES256", global = true)]
     pub jwt_algorithm: String,
     /// HS256 secret, at least 32 bytes (aliases JWT_SECRET, AUTH_JWT_SECRET_KEY)
     #[arg(long, env = "AUTH_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
     /// Access token lifetime in seconds (also ACCESS_TOKEN_EXPIRE_MINUTES in minutes)
-    #[arg(
-        long,
-        env = "AUTH_ACCESS_TOKEN_TTL",
-        default_value_t = 1800,
-        global = true
-    )]
+    #[arg(long, env = "AUTH_ACCESS_TOKEN_TTL", default_value_t = 1800, global = true)]
     pub access_token_ttl: u64,
     /// Refresh token lifetime in seconds (alias REFRESH_TOKEN_TTL)
-    #[arg(
-        long,
-        env = "AUTH_REFRESH_TOKEN_TTL",
-        default_value_t = 604_800,
-        global = true
-    )]
+    #[arg(long, env = "AUTH_REFRESH_TOKEN_TTL", default_value_t = 604_800, global = true)]
     pub refresh_token_ttl: u64,
     /// Absolute maximum lifetime of a session in seconds, however often it is refreshed
-    #[arg(
-        long,
-        env = "AUTH_SESSION_MAX_LIFETIME",
-        default_value_t = 2_592_000,
-        global = true
-    )]
+    #[arg(long, env = "AUTH_SESSION_MAX_LIFETIME", default_value_t = 2_592_000, global = true)]
     pub session_max_lifetime: u64,
     /// Email of the bootstrap superuser
-    #[arg(
-        long,
-        env = "AUTH_ADMIN_EMAIL",
-        default_value = "admin@localhost",
-        global = true
-    )]
+    #[arg(long, env = "AUTH_ADMIN_EMAIL", default_value = "admin@localhost", global = true)]
     pub admin_email: String,
     /// Username of the bootstrap superuser (alias ADMIN_USERNAME)
-    #[arg(
-        long,
-        env = "AUTH_ADMIN_USERNAME",
-        default_value = "admin",
-        global = true
-    )]
+    #[arg(long, env = "AUTH_ADMIN_USERNAME", default_value = "admin", global = true)]
     pub admin_username: String,
     /// Password of the bootstrap superuser (alias DEFAULT_PASSWORD); generated and printed once if unset
-    #[arg(
-        long,
-        env = "AUTH_ADMIN_PASSWORD",
-        hide_env_values = true,
-        global = true
-    )]
+    #[arg(long, env = "AUTH_ADMIN_PASSWORD", hide_env_values = true, global = true)]
     pub admin_password: Option<String>,
     /// Slug of the organisation created at first start
-    #[arg(
-        long,
-        env = "AUTH_DEFAULT_ORG",
-        default_value = "default",
-        global = true
-    )]
+    #[arg(long, env = "AUTH_DEFAULT_ORG", default_value = "default", global = true)]
     pub default_org: String,
     /// Open self-registration into the default organisation
     #[arg(long, env = "AUTH_ALLOW_REGISTRATION", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, global = true)]
@@ -130,51 +81,29 @@ pub struct Settings {
     #[arg(long, env = "AUTH_ALLOW_DEV_HEADERS", default_value = "false", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, global = true)]
     pub allow_dev_headers: bool,
     /// production or development
-    #[arg(
-        long = "env",
-        env = "AUTH_ENV",
-        default_value = "production",
-        global = true
-    )]
+    #[arg(long = "env", env = "AUTH_ENV", default_value = "production", global = true)]
     pub environment: String,
     /// argon2id memory cost in KiB
-    #[arg(
-        long,
-        env = "AUTH_ARGON2_MEMORY_KIB",
-        default_value_t = 19_456,
-        global = true
-    )]
+    #[arg(long, env = "AUTH_ARGON2_MEMORY_KIB", default_value_t = 19_456, global = true)]
     pub argon2_memory_kib: u32,
     /// argon2id iterations
-    #[arg(
-        long,
-        env = "AUTH_ARGON2_ITERATIONS",
-        default_value_t = 2,
-        global = true
-    )]
+    #[arg(long, env = "AUTH_ARGON2_ITERATIONS", default_value_t = 2, global = true)]
     pub argon2_iterations: u32,
     /// argon2id parallelism
-    #[arg(
-        long,
-        env = "AUTH_ARGON2_PARALLELISM",
-        default_value_t = 1,
-        global = true
-    )]
+    #[arg(long, env = "AUTH_ARGON2_PARALLELISM", default_value_t = 1, global = true)]
     pub argon2_parallelism: u32,
     /// Password hashes computed at once; default: the number of cores
     #[arg(long, env = "AUTH_HASH_CONCURRENCY", global = true)]
     pub hash_concurrency: Option<usize>,
     /// Minimum password length in characters
-    #[arg(
-        long,
-        env = "AUTH_PASSWORD_MIN_LENGTH",
-        default_value_t = 8,
-        global = true
-    )]
+    #[arg(long, env = "AUTH_PASSWORD_MIN_LENGTH", default_value_t = 8, global = true)]
     pub password_min_length: usize,
     /// Reject passwords from the bundled list of common passwords
     #[arg(long, env = "AUTH_PASSWORD_BLOCKLIST", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, global = true)]
     pub password_blocklist: bool,
+    /// Size in bytes of an access token's claims past which teams and domains are left out
+    #[arg(long, env = "AUTH_CLAIM_BUDGET", default_value_t = 4096, global = true)]
+    pub claim_budget: usize,
     /// Comma-separated CORS allow-list of origins
     #[arg(long, env = "AUTH_API_CORS_ORIGINS", global = true)]
     pub api_cors_origins: Option<String>,
@@ -223,10 +152,7 @@ pub fn environment_variables() -> (Vec<String>, Vec<&'static str>) {
 
 /// Applies the legacy aliases as defaults of a command, so the precedence is: flag, `AUTH_*`
 /// variable, alias, built-in default.
-pub fn with_aliases(
-    mut command: clap::Command,
-    env: impl Fn(&str) -> Option<String>,
-) -> clap::Command {
+pub fn with_aliases(mut command: clap::Command, env: impl Fn(&str) -> Option<String>) -> clap::Command {
     for (arg, var, factor) in ALIASES.iter().rev() {
         let Some(value) = env(var).filter(|v| !v.is_empty()) else {
             continue;
@@ -289,6 +215,7 @@ pub struct Config {
     pub environment: Environment,
     pub hashing: HashSettings,
     pub password_policy: PasswordPolicy,
+    pub claim_budget: usize,
     pub cors_origins: Vec<String>,
     pub nats_url: Option<String>,
     pub seed_file: Option<PathBuf>,
@@ -356,14 +283,7 @@ impl TryFrom<Settings> for Config {
                 "AUTH_ALLOW_DEV_HEADERS=true is refused unless AUTH_ENV=development",
             ));
         }
-        if argon2::Params::new(
-            s.argon2_memory_kib,
-            s.argon2_iterations,
-            s.argon2_parallelism,
-            None,
-        )
-        .is_err()
-        {
+        if argon2::Params::new(s.argon2_memory_kib, s.argon2_iterations, s.argon2_parallelism, None).is_err() {
             return Err(bad(format!(
                 "invalid argon2 parameters: memory {} KiB, iterations {}, parallelism {}",
                 s.argon2_memory_kib, s.argon2_iterations, s.argon2_parallelism
@@ -372,12 +292,7 @@ impl TryFrom<Settings> for Config {
         if !(1..=crate::crypto::password::MAX_PASSWORD_CHARS).contains(&s.password_min_length) {
             return Err(bad("AUTH_PASSWORD_MIN_LENGTH must be between 1 and 1024"));
         }
-        let log_json = match s
-            .log_format
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let log_json = match s.log_format.as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("") => None,
             Some("json") => Some(true),
             Some("pretty" | "text") => Some(false),
@@ -392,9 +307,7 @@ impl TryFrom<Settings> for Config {
             None => format!("sqlite://{}/guildhall.db?mode=rwc", s.data_dir.display()),
         };
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
-            return Err(bad(
-                "AUTH_DATABASE_URL must start with sqlite:// or postgres://",
-            ));
+            return Err(bad("AUTH_DATABASE_URL must start with sqlite:// or postgres://"));
         }
         let default_org = s.default_org.trim().to_ascii_lowercase();
         if crate::service::validate::slug(&default_org).is_err() {
@@ -403,9 +316,7 @@ impl TryFrom<Settings> for Config {
                 s.default_org
             )));
         }
-        let cores = std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(2);
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         Ok(Config {
             issuer: s
                 .issuer
@@ -423,10 +334,7 @@ impl TryFrom<Settings> for Config {
             session_max_lifetime: seconds("AUTH_SESSION_MAX_LIFETIME", s.session_max_lifetime)?,
             admin_email: s.admin_email.trim().to_lowercase(),
             admin_username: s.admin_username.trim().to_lowercase(),
-            admin_password: s
-                .admin_password
-                .filter(|v| !v.is_empty())
-                .map(SecretString::from),
+            admin_password: s.admin_password.filter(|v| !v.is_empty()).map(SecretString::from),
             default_org,
             allow_registration: s.allow_registration,
             allow_dev_headers: s.allow_dev_headers,
@@ -441,6 +349,7 @@ impl TryFrom<Settings> for Config {
                 min_length: s.password_min_length,
                 blocklist: s.password_blocklist,
             },
+            claim_budget: s.claim_budget,
             cors_origins: s
                 .api_cors_origins
                 .unwrap_or_default()
@@ -466,11 +375,7 @@ mod tests {
             #[command(flatten)]
             settings: Settings,
         }
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        };
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
         let command = with_aliases(Only::command().mut_args(|a| a.env(None)), lookup);
         let mut argv = vec!["guildhall"];
         argv.extend_from_slice(args);
@@ -480,20 +385,13 @@ mod tests {
 
     #[test]
     fn aliases_fill_in_and_flags_win() {
-        let s = settings_from(
-            &[("PORT", "9000"), ("ACCESS_TOKEN_EXPIRE_MINUTES", "15")],
-            &[],
-        );
+        let s = settings_from(&[("PORT", "9000"), ("ACCESS_TOKEN_EXPIRE_MINUTES", "15")], &[]);
         assert_eq!(s.port, 9000);
         assert_eq!(s.access_token_ttl, 900);
         let s = settings_from(&[("PORT", "9000")], &["--port", "7000"]);
         assert_eq!(s.port, 7000);
         let s = settings_from(&[("JWT_SECRET", "a"), ("AUTH_JWT_SECRET_KEY", "b")], &[]);
-        assert_eq!(
-            s.jwt_secret.as_deref(),
-            Some("a"),
-            "the first alias in the table wins"
-        );
+        assert_eq!(s.jwt_secret.as_deref(), Some("a"), "the first alias in the table wins");
     }
 
     #[test]
@@ -505,19 +403,14 @@ mod tests {
                 &["--jwt-algorithm", "HS256", "--jwt-secret", "short"],
                 "needs at least 32",
             ),
-            (
-                &["--allow-dev-headers", "true"],
-                "refused unless AUTH_ENV=development",
-            ),
+            (&["--allow-dev-headers", "true"], "refused unless AUTH_ENV=development"),
             (&["--env", "staging"], "unknown AUTH_ENV"),
             (&["--argon2-memory-kib", "1"], "invalid argon2 parameters"),
             (&["--access-token-ttl", "0"], "AUTH_ACCESS_TOKEN_TTL"),
             (&["--database-url", "mysql://x"], "AUTH_DATABASE_URL"),
         ];
         for (args, expected) in cases {
-            let err = Config::try_from(settings_from(&[], args))
-                .unwrap_err()
-                .to_string();
+            let err = Config::try_from(settings_from(&[], args)).unwrap_err().to_string();
             assert!(err.contains(expected), "{args:?}: {err}");
             assert!(!err.contains('\n'), "{args:?}: more than one line");
         }
@@ -533,11 +426,7 @@ mod tests {
         assert_eq!(c.access_token_ttl, Duration::seconds(1800));
         assert_eq!(c.refresh_token_ttl, Duration::seconds(604_800));
         assert_eq!(
-            (
-                c.hashing.memory_kib,
-                c.hashing.iterations,
-                c.hashing.parallelism
-            ),
+            (c.hashing.memory_kib, c.hashing.iterations, c.hashing.parallelism),
             (19_456, 2, 1)
         );
         assert_eq!(c.default_org, "default");

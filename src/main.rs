@@ -47,10 +47,7 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("guildhall: cannot start the runtime: {error}");
@@ -68,10 +65,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Serve => Ok(Application::build(config)
-            .await?
-            .run_until_stopped()
-            .await?),
+        Command::Serve => Ok(Application::build(config).await?.run_until_stopped().await?),
         Command::Migrate => {
             startup::database(&config).await?;
             eprintln!("guildhall: migrations applied");
@@ -89,11 +83,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let json = config
-        .log_json
-        .unwrap_or_else(|| !std::io::stderr().is_terminal());
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let json = config.log_json.unwrap_or_else(|| !std::io::stderr().is_terminal());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -45,7 +45,8 @@ impl Session {
     }
 }
 
-/// A user as seen from one organisation: what an access token carries.
+/// A user as seen from one organisation: what an access token carries and `/auth/validate`
+/// answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MembershipContext {
     pub user: User,
@@ -53,6 +54,110 @@ pub struct MembershipContext {
     pub roles: Vec<String>,
     pub permissions: Vec<String>,
     pub mv: i64,
+    /// Active teams the user belongs to, with the user's role in each.
+    pub teams: Vec<TeamGrant>,
+    /// The domains the user is assigned to (active, with active ancestors).
+    pub domains: Vec<DomainGrant>,
+    /// `domains` with their whole subtrees.
+    pub expanded_domains: Vec<DomainGrant>,
+}
+
+impl MembershipContext {
+    pub fn is_admin(&self) -> bool {
+        self.user.superuser || self.roles.iter().any(|r| r == "owner" || r == "admin")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamGrant {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainGrant {
+    pub id: Uuid,
+    pub key: String,
+    pub name: String,
+    /// Keys from the root, joined by `/`.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub external_ref: Option<String>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMember {
+    pub user: User,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub key: String,
+    pub name: String,
+    pub parent_id: Option<Uuid>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub key: String,
+    pub name: String,
+    pub builtin: bool,
+    pub permissions: Vec<String>,
+}
+
+/// A member of an organisation, with their roles there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgMember {
+    pub user: User,
+    pub roles: Vec<String>,
+    pub joined_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccount {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub client_id: String,
+    pub name: String,
+    pub permissions: Vec<String>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One page of a list, in a stable order.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    /// Pass as `cursor` to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Where a list starts and how long it is.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub limit: u64,
+    pub after: Option<Uuid>,
 }
 
 /// Where a request came from, recorded on the session it creates.

@@ -4,7 +4,9 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::crypto::password::Hasher;
 use crate::http::{self, state::AppState};
-use crate::service::{self, auth::AuthService};
+use crate::service::core::Core;
+use crate::service::{self, auth::AuthService, clients::ClientService, domains::DomainService};
+use crate::service::{orgs::OrgService, teams::TeamService, users::UserService};
 use crate::store::{self, Db};
 use crate::token::{KeyStore, install_crypto_provider};
 use anyhow::Context;
@@ -36,12 +38,8 @@ pub struct AppHandle {
 /// Connects to the configured database (creating the SQLite data directory) and migrates it.
 pub async fn database(config: &Config) -> anyhow::Result<Db> {
     if config.database_url.starts_with("sqlite:") && !config.database_url.contains(":memory:") {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                config.data_dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
     }
     let db = store::connect(&config.database_url)
         .await
@@ -69,15 +67,23 @@ impl Application {
             .await
             .context("cannot bootstrap")?;
         let keys = Arc::new(KeyStore::new(ring));
-        let auth = Arc::new(AuthService::new(
+        let core = Arc::new(Core::new(
             db.clone(),
             Arc::clone(&config),
             Arc::clone(&clock),
             Arc::clone(&keys),
             hasher,
         ));
+        core.warm().await.context("cannot load revoked sessions")?;
+        let auth = Arc::new(AuthService::new(Arc::clone(&core)));
+        let orgs = Arc::new(OrgService::new(Arc::clone(&core)));
         let state = AppState {
             config: Arc::clone(&config),
+            teams: Arc::new(TeamService::new(Arc::clone(&core))),
+            domains: Arc::new(DomainService::new(Arc::clone(&core))),
+            users: Arc::new(UserService::new(Arc::clone(&core), Arc::clone(&auth))),
+            clients: Arc::new(ClientService::new(Arc::clone(&core), Arc::clone(&orgs))),
+            orgs,
             auth,
         };
         let listener = TcpListener::bind((config.host.as_str(), config.port))
@@ -111,8 +117,7 @@ impl Application {
         tracing::info!(port = self.port, issuer = %self.handle.config.issuer, "guildhall is listening");
         axum::serve(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -163,12 +168,7 @@ impl AppHandle {
     }
 }
 
-async fn reload(
-    db: &Db,
-    config: &Config,
-    clock: &SharedClock,
-    keys: &KeyStore,
-) -> anyhow::Result<()> {
+async fn reload(db: &Db, config: &Config, clock: &SharedClock, keys: &KeyStore) -> anyhow::Result<()> {
     let ring = service::keys::load(db, config, clock.as_ref()).await?;
     keys.replace(ring);
     Ok(())

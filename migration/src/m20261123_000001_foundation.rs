@@ -254,11 +254,7 @@ impl MigrationTrait for Migration {
                     .table(MemberRoles::Table)
                     .col(uuid(MemberRoles::MemberId))
                     .col(uuid(MemberRoles::RoleId))
-                    .primary_key(
-                        Index::create()
-                            .col(MemberRoles::MemberId)
-                            .col(MemberRoles::RoleId),
-                    )
+                    .primary_key(Index::create().col(MemberRoles::MemberId).col(MemberRoles::RoleId))
                     .foreign_key(&mut fk(
                         "fk_member_roles_member",
                         (MemberRoles::Table, MemberRoles::MemberId),
@@ -361,9 +357,7 @@ impl MigrationTrait for Migration {
             Users::Table.into_iden(),
             Organisations::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

@@ -56,13 +56,8 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn new(settings: HashSettings) -> Result<Arc<Self>, HashError> {
-        let params = Params::new(
-            settings.memory_kib,
-            settings.iterations,
-            settings.parallelism,
-            None,
-        )
-        .map_err(|e| HashError::Hash(e.into()))?;
+        let params = Params::new(settings.memory_kib, settings.iterations, settings.parallelism, None)
+            .map_err(|e| HashError::Hash(e.into()))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         let dummy = argon
@@ -91,11 +86,7 @@ impl Hasher {
 
     /// Whether `password` matches `hash`; with no hash (unknown user, OIDC-only user) a dummy
     /// hash is verified and the answer is false.
-    pub async fn verify(
-        self: &Arc<Self>,
-        password: SecretString,
-        hash: Option<String>,
-    ) -> Result<bool, HashError> {
+    pub async fn verify(self: &Arc<Self>, password: SecretString, hash: Option<String>) -> Result<bool, HashError> {
         let this = Arc::clone(self);
         self.blocking(move || {
             let known = hash.is_some();
@@ -116,11 +107,7 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashError::Closed)?;
+        let _permit = self.permits.acquire().await.map_err(|_| HashError::Closed)?;
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(work))
             .instrument(tracing::Span::current())
@@ -150,11 +137,7 @@ mod tests {
             (long.as_str(), false),
         ];
         for (password, ok) in cases {
-            assert_eq!(
-                check_policy(&POLICY, password).is_ok(),
-                *ok,
-                "{password:.20}"
-            );
+            assert_eq!(check_policy(&POLICY, password).is_ok(), *ok, "{password:.20}");
         }
         let relaxed = PasswordPolicy {
             min_length: 4,
@@ -172,10 +155,7 @@ mod tests {
             concurrency: 1,
         })
         .unwrap();
-        let hash = hasher
-            .hash("s3cret-enough".to_string().into())
-            .await
-            .unwrap();
+        let hash = hasher.hash("s3cret-enough".to_string().into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
         assert!(
             hasher
@@ -206,13 +186,7 @@ mod tests {
             concurrency: 1,
         };
         let hasher = Hasher::new(settings).unwrap();
-        let hash = hasher
-            .hash("s3cret-enough".to_string().into())
-            .await
-            .unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        let hash = hasher.hash("s3cret-enough".to_string().into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
     }
 }

@@ -1,7 +1,7 @@
 //! `/auth/*`: register, login, token, refresh, logout, me, sessions.
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiForm, ApiJson, ApiPath, Auth, bearer};
+use super::extract::{ApiForm, ApiJson, ApiPath, Auth, OptionalJson, basic, bearer};
 use super::state::AppState;
 use crate::model::ClientInfo;
 use crate::service::FieldError;
@@ -9,6 +9,8 @@ use crate::service::auth::{Login, Registration};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -38,11 +40,7 @@ pub async fn login(
     client: ClientInfo,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let login = body
-        .email
-        .or(body.username)
-        .or(body.login)
-        .unwrap_or_default();
+    let login = body.email.or(body.username).or(body.login).unwrap_or_default();
     let input = Login {
         login,
         password: body.password,
@@ -52,12 +50,13 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/auth/token", tag = "auth", request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn token(
     State(state): State<AppState>,
     client: ClientInfo,
+    headers: HeaderMap,
     ApiForm(form): ApiForm<TokenForm>,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<Response> {
     let missing = |field: &str| {
         ApiError::Validation(vec![FieldError {
             field: field.into(),
@@ -82,19 +81,25 @@ pub async fn token(
         }
         "refresh_token" => {
             let token = form.refresh_token.ok_or_else(|| missing("refresh_token"))?;
-            state
-                .auth
-                .refresh(&token, form.organization.as_deref())
-                .await?
+            state.auth.refresh(&token, form.organization.as_deref()).await?
+        }
+        "client_credentials" => {
+            let (id, secret) = basic(&headers)
+                .or_else(|| Some((form.client_id?, form.client_secret?)))
+                .ok_or(ApiError::Unauthorized(
+                    "invalid_client",
+                    "client authentication failed".into(),
+                ))?;
+            let grant = state.clients.token(&id, &secret).await?;
+            let body = json!({"access_token": grant.access_token, "token_type": "bearer", "expires_in": grant.expires_in, "scope": grant.scope});
+            return Ok(Json(body).into_response());
         }
         _ => {
-            return Err(ApiError::BadRequest(
-                "unsupported_grant_type",
-                "grant_type must be password or refresh_token".into(),
-            ));
+            let detail = "grant_type must be password, refresh_token or client_credentials";
+            return Err(ApiError::BadRequest("unsupported_grant_type", detail.into()));
         }
     };
-    Ok(Json(grant.into()))
+    Ok(Json(TokenResponse::from(grant)).into_response())
 }
 
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
@@ -118,63 +123,45 @@ pub async fn refresh(
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    OptionalJson(body): OptionalJson<LogoutRequest>,
 ) -> ApiResult<StatusCode> {
     if let Some(token) = bearer(&headers) {
-        let principal = state.auth.authenticate(token).await?;
-        state.auth.logout(&principal).await?;
+        let caller = state.auth.caller(token).await?;
+        state.auth.logout(&caller).await?;
         return Ok(StatusCode::NO_CONTENT);
     }
-    let request: LogoutRequest = if body.is_empty() {
-        LogoutRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|_| {
-            ApiError::BadRequest(
-                "malformed_json",
-                "the body must be {\"refresh_token\": \"...\"}".into(),
-            )
-        })?
-    };
+    let request = body.unwrap_or_default();
     match request.refresh_token {
         Some(token) => {
             state.auth.logout_with_refresh(&token).await?;
             Ok(StatusCode::NO_CONTENT)
         }
-        None => Err(ApiError::Unauthorized(
-            "not_authenticated",
-            "Not authenticated".into(),
-        )),
+        None => Err(ApiError::Unauthorized("not_authenticated", "Not authenticated".into())),
     }
 }
 
 #[utoipa::path(post, path = "/auth/logout-all", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = LogoutAllResponse), (status = 401, body = ErrorBody)))]
-pub async fn logout_all(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-) -> ApiResult<Json<LogoutAllResponse>> {
+pub async fn logout_all(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<LogoutAllResponse>> {
     Ok(Json(LogoutAllResponse {
-        revoked: state.auth.logout_all(&principal).await?,
+        revoked: state.auth.logout_all(&caller).await?,
     }))
 }
 
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
-pub async fn me(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<Json<UserView>> {
-    Ok(Json(state.auth.me(&principal).await?.into()))
+pub async fn me(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<UserView>> {
+    Ok(Json(state.auth.me(&caller).await?.as_ref().into()))
 }
 
 #[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = SessionList), (status = 401, body = ErrorBody)))]
-pub async fn sessions(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-) -> ApiResult<Json<SessionList>> {
-    let sessions = state.auth.sessions(&principal).await?;
+pub async fn sessions(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<SessionList>> {
+    let sessions = state.auth.sessions(&caller).await?;
     Ok(Json(SessionList {
         sessions: sessions
             .into_iter()
-            .map(|s| SessionView::new(s, principal.session_id))
+            .map(|s| SessionView::new(s, caller.session_id))
             .collect(),
     }))
 }
@@ -184,9 +171,98 @@ pub async fn sessions(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_session(
     State(state): State<AppState>,
-    Auth(principal): Auth,
+    Auth(caller): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    state.auth.revoke_session(&principal, id).await?;
+    state.auth.revoke_session(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Services validate a token and get the user's *current* context (domains expanded).
+#[utoipa::path(post, path = "/auth/validate", tag = "auth", request_body = ValidateRequest,
+    responses((status = 200, body = ValidateResponse), (status = 422, body = ErrorBody)))]
+pub async fn validate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<ValidateRequest>,
+) -> ApiResult<Json<ValidateResponse>> {
+    let token = body
+        .and_then(|b| b.token)
+        .or_else(|| bearer(&headers).map(String::from));
+    let token = token.ok_or_else(|| {
+        ApiError::Validation(vec![FieldError {
+            field: "token".into(),
+            message: "is required (or send Authorization: Bearer)".into(),
+        }])
+    })?;
+    Ok(Json(match state.auth.validate(&token).await? {
+        Ok(context) => ValidateResponse {
+            valid: true,
+            user: Some(context.as_ref().into()),
+            error: None,
+        },
+        Err(reason) => ValidateResponse {
+            valid: false,
+            user: None,
+            error: Some(reason.to_owned()),
+        },
+    }))
+}
+
+/// RFC 7662 introspection, for service accounts (HTTP Basic). Inactive is exactly `{"active": false}`.
+#[utoipa::path(post, path = "/auth/introspect", tag = "auth", security(("basic" = [])),
+    request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "RFC 7662 answer"), (status = 401, body = ErrorBody)))]
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiForm(form): ApiForm<IntrospectForm>,
+) -> ApiResult<Json<Value>> {
+    let (id, secret) = basic(&headers).ok_or(ApiError::Unauthorized(
+        "invalid_client",
+        "introspection needs a service account's HTTP Basic credentials".into(),
+    ))?;
+    let account = state.clients.authenticate(&id, &secret).await?;
+    let Some(found) = state.clients.introspect(&account, &form.token).await? else {
+        return Ok(Json(json!({"active": false})));
+    };
+    let c = &found.claims;
+    let mut answer = json!({
+        "active": true, "token_type": "Bearer", "sub": c.sub, "iss": c.iss, "aud": c.aud, "exp": c.exp, "iat": c.iat,
+        "nbf": c.nbf, "jti": c.jti, "org": c.org, "scope": c.permissions.join(" "),
+    });
+    if let Value::Object(map) = &mut answer {
+        match &found.context {
+            Some(context) => {
+                let user = UserView::from(context.as_ref());
+                map.insert(
+                    "username".into(),
+                    json!(
+                        context
+                            .user
+                            .username
+                            .clone()
+                            .unwrap_or_else(|| context.user.email.clone())
+                    ),
+                );
+                map.insert("sid".into(), json!(c.sid));
+                map.insert("scope".into(), json!(user.permissions.join(" ")));
+                for (key, value) in [
+                    ("email", json!(user.email)),
+                    ("name", json!(user.name)),
+                    ("roles", json!(user.roles)),
+                    ("permissions", json!(user.permissions)),
+                    ("teams", json!(user.teams)),
+                    ("domains", json!(user.domains)),
+                ] {
+                    map.insert(key.into(), value);
+                }
+            }
+            None => {
+                map.insert("client_id".into(), json!(c.client_id));
+                map.insert("permissions".into(), json!(c.permissions));
+            }
+        }
+    }
+    Ok(Json(answer))
 }

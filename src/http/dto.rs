@@ -1,5 +1,6 @@
 //! Wire types: what clients send and receive. Built from domain types, never from rows.
-use crate::model::{MembershipContext, Session};
+use crate::model::{DomainGrant, MembershipContext, Page, PageRequest, Session, TeamGrant};
+use crate::service::FieldError;
 use crate::service::auth::Grant;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -58,7 +59,7 @@ pub struct LogoutRequest {
 /// `POST /auth/token`, OAuth 2.0 form fields.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenForm {
-    /// `password` (the default) or `refresh_token`.
+    /// `password` (the default), `refresh_token` or `client_credentials`.
     #[serde(default)]
     pub grant_type: Option<String>,
     #[serde(default)]
@@ -71,6 +72,10 @@ pub struct TokenForm {
     pub organization: Option<String>,
     #[serde(default)]
     pub scope: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,27 +118,112 @@ pub struct UserView {
     pub domains: Vec<DomainView>,
 }
 
-impl From<MembershipContext> for UserView {
-    fn from(c: MembershipContext) -> Self {
+impl From<&MembershipContext> for UserView {
+    fn from(c: &MembershipContext) -> Self {
         Self {
             id: c.user.id,
-            email: c.user.email,
-            username: c.user.username,
-            name: c.user.display_name,
+            email: c.user.email.clone(),
+            username: c.user.username.clone(),
+            name: c.user.display_name.clone(),
             is_active: c.user.active,
             is_superuser: c.user.superuser,
             created_at: c.user.created_at,
             org: OrgView {
                 id: c.org.id,
-                slug: c.org.slug,
-                name: c.org.name,
+                slug: c.org.slug.clone(),
+                name: c.org.name.clone(),
             },
-            roles: c.roles,
-            permissions: c.permissions,
-            teams: Vec::new(),
-            domains: Vec::new(),
+            roles: c.roles.clone(),
+            permissions: c.permissions.clone(),
+            teams: c.teams.iter().map(TeamView::from).collect(),
+            domains: c.expanded_domains.iter().map(DomainView::from).collect(),
         }
     }
+}
+
+impl From<&TeamGrant> for TeamView {
+    fn from(t: &TeamGrant) -> Self {
+        Self {
+            id: t.id,
+            slug: t.slug.clone(),
+            name: t.name.clone(),
+            role: t.role.clone(),
+        }
+    }
+}
+
+impl From<&DomainGrant> for DomainView {
+    fn from(d: &DomainGrant) -> Self {
+        Self {
+            id: d.id,
+            key: d.key.clone(),
+            name: d.name.clone(),
+            path: d.path.clone(),
+        }
+    }
+}
+
+/// Pagination: `limit` (1–200, default 50) and the `cursor` of the previous page.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn request(&self) -> Result<PageRequest, super::error::ApiError> {
+        let mut errors = Vec::new();
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            errors.push(FieldError {
+                field: "limit".into(),
+                message: "must be between 1 and 200".into(),
+            });
+        }
+        let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => match c.parse::<Uuid>() {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    errors.push(FieldError {
+                        field: "cursor".into(),
+                        message: "is not a cursor from this list".into(),
+                    });
+                    None
+                }
+            },
+        };
+        if errors.is_empty() {
+            Ok(PageRequest { limit, after })
+        } else {
+            Err(super::error::ApiError::Validation(errors))
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageOf<T: ToSchema> {
+    pub items: Vec<T>,
+    /// How many there are in all.
+    pub total: u64,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T: ToSchema> PageOf<T> {
+    pub fn map<S>(page: Page<S>, f: impl Fn(S) -> T) -> Self {
+        Self {
+            items: page.items.into_iter().map(f).collect(),
+            total: page.total,
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// `Option<Option<T>>` for PATCH bodies: absent = leave alone, `null` = clear.
+pub fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -154,7 +244,7 @@ impl From<Grant> for TokenResponse {
             refresh_token: g.refresh_token,
             token_type: "bearer",
             expires_in: g.expires_in,
-            user: g.context.into(),
+            user: (&g.context).into(),
         }
     }
 }
@@ -214,4 +304,26 @@ pub struct PublicKey {
     /// SubjectPublicKeyInfo PEM of the current signing key.
     pub public_key: String,
     pub algorithm: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ValidateRequest {
+    /// The access token; `Authorization: Bearer` works too.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidateResponse {
+    pub valid: bool,
+    pub user: Option<UserView>,
+    /// Why the token is not valid: a stable code.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IntrospectForm {
+    pub token: String,
+    #[serde(default)]
+    pub token_type_hint: Option<String>,
 }

@@ -83,14 +83,10 @@ impl ApiError {
             | Self::Conflict(code, detail) => (code, detail),
             Self::NotFound(detail) => ("not_found", detail),
             Self::MethodNotAllowed => ("method_not_allowed", "Method not allowed".into()),
-            Self::PayloadTooLarge => (
-                "payload_too_large",
-                "the request body is larger than 64 KiB".into(),
-            ),
-            Self::UnsupportedMediaType(expected) => (
-                "unsupported_media_type",
-                format!("the request body must be {expected}"),
-            ),
+            Self::PayloadTooLarge => ("payload_too_large", "the request body is larger than 64 KiB".into()),
+            Self::UnsupportedMediaType(expected) => {
+                ("unsupported_media_type", format!("the request body must be {expected}"))
+            }
             Self::Validation(errors) => {
                 let fields = errors
                     .into_iter()
@@ -105,10 +101,7 @@ impl ApiError {
                     Some(fields),
                 );
             }
-            Self::Unavailable => (
-                "unavailable",
-                "the service is temporarily unavailable".into(),
-            ),
+            Self::Unavailable => ("unavailable", "the service is temporarily unavailable".into()),
             Self::Internal => ("internal_error", "an internal error occurred".into()),
         };
         (code.to_owned(), detail, None)
@@ -143,16 +136,13 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::Validation(errors) => Self::Validation(errors),
-            ServiceError::InvalidCredentials => Self::Unauthorized(
-                "invalid_credentials",
-                "Incorrect email/username or password".into(),
-            ),
-            ServiceError::InvalidToken(reason) => {
-                Self::Unauthorized("invalid_token", reason.to_string())
+            ServiceError::InvalidCredentials => {
+                Self::Unauthorized("invalid_credentials", "Incorrect email/username or password".into())
             }
-            ServiceError::InvalidGrant(detail) => {
-                Self::Unauthorized("invalid_grant", detail.into())
-            }
+            ServiceError::InvalidToken(reason) => Self::Unauthorized("invalid_token", reason.to_string()),
+            ServiceError::InvalidGrant(detail) => Self::Unauthorized("invalid_grant", detail.into()),
+            ServiceError::InvalidClient => Self::Unauthorized("invalid_client", "client authentication failed".into()),
+
             ServiceError::Forbidden(code, detail) => Self::Forbidden(code, detail.into()),
             ServiceError::NotFound(detail) => Self::NotFound(detail.into()),
             ServiceError::Conflict(code, detail) => Self::Conflict(code, detail.into()),
@@ -196,21 +186,9 @@ mod tests {
                 StatusCode::UNAUTHORIZED,
                 "invalid_grant",
             ),
-            (
-                ServiceError::Forbidden("nope", "x"),
-                StatusCode::FORBIDDEN,
-                "nope",
-            ),
-            (
-                ServiceError::NotFound("x"),
-                StatusCode::NOT_FOUND,
-                "not_found",
-            ),
-            (
-                ServiceError::Conflict("dup", "x"),
-                StatusCode::CONFLICT,
-                "dup",
-            ),
+            (ServiceError::Forbidden("nope", "x"), StatusCode::FORBIDDEN, "nope"),
+            (ServiceError::NotFound("x"), StatusCode::NOT_FOUND, "not_found"),
+            (ServiceError::Conflict("dup", "x"), StatusCode::CONFLICT, "dup"),
             (
                 ServiceError::Unavailable(anyhow::anyhow!("db down")),
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -4,7 +4,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::model::ClientInfo;
 use crate::service::FieldError;
-use crate::service::auth::Principal;
+use crate::service::authz::Caller;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header, request::Parts};
@@ -51,32 +51,56 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             return Err(ApiError::UnsupportedMediaType("application/json"));
         }
         let bytes = body_bytes(req, state).await?;
-        let malformed = |e: &serde_json::Error| {
-            ApiError::BadRequest(
-                "malformed_json",
-                format!("the body is not valid JSON: {}", message_of(e)),
-            )
-        };
-        // Syntax first (bodies are small), so that malformed JSON is a 400 whatever it holds.
-        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(|e| malformed(&e))?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let value = match serde_path_to_error::deserialize(&mut de) {
-            Ok(value) => value,
-            Err(error) if error.inner().is_data() => {
-                let path = error.path().to_string();
-                let field = if path == "." {
-                    missing_field(error.inner()).unwrap_or_else(|| "body".into())
-                } else {
-                    path
-                };
-                return Err(ApiError::Validation(vec![FieldError {
-                    field,
-                    message: message_of(error.inner()),
-                }]));
-            }
-            Err(error) => return Err(malformed(error.inner())),
-        };
-        Ok(Self(value))
+        parse_json(&bytes).map(Self)
+    }
+}
+
+/// Parses a JSON body with our errors: 400 for malformed JSON, 422 naming the field for
+/// missing, mistyped or unknown fields.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let malformed = |e: &serde_json::Error| {
+        ApiError::BadRequest(
+            "malformed_json",
+            format!("the body is not valid JSON: {}", message_of(e)),
+        )
+    };
+    // Syntax first (bodies are small), so that malformed JSON is a 400 whatever it holds.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| malformed(&e))?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => Ok(value),
+        Err(error) if error.inner().is_data() => {
+            let path = error.path().to_string();
+            let field = if path == "." {
+                missing_field(error.inner()).unwrap_or_else(|| "body".into())
+            } else {
+                path
+            };
+            Err(ApiError::Validation(vec![FieldError {
+                field,
+                message: message_of(error.inner()),
+            }]))
+        }
+        Err(error) => Err(malformed(error.inner())),
+    }
+}
+
+/// A JSON body that may be absent (empty): `None` then.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = content_type_is(req.headers(), "application/json");
+        let bytes = body_bytes(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(Self(None));
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType("application/json"));
+        }
+        parse_json(&bytes).map(|v| Self(Some(v)))
     }
 }
 
@@ -97,20 +121,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
-            return Err(ApiError::UnsupportedMediaType(
-                "application/x-www-form-urlencoded",
-            ));
+            return Err(ApiError::UnsupportedMediaType("application/x-www-form-urlencoded"));
         }
         let bytes = body_bytes(req, state).await?;
-        serde_urlencoded::from_bytes(&bytes)
-            .map(Self)
-            .map_err(|error| {
-                let field = missing_field(&error).unwrap_or_else(|| "body".into());
-                ApiError::Validation(vec![FieldError {
-                    field,
-                    message: message_of(&error),
-                }])
-            })
+        serde_urlencoded::from_bytes(&bytes).map(Self).map_err(|error| {
+            let field = missing_field(&error).unwrap_or_else(|| "body".into());
+            ApiError::Validation(vec![FieldError {
+                field,
+                message: message_of(&error),
+            }])
+        })
     }
 }
 
@@ -138,18 +158,32 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The authenticated caller: a valid access token of a live session.
-pub struct Auth(pub Principal);
+/// The authenticated user: a valid access token of a live session, and their current standing
+/// in the token's organisation.
+pub struct Auth(pub Caller);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(&parts.headers).ok_or_else(|| {
-            ApiError::Unauthorized("not_authenticated", "Not authenticated".into())
-        })?;
-        Ok(Self(state.auth.authenticate(token).await?))
+        let token = bearer(&parts.headers)
+            .ok_or_else(|| ApiError::Unauthorized("not_authenticated", "Not authenticated".into()))?;
+        Ok(Self(state.auth.caller(token).await?))
     }
+}
+
+/// HTTP Basic credentials (`client_id:client_secret`), if present.
+pub fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {

@@ -1,19 +1,23 @@
 //! The HTTP layer: routes, extractors, DTOs and the error mapping. Handlers extract, call one
 //! service function and map the result.
 pub mod auth;
+pub mod domains;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod meta;
 pub mod openapi;
+pub mod orgs;
 pub mod state;
+pub mod teams;
+pub mod users;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use error::{ApiError, REQUEST_ID};
 use state::AppState;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -45,6 +49,54 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/me", get(auth::me))
         .route("/auth/sessions", get(auth::sessions))
         .route("/auth/sessions/{id}", delete(auth::revoke_session))
+        .route("/auth/validate", post(auth::validate))
+        .route("/auth/introspect", post(auth::introspect))
+        .route("/teams", get(teams::mine).post(teams::create))
+        .route("/teams/all", get(teams::all))
+        .route(
+            "/teams/{id}",
+            get(teams::get).patch(teams::update).delete(teams::delete),
+        )
+        .route("/teams/{id}/members", get(teams::members))
+        .route(
+            "/teams/{id}/members/{user_id}",
+            put(teams::put_member).delete(teams::remove_member),
+        )
+        .route("/domains", get(domains::mine).post(domains::create))
+        .route("/domains/all", get(domains::all))
+        .route(
+            "/domains/{id}",
+            get(domains::get).patch(domains::update).delete(domains::delete),
+        )
+        .route(
+            "/domains/{id}/users/{user_id}",
+            put(domains::assign).delete(domains::unassign),
+        )
+        .route("/orgs", get(orgs::list).post(orgs::create))
+        .route("/orgs/{id}", get(orgs::get).patch(orgs::update).delete(orgs::delete))
+        .route("/orgs/{id}/members", get(orgs::members).post(orgs::add_member))
+        .route(
+            "/orgs/{id}/members/{user_id}",
+            put(orgs::set_roles).delete(orgs::remove_member),
+        )
+        .route("/orgs/{id}/roles", get(orgs::roles).post(orgs::create_role))
+        .route(
+            "/orgs/{id}/roles/{role_id}",
+            axum::routing::patch(orgs::update_role).delete(orgs::delete_role),
+        )
+        .route(
+            "/orgs/{id}/service-accounts",
+            get(orgs::service_accounts).post(orgs::create_service_account),
+        )
+        .route(
+            "/orgs/{id}/service-accounts/{account_id}",
+            delete(orgs::delete_service_account),
+        )
+        .route("/admin/users", get(users::list).post(users::create))
+        .route(
+            "/admin/users/{id}",
+            get(users::get).patch(users::update).delete(users::delete),
+        )
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state.clone());
@@ -69,10 +121,7 @@ pub fn router(state: AppState) -> Router {
                 .unwrap_or_default();
             tracing::info_span!("request", method = %req.method(), path, request_id = id)
         }))
-        .layer(SetRequestIdLayer::new(
-            X_REQUEST_ID.clone(),
-            MakeRequestUuid,
-        ))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
 }
 
 /// Makes the request id available to error bodies.
@@ -87,18 +136,9 @@ async fn scope_request_id(req: Request, next: Next) -> Response {
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }

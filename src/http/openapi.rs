@@ -1,5 +1,5 @@
 //! The OpenAPI description of every route, served at `/openapi.json` and `/docs`.
-use super::{auth, dto, error, meta};
+use super::{auth, domains, dto, error, meta, orgs, teams, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -9,11 +9,26 @@ use utoipa::{Modify, OpenApi};
     paths(
         meta::root, meta::health, meta::healthz, meta::readyz, meta::jwks, meta::discovery, meta::public_key,
         auth::register, auth::login, auth::token, auth::refresh, auth::logout, auth::logout_all, auth::me,
-        auth::sessions, auth::revoke_session,
+        auth::sessions, auth::revoke_session, auth::validate, auth::introspect,
+        teams::mine, teams::all, teams::create, teams::get, teams::update, teams::delete, teams::members,
+        teams::put_member, teams::remove_member,
+        domains::mine, domains::all, domains::create, domains::get, domains::update, domains::delete,
+        domains::assign, domains::unassign,
+        orgs::list, orgs::create, orgs::get, orgs::update, orgs::delete, orgs::members, orgs::add_member,
+        orgs::set_roles, orgs::remove_member, orgs::roles, orgs::create_role, orgs::update_role, orgs::delete_role,
+        orgs::service_accounts, orgs::create_service_account, orgs::delete_service_account,
+        users::list, users::create, users::get, users::update, users::delete,
     ),
     components(schemas(error::ErrorBody, error::FieldErrorBody, dto::UserView, dto::TokenResponse)),
     modifiers(&BearerScheme),
-    tags((name = "auth", description = "Accounts, sessions and tokens"), (name = "meta", description = "Health, keys and discovery")),
+    tags(
+        (name = "auth", description = "Accounts, sessions and tokens"),
+        (name = "teams", description = "Teams of the active organisation"),
+        (name = "domains", description = "The domain tree of the active organisation"),
+        (name = "orgs", description = "Organisations, members, roles, service accounts"),
+        (name = "admin", description = "User administration"),
+        (name = "meta", description = "Health, keys and discovery"),
+    ),
 )]
 pub struct ApiDoc;
 

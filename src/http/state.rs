@@ -1,6 +1,7 @@
-//! The state every handler shares.
+//! The state every handler shares: the services, each an `Arc`.
 use crate::config::Config;
-use crate::service::auth::AuthService;
+use crate::service::{auth::AuthService, clients::ClientService, domains::DomainService, orgs::OrgService};
+use crate::service::{teams::TeamService, users::UserService};
 use axum::extract::FromRef;
 use std::sync::Arc;
 
@@ -8,4 +9,9 @@ use std::sync::Arc;
 pub struct AppState {
     pub config: Arc<Config>,
     pub auth: Arc<AuthService>,
+    pub teams: Arc<TeamService>,
+    pub domains: Arc<DomainService>,
+    pub orgs: Arc<OrgService>,
+    pub users: Arc<UserService>,
+    pub clients: Arc<ClientService>,
 }

@@ -1,29 +1,17 @@
 //! Accounts and sessions: registration, login, refresh rotation with reuse detection, logout,
-//! and turning a bearer token into a `Principal`.
+//! `/auth/me`, `/auth/validate`, and turning a bearer token into a `Caller`.
+use super::authz::Caller;
+use super::core::{Core, Subject, denied, load_context};
 use super::validate::{self, Problems};
 use super::{Result, ServiceError};
-use crate::clock::SharedClock;
-use crate::config::Config;
-use crate::crypto::{
-    self,
-    password::{self, Hasher},
-};
+use crate::crypto::{self, password};
 use crate::model::{ClientInfo, MembershipContext, Organisation, Session, User};
-use crate::store::{self, Conn, Db, StoreError};
+use crate::store::{self, Conn, StoreError};
 use crate::token::claims::Issuance;
-use crate::token::{AccessClaims, KeyStore, Verifier, VerifyError};
+use crate::token::{AccessClaims, Verifier};
 use secrecy::SecretString;
 use std::sync::Arc;
 use uuid::Uuid;
-
-/// Who is calling: a verified access token whose session is live.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub user_id: Uuid,
-    pub session_id: Uuid,
-    pub org_id: Uuid,
-    pub claims: AccessClaims,
-}
 
 pub struct Registration {
     pub email: String,
@@ -47,51 +35,31 @@ pub struct Grant {
     pub context: MembershipContext,
 }
 
+const NOT_A_MEMBER: ServiceError = ServiceError::Forbidden("not_a_member", "not a member of this organisation");
+
 pub struct AuthService {
-    db: Db,
-    config: Arc<Config>,
-    clock: SharedClock,
-    keys: Arc<KeyStore>,
-    verifier: Verifier,
-    hasher: Arc<Hasher>,
+    core: Arc<Core>,
 }
 
 impl AuthService {
-    pub fn new(
-        db: Db,
-        config: Arc<Config>,
-        clock: SharedClock,
-        keys: Arc<KeyStore>,
-        hasher: Arc<Hasher>,
-    ) -> Self {
-        let verifier = Verifier::new(&config.issuer, &config.audience);
-        Self {
-            db,
-            config,
-            clock,
-            keys,
-            verifier,
-            hasher,
-        }
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    pub fn keys(&self) -> &KeyStore {
-        &self.keys
+    pub fn core(&self) -> &Core {
+        &self.core
     }
 
     pub async fn ready(&self) -> Result<()> {
-        store::ping(&self.db)
+        store::ping(&self.core.db)
             .await
             .map_err(|e| ServiceError::Unavailable(e.into()))
     }
 
     #[tracing::instrument(skip_all, err(level = "info"))]
     pub async fn register(&self, input: Registration, client: ClientInfo) -> Result<Grant> {
-        if !self.config.allow_registration {
+        let config = &self.core.config;
+        if !config.allow_registration {
             return Err(ServiceError::Forbidden(
                 "registration_disabled",
                 "self-registration is disabled",
@@ -101,12 +69,10 @@ impl AuthService {
         let email = problems.check("email", validate::email(&input.email));
         problems.check(
             "password",
-            password::check_policy(&self.config.password_policy, &input.password),
+            password::check_policy(&config.password_policy, &input.password),
         );
         let username = match input.username.as_deref() {
-            Some(raw) => problems
-                .check("username", validate::username(raw))
-                .map(Some),
+            Some(raw) => problems.check("username", validate::username(raw)).map(Some),
             None => Some(None),
         };
         let default_name = email
@@ -120,29 +86,20 @@ impl AuthService {
         );
         problems.finish()?;
         let (Some(email), Some(username), Some(name)) = (email, username, name) else {
-            return Err(ServiceError::Internal(anyhow::anyhow!(
-                "validated fields missing"
-            )));
+            return Err(ServiceError::Internal(anyhow::anyhow!("validated fields missing")));
         };
-        let slug = input
-            .organization
-            .unwrap_or_else(|| self.config.default_org.clone());
-        if slug != self.config.default_org {
-            return Err(ServiceError::Forbidden(
-                "registration_closed",
-                "self-registration is open only for the default organisation",
-            ));
+        let closed = ServiceError::Forbidden(
+            "registration_closed",
+            "self-registration is open only for the default organisation",
+        );
+        let slug = input.organization.unwrap_or_else(|| config.default_org.clone());
+        if slug != config.default_org {
+            return Err(closed);
         }
-        let org = self
-            .active_org(&slug)
-            .await?
-            .ok_or(ServiceError::Forbidden(
-                "registration_closed",
-                "self-registration is open only for the default organisation",
-            ))?;
-        let hash = self.hasher.hash(SecretString::from(input.password)).await?;
-        let now = self.clock.now();
-        let tx = store::begin(&self.db).await?;
+        let org = self.active_org(&slug).await?.ok_or(closed)?;
+        let hash = self.core.hasher.hash(SecretString::from(input.password)).await?;
+        let now = self.core.clock.now();
+        let tx = store::begin(&self.core.db).await?;
         let new = store::users::NewUser {
             email,
             username,
@@ -151,17 +108,15 @@ impl AuthService {
             superuser: false,
             default_org_id: Some(org.id),
         };
-        let user = store::users::insert(&tx, new, now)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => ServiceError::Conflict(
-                    "user_exists",
-                    "a user with this email or username already exists",
-                ),
-                e => e.into(),
-            })?;
+        let user = store::users::insert(&tx, new, now).await.map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                ServiceError::Conflict("user_exists", "a user with this email or username already exists")
+            }
+            e => e.into(),
+        })?;
         store::orgs::add_member(&tx, org.id, user.id, &["member"], now).await?;
-        let grant = self.start_session(&tx, user, org, client).await?;
+        let context = load_context(&tx, user.id, org.id).await?.map_err(denied)?;
+        let grant = self.start_session(&tx, context, client).await?;
         store::commit(tx).await?;
         Ok(grant)
     }
@@ -177,20 +132,17 @@ impl AuthService {
         } else if input.password.chars().count() > password::MAX_PASSWORD_CHARS {
             problems.add(
                 "password",
-                format!(
-                    "must be at most {} characters",
-                    password::MAX_PASSWORD_CHARS
-                ),
+                format!("must be at most {} characters", password::MAX_PASSWORD_CHARS),
             );
         }
         problems.finish()?;
         let login = input.login.trim().to_lowercase();
-        let found = store::users::find_credentials(&self.db, &login).await?;
-        let (user, hash) = match found {
+        let (user, hash) = match store::users::find_credentials(&self.core.db, &login).await? {
             Some((user, hash)) => (Some(user), hash),
             None => (None, None),
         };
         let matches = self
+            .core
             .hasher
             .verify(SecretString::from(input.password), hash)
             .await?;
@@ -198,170 +150,171 @@ impl AuthService {
             Some(user) if matches && user.active => user,
             _ => return Err(ServiceError::InvalidCredentials),
         };
-        let org = self
-            .org_for_login(&user, input.organization.as_deref())
-            .await?;
-        let tx = store::begin(&self.db).await?;
-        let grant = self.start_session(&tx, user, org, client).await?;
+        let org = self.org_for_login(&user, input.organization.as_deref()).await?;
+        let context = self.current_context(user.id, org.id).await?;
+        let tx = store::begin(&self.core.db).await?;
+        let grant = self.start_session(&tx, context, client).await?;
         store::commit(tx).await?;
         Ok(grant)
     }
 
-    /// Rotates a refresh token. A token presented a second time is reuse: the whole session is
-    /// revoked (RFC 9700 §4.14), whoever presented it first.
+    /// Rotates a refresh token, optionally switching organisation. A token presented a second
+    /// time is reuse: the whole session is revoked (RFC 9700 §4.14), whoever presented it first.
     #[tracing::instrument(skip_all, err(level = "info"))]
     pub async fn refresh(&self, refresh_token: &str, organization: Option<&str>) -> Result<Grant> {
-        let now = self.clock.now();
-        let digest = crypto::token_digest(refresh_token);
-        let stored = store::sessions::find_refresh(&self.db, &digest)
+        let db = &self.core.db;
+        let now = self.core.clock.now();
+        let stored = store::sessions::find_refresh(db, &crypto::token_digest(refresh_token))
             .await?
             .ok_or(ServiceError::InvalidGrant("the refresh token is invalid"))?;
-        if !store::sessions::spend_refresh(&self.db, stored.id, now).await? {
-            store::sessions::revoke(&self.db, stored.session_id, "refresh_token_reuse", now)
-                .await?;
+        if !store::sessions::spend_refresh(db, stored.id, now).await? {
+            store::sessions::revoke(db, stored.session_id, "refresh_token_reuse", now).await?;
+            self.core.forget_sessions(&[stored.session_id]);
             tracing::warn!(session = %stored.session_id, "refresh token reuse; session revoked");
             return Err(ServiceError::InvalidGrant(
                 "the refresh token was already used; the session is revoked",
             ));
         }
-        let session = store::sessions::find(&self.db, stored.session_id)
+        let session = store::sessions::find(db, stored.session_id)
             .await?
             .filter(|s| s.is_live(now) && stored.expires_at > now)
             .ok_or(ServiceError::InvalidGrant(
                 "the refresh token has expired or its session has ended",
             ))?;
-        let user = store::users::find(&self.db, session.user_id)
-            .await?
-            .filter(|u| u.active)
-            .ok_or(ServiceError::InvalidGrant("the account is disabled"))?;
-        let org = match organization {
-            Some(slug) => self.active_org(slug).await?.ok_or(ServiceError::Forbidden(
-                "not_a_member",
-                "not a member of this organisation",
-            ))?,
-            None => store::orgs::find(&self.db, session.org_id)
-                .await?
-                .filter(|o| o.active)
-                .ok_or(ServiceError::InvalidGrant(
-                    "the session's organisation is no longer active",
-                ))?,
+        let org_id = match organization {
+            Some(slug) => self.active_org(slug).await?.ok_or(NOT_A_MEMBER)?.id,
+            None => session.org_id,
         };
-        let tx = store::begin(&self.db).await?;
-        let context = self.context(&tx, user, org).await?;
-        store::sessions::touch(&tx, session.id, context.org.id, now).await?;
+        let context = match self.core.context(session.user_id, org_id).await? {
+            Ok(context) => (*context).clone(),
+            Err(super::cache::Denial::NotAMember) if organization.is_some() => return Err(NOT_A_MEMBER),
+            Err(_) => {
+                return Err(ServiceError::InvalidGrant(
+                    "the account or its organisation is no longer active",
+                ));
+            }
+        };
+        let tx = store::begin(db).await?;
+        store::sessions::touch(&tx, session.id, org_id, now).await?;
+        store::users::record_login(&tx, session.user_id, org_id, now).await?;
+        let session = Session { org_id, ..session };
         let grant = self.issue(&tx, context, &session).await?;
         store::commit(tx).await?;
         Ok(grant)
     }
 
     /// Ends the caller's session.
-    pub async fn logout(&self, principal: &Principal) -> Result<()> {
-        store::sessions::revoke(&self.db, principal.session_id, "logout", self.clock.now()).await?;
+    pub async fn logout(&self, caller: &Caller) -> Result<()> {
+        store::sessions::revoke(&self.core.db, caller.session_id, "logout", self.core.clock.now()).await?;
+        self.core.forget_sessions(&[caller.session_id]);
         Ok(())
     }
 
     /// Ends the session a refresh token belongs to; unknown tokens are ignored (RFC 7009 §2.2).
     pub async fn logout_with_refresh(&self, refresh_token: &str) -> Result<()> {
         let digest = crypto::token_digest(refresh_token);
-        if let Some(stored) = store::sessions::find_refresh(&self.db, &digest).await? {
-            store::sessions::revoke(&self.db, stored.session_id, "logout", self.clock.now())
-                .await?;
+        if let Some(stored) = store::sessions::find_refresh(&self.core.db, &digest).await? {
+            store::sessions::revoke(&self.core.db, stored.session_id, "logout", self.core.clock.now()).await?;
+            self.core.forget_sessions(&[stored.session_id]);
         }
         Ok(())
     }
 
     /// Ends every session of the caller; returns how many.
-    pub async fn logout_all(&self, principal: &Principal) -> Result<u64> {
-        Ok(store::sessions::revoke_all_of_user(
-            &self.db,
-            principal.user_id,
-            "logout_all",
-            self.clock.now(),
-        )
-        .await?)
+    pub async fn logout_all(&self, caller: &Caller) -> Result<u64> {
+        self.revoke_all_of(caller.user_id, "logout_all").await
     }
 
-    pub async fn sessions(&self, principal: &Principal) -> Result<Vec<Session>> {
-        Ok(store::sessions::list_live(&self.db, principal.user_id, self.clock.now()).await?)
+    /// Ends every session of a user (logout-all, deactivation, deletion).
+    pub async fn revoke_all_of(&self, user_id: Uuid, reason: &str) -> Result<u64> {
+        let ids = store::sessions::unrevoked_of_user(&self.core.db, user_id).await?;
+        let count = store::sessions::revoke_all_of_user(&self.core.db, user_id, reason, self.core.clock.now()).await?;
+        self.core.forget_sessions(&ids);
+        Ok(count)
+    }
+
+    pub async fn sessions(&self, caller: &Caller) -> Result<Vec<Session>> {
+        Ok(store::sessions::list_live(&self.core.db, caller.user_id, self.core.clock.now()).await?)
     }
 
     /// Revokes one of the caller's own sessions; another user's session is "not found".
-    pub async fn revoke_session(&self, principal: &Principal, id: Uuid) -> Result<()> {
-        let now = self.clock.now();
-        match store::sessions::find(&self.db, id).await? {
-            Some(s) if s.user_id == principal.user_id && s.is_live(now) => {
-                store::sessions::revoke(&self.db, id, "revoked_by_user", now).await?;
+    pub async fn revoke_session(&self, caller: &Caller, id: Uuid) -> Result<()> {
+        let now = self.core.clock.now();
+        match store::sessions::find(&self.core.db, id).await? {
+            Some(s) if s.user_id == caller.user_id && s.is_live(now) => {
+                store::sessions::revoke(&self.core.db, id, "revoked_by_user", now).await?;
+                self.core.forget_sessions(&[id]);
                 Ok(())
             }
             _ => Err(ServiceError::NotFound("session not found")),
         }
     }
 
-    /// The caller as the database has it now.
-    pub async fn me(&self, principal: &Principal) -> Result<MembershipContext> {
-        let user = store::users::find(&self.db, principal.user_id)
-            .await?
-            .filter(|u| u.active)
-            .ok_or(ServiceError::InvalidToken(VerifyError::SessionRevoked))?;
-        let org = store::orgs::find(&self.db, principal.org_id)
-            .await?
-            .ok_or(ServiceError::InvalidToken(VerifyError::SessionRevoked))?;
-        self.context(&self.db, user, org).await
+    /// The caller as things stand now (not as the token says).
+    pub async fn me(&self, caller: &Caller) -> Result<Arc<MembershipContext>> {
+        self.core.context(caller.user_id, caller.org_id).await?.map_err(denied)
     }
 
-    /// Verifies a bearer token and checks that its session is live.
-    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
-        let now = self.clock.now();
-        let ring = self.keys.current();
-        let claims = self.verifier.verify(&ring, token, now.timestamp())?;
-        let live = store::sessions::find(&self.db, claims.sid)
+    /// A bearer token's user, for routes that act for a user.
+    pub async fn caller(&self, token: &str) -> Result<Caller> {
+        let principal = self.core.authenticate(token).await?;
+        let Subject::User { user_id, session_id } = principal.subject else {
+            return Err(ServiceError::Forbidden(
+                "user_token_required",
+                "this route needs a user's token",
+            ));
+        };
+        let context = self.core.context(user_id, principal.org_id).await?.map_err(denied)?;
+        Ok(Caller::new(&context, session_id))
+    }
+
+    /// `/auth/validate`: the token's user with their *current* memberships, or the stable reason
+    /// the token is refused.
+    pub async fn validate(&self, token: &str) -> Result<std::result::Result<Arc<MembershipContext>, &'static str>> {
+        let principal = match self.core.authenticate(token).await {
+            Ok(p) => p,
+            Err(ServiceError::InvalidToken(reason)) => return Ok(Err(reason.code())),
+            Err(e) => return Err(e),
+        };
+        let Subject::User { user_id, .. } = principal.subject else {
+            return Ok(Err("not_a_user_token"));
+        };
+        Ok(self
+            .core
+            .context(user_id, principal.org_id)
             .await?
-            .is_some_and(|s| s.user_id == claims.sub && s.is_live(now));
-        if !live {
-            return Err(VerifyError::SessionRevoked.into());
-        }
-        Ok(Principal {
-            user_id: claims.sub,
-            session_id: claims.sid,
-            org_id: claims.org.id,
-            claims,
-        })
+            .map_err(|d| d.code()))
+    }
+
+    async fn current_context(&self, user_id: Uuid, org_id: Uuid) -> Result<MembershipContext> {
+        Ok((*self.core.context(user_id, org_id).await?.map_err(denied)?).clone())
     }
 
     async fn active_org(&self, slug: &str) -> Result<Option<Organisation>> {
-        Ok(store::orgs::find_by_slug(&self.db, slug)
+        Ok(store::orgs::find_by_slug(&self.core.db, slug)
             .await?
             .filter(|o| o.active))
     }
 
     /// The organisation a login is for: the one asked for, else the last used, else the first.
     async fn org_for_login(&self, user: &User, requested: Option<&str>) -> Result<Organisation> {
-        let not_member =
-            ServiceError::Forbidden("not_a_member", "not a member of this organisation");
+        let db = &self.core.db;
         if let Some(slug) = requested {
-            let org = self.active_org(slug).await?.ok_or(not_member)?;
-            return match store::orgs::membership(&self.db, org.id, user.id).await? {
-                Some(_) => Ok(org),
-                None => Err(ServiceError::Forbidden(
-                    "not_a_member",
-                    "not a member of this organisation",
-                )),
+            let org = self.active_org(slug).await?.ok_or(NOT_A_MEMBER)?;
+            return if store::orgs::is_member(db, org.id, user.id).await? {
+                Ok(org)
+            } else {
+                Err(NOT_A_MEMBER)
             };
         }
         let mut candidates = Vec::new();
         candidates.extend(user.default_org_id);
-        candidates.extend(store::orgs::first_org_of(&self.db, user.id).await?);
+        candidates.extend(store::orgs::first_org_of(db, user.id).await?);
         for org_id in candidates {
-            let Some(org) = store::orgs::find(&self.db, org_id)
-                .await?
-                .filter(|o| o.active)
-            else {
+            let Some(org) = store::orgs::find(db, org_id).await?.filter(|o| o.active) else {
                 continue;
             };
-            if store::orgs::membership(&self.db, org.id, user.id)
-                .await?
-                .is_some()
-            {
+            if store::orgs::is_member(db, org.id, user.id).await? {
                 return Ok(org);
             }
         }
@@ -371,37 +324,8 @@ impl AuthService {
         ))
     }
 
-    async fn context<C: Conn>(
-        &self,
-        c: &C,
-        user: User,
-        org: Organisation,
-    ) -> Result<MembershipContext> {
-        let membership =
-            store::orgs::membership(c, org.id, user.id)
-                .await?
-                .ok_or(ServiceError::Forbidden(
-                    "not_a_member",
-                    "not a member of this organisation",
-                ))?;
-        Ok(MembershipContext {
-            user,
-            org,
-            roles: membership.roles,
-            permissions: membership.permissions,
-            mv: membership.mv,
-        })
-    }
-
-    async fn start_session<C: Conn>(
-        &self,
-        c: &C,
-        user: User,
-        org: Organisation,
-        client: ClientInfo,
-    ) -> Result<Grant> {
-        let now = self.clock.now();
-        let context = self.context(c, user, org).await?;
+    async fn start_session<C: Conn>(&self, c: &C, context: MembershipContext, client: ClientInfo) -> Result<Grant> {
+        let now = self.core.clock.now();
         let session = Session {
             id: Uuid::now_v7(),
             user_id: context.user.id,
@@ -410,7 +334,7 @@ impl AuthService {
             ip: client.ip,
             created_at: now,
             last_used_at: now,
-            expires_at: now + self.config.session_max_lifetime,
+            expires_at: now + self.core.config.session_max_lifetime,
             revoked_at: None,
         };
         store::sessions::insert(c, &session).await?;
@@ -418,17 +342,13 @@ impl AuthService {
         self.issue(c, context, &session).await
     }
 
-    /// Mints an access token and a new refresh token for `session`.
-    async fn issue<C: Conn>(
-        &self,
-        c: &C,
-        context: MembershipContext,
-        session: &Session,
-    ) -> Result<Grant> {
-        let now = self.clock.now();
-        let refresh_token = crypto::random_token()
-            .map_err(|_| ServiceError::Internal(anyhow::anyhow!("no randomness")))?;
-        let refresh_expires = (now + self.config.refresh_token_ttl).min(session.expires_at);
+    /// Mints an access token and a new refresh token for `session`; neither outlives it.
+    async fn issue<C: Conn>(&self, c: &C, context: MembershipContext, session: &Session) -> Result<Grant> {
+        let config = &self.core.config;
+        let now = self.core.clock.now();
+        let refresh_token =
+            crypto::random_token().map_err(|_| ServiceError::Internal(anyhow::anyhow!("no randomness")))?;
+        let refresh_expires = (now + config.refresh_token_ttl).min(session.expires_at);
         store::sessions::insert_refresh(
             c,
             session.id,
@@ -437,23 +357,28 @@ impl AuthService {
             refresh_expires,
         )
         .await?;
-        let expires_at = now + self.config.access_token_ttl;
+        let expires_at = (now + config.access_token_ttl).min(session.expires_at);
+        let verifier = &self.core.verifier;
         let issuance = Issuance {
-            issuer: self.verifier.issuer(),
-            audience: self.verifier.audience(),
+            issuer: verifier.issuer(),
+            audience: verifier.audience(),
             now,
             expires_at,
         };
-        let claims = AccessClaims::build(&context, session, &issuance);
-        let ring = self.keys.current();
-        let access_token =
-            jsonwebtoken::encode(&Verifier::header(&ring), &claims, &ring.signing().encoding)
-                .map_err(|e| ServiceError::Internal(e.into()))?;
+        let claims = AccessClaims::for_user(&context, session, &issuance, config.claim_budget);
+        let access_token = sign(&self.core, &claims)?;
         Ok(Grant {
             access_token,
             refresh_token,
-            expires_in: self.config.access_token_ttl.num_seconds(),
+            expires_in: (expires_at - now).num_seconds(),
             context,
         })
     }
+}
+
+/// Signs claims with the current key.
+pub fn sign(core: &Core, claims: &AccessClaims) -> Result<String> {
+    let ring = core.keys.current();
+    jsonwebtoken::encode(&Verifier::header(&ring), claims, &ring.signing().encoding)
+        .map_err(|e| ServiceError::Internal(e.into()))
 }

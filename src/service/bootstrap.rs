@@ -9,12 +9,7 @@ use crate::store::{self, Db, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 
-pub async fn run(
-    db: &Db,
-    config: &Config,
-    clock: &dyn Clock,
-    hasher: &Arc<Hasher>,
-) -> Result<Organisation> {
+pub async fn run(db: &Db, config: &Config, clock: &dyn Clock, hasher: &Arc<Hasher>) -> Result<Organisation> {
     let now = clock.now();
     let org = match store::orgs::find_by_slug(db, &config.default_org).await? {
         Some(org) => org,
@@ -30,19 +25,14 @@ pub async fn run(
                     store::orgs::find_by_slug(db, &config.default_org)
                         .await?
                         .ok_or_else(|| {
-                            super::ServiceError::Internal(anyhow::anyhow!(
-                                "default organisation vanished"
-                            ))
+                            super::ServiceError::Internal(anyhow::anyhow!("default organisation vanished"))
                         })?
                 }
                 Err(e) => return Err(e.into()),
             }
         }
     };
-    if store::users::find_by_email(db, &config.admin_email)
-        .await?
-        .is_some()
-    {
+    if store::users::find_by_email(db, &config.admin_email).await?.is_some() {
         return Ok(org);
     }
     let (password, generated) = match &config.admin_password {

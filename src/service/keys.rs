@@ -22,8 +22,7 @@ pub async fn ensure(db: &Db, config: &Config, clock: &dyn Clock) -> Result<KeyRi
         let keep = match live_of_alg {
             Some(k) => k.kid.clone(),
             None => {
-                let key = KeyMaterial::generate(config.algorithm, now)
-                    .map_err(|e| ServiceError::Internal(e.into()))?;
+                let key = KeyMaterial::generate(config.algorithm, now).map_err(|e| ServiceError::Internal(e.into()))?;
                 store::keys::insert(db, &key).await?;
                 tracing::info!(kid = %key.kid, algorithm = %key.algorithm, "generated a signing key");
                 key.kid
@@ -53,20 +52,14 @@ pub async fn load(db: &Db, config: &Config, clock: &dyn Clock) -> Result<KeyRing
         if !in_force {
             continue;
         }
-        let key =
-            Arc::new(Key::from_material(&material).map_err(|e| ServiceError::Internal(e.into()))?);
-        if signing.is_none()
-            && material.retired_at.is_none()
-            && material.algorithm == config.algorithm
-        {
+        let key = Arc::new(Key::from_material(&material).map_err(|e| ServiceError::Internal(e.into()))?);
+        if signing.is_none() && material.retired_at.is_none() && material.algorithm == config.algorithm {
             signing = Some(Arc::clone(&key));
         }
         keys.push(key);
     }
     let signing = match (config.algorithm, &config.jwt_secret, signing) {
-        (Algorithm::HS256, Some(secret), _) => {
-            Arc::new(Key::hmac(secret.expose_secret().as_bytes()))
-        }
+        (Algorithm::HS256, Some(secret), _) => Arc::new(Key::hmac(secret.expose_secret().as_bytes())),
         (_, _, Some(key)) => key,
         // Another process retired the key this one signed with and has not stored a new one.
         _ => {
@@ -88,8 +81,7 @@ pub async fn rotate(db: &Db, config: &Config, clock: &dyn Clock) -> Result<KeyMa
         ));
     }
     let now = clock.now();
-    let key = KeyMaterial::generate(config.algorithm, now)
-        .map_err(|e| ServiceError::Internal(e.into()))?;
+    let key = KeyMaterial::generate(config.algorithm, now).map_err(|e| ServiceError::Internal(e.into()))?;
     let tx = store::begin(db).await?;
     store::keys::insert(&tx, &key).await?;
     store::keys::retire_all_except(&tx, Some(&key.kid), now).await?;

@@ -1,8 +1,17 @@
 //! Use cases: authorisation decisions, transactions, and the rules of each operation. Services
 //! take the caller's context first and reach the database only through `crate::store`.
 pub mod auth;
+pub mod authz;
 pub mod bootstrap;
+pub mod cache;
+pub mod clients;
+pub mod core;
+pub mod domains;
 pub mod keys;
+pub mod orgs;
+pub mod teams;
+pub mod tree;
+pub mod users;
 pub mod validate;
 
 use crate::crypto::password::HashError;
@@ -24,6 +33,8 @@ pub enum ServiceError {
     InvalidCredentials,
     #[error("invalid token: {0}")]
     InvalidToken(VerifyError),
+    #[error("invalid client")]
+    InvalidClient,
     #[error("invalid grant: {0}")]
     InvalidGrant(&'static str),
     #[error("forbidden: {1}")]
@@ -41,9 +52,7 @@ pub enum ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(_) => {
-                Self::Conflict("conflict", "the change conflicts with existing data")
-            }
+            StoreError::Conflict(_) => Self::Conflict("conflict", "the change conflicts with existing data"),
             StoreError::Db(e) => Self::Internal(e.into()),
         }
     }

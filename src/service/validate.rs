@@ -98,6 +98,44 @@ pub fn slug(raw: &str) -> Result<String, String> {
     }
 }
 
+/// A domain key: like a slug, and `_` is allowed too.
+pub fn key(raw: &str) -> Result<String, String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 63
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err("must be 1 to 63 lower-case letters, digits, '-' or '_'".into())
+    }
+}
+
+/// A permission string such as `read:posts` or `*`: 1–100 visible characters, no spaces.
+pub fn permissions(raw: &[String]) -> Result<Vec<String>, String> {
+    for p in raw {
+        if p.is_empty() || p.chars().count() > 100 || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "\"{p}\" is not a valid permission (1 to 100 characters, no spaces)"
+            ));
+        }
+    }
+    let mut out = raw.to_vec();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// An optional free-text reference of at most 255 characters.
+pub fn reference(raw: &str) -> Result<String, String> {
+    if raw.chars().count() > 255 {
+        Err("must be at most 255 characters".into())
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

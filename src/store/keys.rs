@@ -4,9 +4,7 @@ use crate::token::KeyMaterial;
 use chrono::{DateTime, Utc};
 use entity::signing_key;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// Every stored key, newest first; keys of an unknown algorithm are skipped.
 pub async fn list<C: Conn>(c: &C) -> Result<Vec<KeyMaterial>> {
@@ -43,11 +41,7 @@ pub async fn insert<C: Conn>(c: &C, key: &KeyMaterial) -> Result<()> {
 
 /// Retires every unretired key except `keep`: they stop signing but stay published until the
 /// tokens they signed have expired.
-pub async fn retire_all_except<C: Conn>(
-    c: &C,
-    keep: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<u64> {
+pub async fn retire_all_except<C: Conn>(c: &C, keep: Option<&str>, now: DateTime<Utc>) -> Result<u64> {
     let mut update = signing_key::Entity::update_many()
         .col_expr(signing_key::Column::RetiredAt, Expr::value(now))
         .filter(signing_key::Column::RetiredAt.is_null());

@@ -1,9 +1,13 @@
 //! The only code that names SeaORM entities or builds queries. Every function is generic over
 //! `C: ConnectionTrait`, so a service can hand it the database or a transaction, and returns
 //! domain types from `crate::model`.
+pub mod domains;
 pub mod keys;
 pub mod orgs;
+mod page;
+pub mod service_accounts;
 pub mod sessions;
+pub mod teams;
 pub mod users;
 
 use migration::MigratorTrait;
@@ -45,10 +49,8 @@ pub async fn connect(url: &str) -> std::result::Result<Db, DbErr> {
     }
     let db = Database::connect(options).await?;
     if url.starts_with("sqlite:") {
-        db.execute_unprepared(
-            "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;",
-        )
-        .await?;
+        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;")
+            .await?;
     }
     Ok(db)
 }

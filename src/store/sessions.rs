@@ -4,9 +4,7 @@ use crate::model::Session;
 use chrono::{DateTime, Utc};
 use entity::{refresh_token, session};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 impl From<session::Model> for Session {
@@ -44,10 +42,7 @@ pub async fn insert<C: Conn>(c: &C, s: &Session) -> Result<()> {
 }
 
 pub async fn find<C: Conn>(c: &C, id: Uuid) -> Result<Option<Session>> {
-    Ok(session::Entity::find_by_id(id)
-        .one(c)
-        .await?
-        .map(Session::from))
+    Ok(session::Entity::find_by_id(id).one(c).await?.map(Session::from))
 }
 
 /// The user's sessions that are neither revoked nor expired, newest first.
@@ -88,12 +83,7 @@ pub async fn revoke<C: Conn>(c: &C, id: Uuid, reason: &str, now: DateTime<Utc>) 
 }
 
 /// Revokes every live session of a user; returns how many.
-pub async fn revoke_all_of_user<C: Conn>(
-    c: &C,
-    user_id: Uuid,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<u64> {
+pub async fn revoke_all_of_user<C: Conn>(c: &C, user_id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<u64> {
     let done = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(now))
         .col_expr(session::Column::RevokedReason, Expr::value(reason))
@@ -154,4 +144,62 @@ pub async fn spend_refresh<C: Conn>(c: &C, id: Uuid, now: DateTime<Utc>) -> Resu
         .exec(c)
         .await?;
     Ok(done.rows_affected == 1)
+}
+
+/// Revokes a user's live sessions in one organisation; returns their ids.
+pub async fn revoke_in_org<C: Conn>(
+    c: &C,
+    user_id: Uuid,
+    org_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    let ids: Vec<Uuid> = session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::OrgId.eq(org_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    for id in &ids {
+        revoke(c, *id, reason, now).await?;
+    }
+    Ok(ids)
+}
+
+/// Ids of a user's sessions that are not revoked.
+pub async fn unrevoked_of_user<C: Conn>(c: &C, user_id: Uuid) -> Result<Vec<Uuid>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect())
+}
+
+/// Sessions revoked since `since` (their access tokens may still be unexpired).
+pub async fn revoked_since<C: Conn>(c: &C, since: DateTime<Utc>) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::RevokedAt.gt(since))
+        .all(c)
+        .await?
+        .into_iter()
+        .filter_map(|s| Some((s.id, s.revoked_at?)))
+        .collect())
+}
+
+/// Ids of the unrevoked sessions in an organisation.
+pub async fn unrevoked_in_org<C: Conn>(c: &C, org_id: Uuid) -> Result<Vec<Uuid>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::OrgId.eq(org_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect())
 }

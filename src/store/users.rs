@@ -1,10 +1,13 @@
 //! Users.
-use super::{Conn, Result};
-use crate::model::User;
+use super::{Conn, Result, page};
+use crate::model::{Page, PageRequest, User};
 use chrono::{DateTime, Utc};
-use entity::user;
+use entity::{org_member, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
+};
 use uuid::Uuid;
 
 impl From<user::Model> for User {
@@ -66,32 +69,20 @@ pub async fn find_by_email<C: Conn>(c: &C, email: &str) -> Result<Option<User>> 
 }
 
 /// The user whose email or username is `login` (already lower-cased), with its password hash.
-pub async fn find_credentials<C: Conn>(
-    c: &C,
-    login: &str,
-) -> Result<Option<(User, Option<String>)>> {
+pub async fn find_credentials<C: Conn>(c: &C, login: &str) -> Result<Option<(User, Option<String>)>> {
     let column = if login.contains('@') {
         user::Column::Email
     } else {
         user::Column::Username
     };
-    Ok(user::Entity::find()
-        .filter(column.eq(login))
-        .one(c)
-        .await?
-        .map(|m| {
-            let hash = m.password_hash.clone();
-            (User::from(m), hash)
-        }))
+    Ok(user::Entity::find().filter(column.eq(login)).one(c).await?.map(|m| {
+        let hash = m.password_hash.clone();
+        (User::from(m), hash)
+    }))
 }
 
 /// Records a login: its time and the organisation it was for (the next login's default).
-pub async fn record_login<C: Conn>(
-    c: &C,
-    id: Uuid,
-    org_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<()> {
+pub async fn record_login<C: Conn>(c: &C, id: Uuid, org_id: Uuid, now: DateTime<Utc>) -> Result<()> {
     user::Entity::update_many()
         .col_expr(user::Column::LastLoginAt, Expr::value(now))
         .col_expr(user::Column::DefaultOrgId, Expr::value(org_id))
@@ -102,12 +93,7 @@ pub async fn record_login<C: Conn>(
 }
 
 /// Enables or disables an account.
-pub async fn set_active<C: Conn>(
-    c: &C,
-    id: Uuid,
-    active: bool,
-    now: DateTime<Utc>,
-) -> Result<bool> {
+pub async fn set_active<C: Conn>(c: &C, id: Uuid, active: bool, now: DateTime<Utc>) -> Result<bool> {
     let done = user::Entity::update_many()
         .col_expr(user::Column::Active, Expr::value(active))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
@@ -115,4 +101,65 @@ pub async fn set_active<C: Conn>(
         .exec(c)
         .await?;
     Ok(done.rows_affected == 1)
+}
+
+/// Users, ordered by id; only members of `org_id` when given.
+pub async fn list<C: Conn>(c: &C, org_id: Option<Uuid>, request: PageRequest) -> Result<Page<User>> {
+    let mut base = user::Entity::find();
+    if let Some(org_id) = org_id {
+        let members = org_member::Entity::find()
+            .select_only()
+            .column(org_member::Column::UserId)
+            .filter(org_member::Column::OrgId.eq(org_id))
+            .into_query();
+        base = base.filter(user::Column::Id.in_subquery(members));
+    }
+    let total = base.clone().count(c).await?;
+    let mut query = base.order_by_asc(user::Column::Id).limit(request.limit + 1);
+    if let Some(after) = request.after {
+        query = query.filter(user::Column::Id.gt(after));
+    }
+    let items = query.all(c).await?.into_iter().map(User::from).collect();
+    Ok(page::finish(items, request, total, |u: &User| u.id))
+}
+
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub username: Option<Option<String>>,
+    pub display_name: Option<String>,
+    pub password_hash: Option<String>,
+    pub active: Option<bool>,
+    pub superuser: Option<bool>,
+}
+
+pub async fn update<C: Conn>(c: &C, id: Uuid, changes: UserChanges, now: DateTime<Utc>) -> Result<User> {
+    let mut model = user::ActiveModel {
+        id: Set(id),
+        ..Default::default()
+    };
+    if let Some(email) = changes.email {
+        model.email = Set(email);
+    }
+    if let Some(username) = changes.username {
+        model.username = Set(username);
+    }
+    if let Some(name) = changes.display_name {
+        model.display_name = Set(name);
+    }
+    if let Some(hash) = changes.password_hash {
+        model.password_hash = Set(Some(hash));
+    }
+    if let Some(active) = changes.active {
+        model.active = Set(active);
+    }
+    if let Some(superuser) = changes.superuser {
+        model.superuser = Set(superuser);
+    }
+    model.updated_at = Set(now);
+    Ok(model.update(c).await?.into())
+}
+
+/// Deletes a user; memberships, sessions and assignments go with it (foreign keys cascade).
+pub async fn delete<C: Conn>(c: &C, id: Uuid) -> Result<bool> {
+    Ok(user::Entity::delete_by_id(id).exec(c).await?.rows_affected > 0)
 }

@@ -1,6 +1,6 @@
 //! The access-token claims (DESIGN.md "Tokens"), built in one place from a user's context in
 //! one organisation.
-use crate::model::{MembershipContext, Session};
+use crate::model::{MembershipContext, ServiceAccount, Session};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,25 +26,36 @@ pub struct AccessClaims {
     pub iss: String,
     pub aud: String,
     pub sub: Uuid,
-    pub sid: Uuid,
+    /// The session; absent on service-account tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
     pub jti: Uuid,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
     #[serde(rename = "type")]
     pub token_type: String,
-    pub email: String,
-    pub name: String,
+    /// Set on service-account tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_username: Option<String>,
     pub org: OrgClaim,
+    #[serde(default)]
     pub roles: Vec<String>,
+    #[serde(default)]
     pub permissions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams: Option<Vec<TeamClaim>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domains: Option<Vec<String>>,
+    #[serde(default)]
     pub mv: i64,
+    /// `"validate"` when `teams`/`domains` were left out to keep the token within its budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ctx: Option<String>,
 }
@@ -58,31 +69,157 @@ pub struct Issuance<'a> {
 }
 
 impl AccessClaims {
-    pub fn build(context: &MembershipContext, session: &Session, issuance: &Issuance<'_>) -> Self {
-        let user = &context.user;
+    fn base(sub: Uuid, org: OrgClaim, issuance: &Issuance<'_>) -> Self {
         Self {
             iss: issuance.issuer.to_owned(),
             aud: issuance.audience.to_owned(),
-            sub: user.id,
-            sid: session.id,
+            sub,
+            sid: None,
             jti: Uuid::new_v4(),
             iat: issuance.now.timestamp(),
             nbf: issuance.now.timestamp(),
             exp: issuance.expires_at.timestamp(),
             token_type: ACCESS.to_owned(),
-            email: user.email.clone(),
-            name: user.display_name.clone(),
-            preferred_username: user.username.clone(),
-            org: OrgClaim {
-                id: context.org.id,
-                slug: context.org.slug.clone(),
-            },
-            roles: context.roles.clone(),
-            permissions: context.permissions.clone(),
-            teams: Some(Vec::new()),
-            domains: Some(Vec::new()),
-            mv: context.mv,
+            client_id: None,
+            email: None,
+            name: None,
+            preferred_username: None,
+            org,
+            roles: Vec::new(),
+            permissions: Vec::new(),
+            teams: None,
+            domains: None,
+            mv: 0,
             ctx: None,
         }
+    }
+
+    /// A user's token. Past `budget` bytes of JSON, `teams` and `domains` are left out and
+    /// `ctx: "validate"` tells services to ask `/auth/validate` for them.
+    pub fn for_user(context: &MembershipContext, session: &Session, issuance: &Issuance<'_>, budget: usize) -> Self {
+        let user = &context.user;
+        let org = OrgClaim {
+            id: context.org.id,
+            slug: context.org.slug.clone(),
+        };
+        let mut claims = Self {
+            sid: Some(session.id),
+            email: Some(user.email.clone()),
+            name: Some(user.display_name.clone()),
+            preferred_username: user.username.clone(),
+            roles: context.roles.clone(),
+            permissions: context.permissions.clone(),
+            teams: Some(
+                context
+                    .teams
+                    .iter()
+                    .map(|t| TeamClaim {
+                        id: t.id,
+                        slug: t.slug.clone(),
+                        role: t.role.clone(),
+                    })
+                    .collect(),
+            ),
+            domains: Some(context.domains.iter().map(|d| d.path.clone()).collect()),
+            mv: context.mv,
+            ..Self::base(user.id, org, issuance)
+        };
+        let size = serde_json::to_vec(&claims).map_or(usize::MAX, |v| v.len());
+        if size > budget {
+            claims.teams = None;
+            claims.domains = None;
+            claims.ctx = Some("validate".to_owned());
+        }
+        claims
+    }
+
+    /// A service account's token (client-credentials grant).
+    pub fn for_service(account: &ServiceAccount, org_slug: &str, issuance: &Issuance<'_>) -> Self {
+        let org = OrgClaim {
+            id: account.org_id,
+            slug: org_slug.to_owned(),
+        };
+        Self {
+            client_id: Some(account.client_id.clone()),
+            name: Some(account.name.clone()),
+            permissions: account.permissions.clone(),
+            ..Self::base(account.id, org, issuance)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Organisation, TeamGrant, User};
+    use chrono::TimeZone;
+
+    fn context(teams: usize) -> MembershipContext {
+        let now = Utc.timestamp_opt(1_900_000_000, 0).unwrap();
+        MembershipContext {
+            user: User {
+                id: Uuid::nil(),
+                email: "ada@acme.test".into(),
+                username: Some("ada".into()),
+                display_name: "Ada".into(),
+                active: true,
+                superuser: false,
+                default_org_id: None,
+                created_at: now,
+                updated_at: now,
+                last_login_at: None,
+            },
+            org: Organisation {
+                id: Uuid::nil(),
+                slug: "acme".into(),
+                name: "Acme".into(),
+                active: true,
+                created_at: now,
+            },
+            roles: vec!["member".into()],
+            permissions: vec!["read:posts".into()],
+            mv: 3,
+            teams: (0..teams)
+                .map(|i| TeamGrant {
+                    id: Uuid::new_v4(),
+                    slug: format!("team-{i}"),
+                    name: format!("Team {i}"),
+                    role: "member".into(),
+                })
+                .collect(),
+            domains: vec![],
+            expanded_domains: vec![],
+        }
+    }
+
+    #[test]
+    fn the_claim_budget_moves_teams_and_domains_to_validate() {
+        let now = Utc.timestamp_opt(1_900_000_000, 0).unwrap();
+        let session = Session {
+            id: Uuid::new_v4(),
+            user_id: Uuid::nil(),
+            org_id: Uuid::nil(),
+            user_agent: None,
+            ip: None,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now,
+            revoked_at: None,
+        };
+        let issuance = Issuance {
+            issuer: "https://id.test",
+            audience: "guildhall",
+            now,
+            expires_at: now,
+        };
+        let small = AccessClaims::for_user(&context(2), &session, &issuance, 4096);
+        assert_eq!(small.teams.as_ref().map(Vec::len), Some(2));
+        assert_eq!(small.ctx, None);
+        assert_eq!(small.mv, 3);
+        let big = AccessClaims::for_user(&context(100), &session, &issuance, 4096);
+        assert_eq!(big.teams, None);
+        assert_eq!(big.domains, None);
+        assert_eq!(big.ctx.as_deref(), Some("validate"));
+        assert_eq!(big.roles, ["member"], "roles and permissions always stay");
     }
 }

@@ -2,9 +2,7 @@
 //! JWKS and PEM, and the key ring the signer and verifier read.
 use super::Algorithm;
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair,
-};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -52,10 +50,8 @@ impl KeyMaterial {
                     .to_vec()
             }
             Algorithm::RS256 => {
-                let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-                    .map_err(|_| KeyError::Generate)?;
-                let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> =
-                    pair.as_der().map_err(|_| KeyError::Generate)?;
+                let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(|_| KeyError::Generate)?;
+                let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = pair.as_der().map_err(|_| KeyError::Generate)?;
                 der.as_ref().to_vec()
             }
             Algorithm::HS256 => return Err(KeyError::Symmetric),
@@ -106,37 +102,24 @@ impl Key {
         let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
         let (encoding, decoding, jwk, spki) = match m.algorithm {
             Algorithm::ES256 => {
-                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
-                    .map_err(|_| corrupt())?;
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8).map_err(|_| corrupt())?;
                 let point = pair.public_key().as_ref();
                 if point.len() != 65 {
                     return Err(corrupt());
                 }
                 let (x, y) = (b64(&point[1..33]), b64(&point[33..65]));
                 let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|_| corrupt())?;
-                let spki: PublicKeyX509Der<'_> =
-                    pair.public_key().as_der().map_err(|_| corrupt())?;
+                let spki: PublicKeyX509Der<'_> = pair.public_key().as_der().map_err(|_| corrupt())?;
                 let jwk = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y});
-                (
-                    EncodingKey::from_ec_der(&pkcs8),
-                    decoding,
-                    jwk,
-                    spki.as_ref().to_vec(),
-                )
+                (EncodingKey::from_ec_der(&pkcs8), decoding, jwk, spki.as_ref().to_vec())
             }
             Algorithm::EdDSA => {
                 let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| corrupt())?;
                 let x = b64(pair.public_key().as_ref());
                 let decoding = DecodingKey::from_ed_components(&x).map_err(|_| corrupt())?;
-                let spki: PublicKeyX509Der<'_> =
-                    pair.public_key().as_der().map_err(|_| corrupt())?;
+                let spki: PublicKeyX509Der<'_> = pair.public_key().as_der().map_err(|_| corrupt())?;
                 let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": x});
-                (
-                    EncodingKey::from_ed_der(&pkcs8),
-                    decoding,
-                    jwk,
-                    spki.as_ref().to_vec(),
-                )
+                (EncodingKey::from_ed_der(&pkcs8), decoding, jwk, spki.as_ref().to_vec())
             }
             Algorithm::RS256 => {
                 let pair = RsaKeyPair::from_pkcs8(&pkcs8).map_err(|_| corrupt())?;
@@ -146,8 +129,8 @@ impl Key {
                 let decoding = DecodingKey::from_rsa_raw_components(&n, &e);
                 let spki: PublicKeyX509Der<'_> = public.as_der().map_err(|_| corrupt())?;
                 // jsonwebtoken signs RSA with PKCS#1; its PEM reader unwraps our PKCS#8.
-                let encoding = EncodingKey::from_rsa_pem(pem("PRIVATE KEY", &pkcs8).as_bytes())
-                    .map_err(|_| corrupt())?;
+                let encoding =
+                    EncodingKey::from_rsa_pem(pem("PRIVATE KEY", &pkcs8).as_bytes()).map_err(|_| corrupt())?;
                 let jwk = json!({"kty": "RSA", "n": b64(&n), "e": b64(&e)});
                 (encoding, decoding, jwk, spki.as_ref().to_vec())
             }
@@ -193,14 +176,11 @@ pub struct KeyRing {
 impl KeyRing {
     /// `signing` must be one of `keys` or is added to them.
     pub fn new(signing: Arc<Key>, keys: Vec<Arc<Key>>) -> Self {
-        let mut verifying: HashMap<String, Arc<Key>> =
-            keys.into_iter().map(|k| (k.kid.clone(), k)).collect();
+        let mut verifying: HashMap<String, Arc<Key>> = keys.into_iter().map(|k| (k.kid.clone(), k)).collect();
         verifying.insert(signing.kid.clone(), Arc::clone(&signing));
-        let mut published: Vec<&Arc<Key>> =
-            verifying.values().filter(|k| k.jwk.is_some()).collect();
+        let mut published: Vec<&Arc<Key>> = verifying.values().filter(|k| k.jwk.is_some()).collect();
         published.sort_by(|a, b| a.kid.cmp(&b.kid));
-        let jwks =
-            json!({ "keys": published.iter().filter_map(|k| k.jwk.clone()).collect::<Vec<_>>() });
+        let jwks = json!({ "keys": published.iter().filter_map(|k| k.jwk.clone()).collect::<Vec<_>>() });
         Self {
             signing,
             verifying,
@@ -252,12 +232,7 @@ mod tests {
             let jwk = key.jwk.as_ref().unwrap();
             assert_eq!(jwk["kid"], material.kid.as_str());
             assert_eq!(jwk["alg"], alg.as_str());
-            assert!(
-                key.pem
-                    .as_ref()
-                    .unwrap()
-                    .starts_with("-----BEGIN PUBLIC KEY-----\n")
-            );
+            assert!(key.pem.as_ref().unwrap().starts_with("-----BEGIN PUBLIC KEY-----\n"));
             let header = jsonwebtoken::Header::new(alg.jwt());
             let token = jsonwebtoken::encode(
                 &header,

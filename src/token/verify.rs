@@ -86,19 +86,15 @@ impl Verifier {
     }
 
     /// Checks `token` at time `now` (seconds since the epoch).
-    pub fn verify(
-        &self,
-        ring: &KeyRing,
-        token: &str,
-        now: i64,
-    ) -> Result<AccessClaims, VerifyError> {
+    pub fn verify(&self, ring: &KeyRing, token: &str, now: i64) -> Result<AccessClaims, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
             ErrorKind::InvalidAlgorithmName => VerifyError::Algorithm,
             _ => VerifyError::Malformed,
         })?;
-        let typ_ok = header.typ.as_deref().is_some_and(|t| {
-            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
-        });
+        let typ_ok = header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
         if !typ_ok {
             return Err(VerifyError::WrongType);
         }
@@ -155,10 +151,7 @@ mod tests {
         install_crypto_provider();
         let key = match alg {
             Algorithm::HS256 => Key::hmac(&[7u8; 32]),
-            _ => Key::from_material(
-                &KeyMaterial::generate(alg, Utc.timestamp_opt(NOW, 0).unwrap()).unwrap(),
-            )
-            .unwrap(),
+            _ => Key::from_material(&KeyMaterial::generate(alg, Utc.timestamp_opt(NOW, 0).unwrap()).unwrap()).unwrap(),
         };
         KeyRing::new(Arc::new(key), vec![])
     }
@@ -182,12 +175,7 @@ mod tests {
 
     #[test]
     fn accepts_a_well_formed_token_for_every_algorithm() {
-        for alg in [
-            Algorithm::ES256,
-            Algorithm::EdDSA,
-            Algorithm::RS256,
-            Algorithm::HS256,
-        ] {
+        for alg in [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256, Algorithm::HS256] {
             let ring = ring(alg);
             let token = sign(&ring, Verifier::header(&ring), &claims());
             assert!(verifier().verify(&ring, &token, NOW).is_ok(), "{alg}");
@@ -221,11 +209,7 @@ mod tests {
             ),
             (
                 "issuer",
-                sign(
-                    &ring,
-                    good.clone(),
-                    &with(&|c| c["iss"] = json!("https://evil.test")),
-                ),
+                sign(&ring, good.clone(), &with(&|c| c["iss"] = json!("https://evil.test"))),
                 VerifyError::Issuer,
             ),
             (
@@ -257,11 +241,7 @@ mod tests {
             ),
             (
                 "refresh type",
-                sign(
-                    &ring,
-                    good.clone(),
-                    &with(&|c| c["type"] = json!("refresh")),
-                ),
+                sign(&ring, good.clone(), &with(&|c| c["type"] = json!("refresh"))),
                 VerifyError::WrongType,
             ),
             (
@@ -302,11 +282,7 @@ mod tests {
             ),
         ];
         for (name, token, expected) in cases {
-            assert_eq!(
-                verifier().verify(&ring, &token, NOW),
-                Err(expected),
-                "{name}"
-            );
+            assert_eq!(verifier().verify(&ring, &token, NOW), Err(expected), "{name}");
         }
     }
 
@@ -315,8 +291,7 @@ mod tests {
         let ring = ring(Algorithm::ES256);
         let kid = ring.signing().kid.clone();
         let body = URL_SAFE_NO_PAD.encode(claims().to_string());
-        let none_header =
-            URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "at+jwt", "kid": kid}).to_string());
+        let none_header = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "at+jwt", "kid": kid}).to_string());
         let none = format!("{none_header}.{body}.");
         assert!(matches!(
             verifier().verify(&ring, &none, NOW),
@@ -331,15 +306,10 @@ mod tests {
                 ..Header::default()
             },
             &claims(),
-            &jsonwebtoken::EncodingKey::from_secret(
-                ring.signing().pem.as_ref().unwrap().as_bytes(),
-            ),
+            &jsonwebtoken::EncodingKey::from_secret(ring.signing().pem.as_ref().unwrap().as_bytes()),
         )
         .unwrap();
-        assert_eq!(
-            verifier().verify(&ring, &hs, NOW),
-            Err(VerifyError::Algorithm)
-        );
+        assert_eq!(verifier().verify(&ring, &hs, NOW), Err(VerifyError::Algorithm));
         let token = sign(&ring, Verifier::header(&ring), &claims());
         let mut parts: Vec<&str> = token.split('.').collect();
         let forged_body = URL_SAFE_NO_PAD.encode(claims().to_string().replace("acme", "evil"));
@@ -357,9 +327,6 @@ mod tests {
             },
             &claims(),
         );
-        assert_eq!(
-            verifier().verify(&ring, &foreign, NOW),
-            Err(VerifyError::Signature)
-        );
+        assert_eq!(verifier().verify(&ring, &foreign, NOW), Err(VerifyError::Signature));
     }
 }

@@ -7,17 +7,17 @@ use serde_json::{Value, json};
 async fn register_returns_tokens_and_the_user_in_the_default_org() {
     let app = spawn_app().await;
     let response = app
-        .post_json("/auth/register", &json!({"email": "Ada@Acme.test", "password": PASSWORD, "name": "Ada", "username": "Ada"}))
+        .post_json(
+            "/auth/register",
+            &json!({"email": "Ada@Acme.test", "password": PASSWORD, "name": "Ada", "username": "Ada"}),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let v = body(response).await;
     assert_eq!(v["token_type"], "bearer");
     assert_eq!(v["expires_in"], 1800);
     assert!(v["access_token"].as_str().unwrap().split('.').count() == 3);
-    assert!(
-        v["refresh_token"].as_str().unwrap().len() >= 43,
-        "at least 256 bits"
-    );
+    assert!(v["refresh_token"].as_str().unwrap().len() >= 43, "at least 256 bits");
     let user = &v["user"];
     assert_eq!(user["email"], "ada@acme.test");
     assert_eq!(user["username"], "ada");
@@ -26,11 +26,7 @@ async fn register_returns_tokens_and_the_user_in_the_default_org() {
     assert_eq!(user["roles"], json!(["member"]));
     assert_eq!(user["teams"], json!([]));
     assert_eq!(user["domains"], json!([]));
-    let me = body(
-        app.get_with("/auth/me", v["access_token"].as_str().unwrap())
-            .await,
-    )
-    .await;
+    let me = body(app.get_with("/auth/me", v["access_token"].as_str().unwrap()).await).await;
     assert_eq!(me["id"], user["id"]);
 }
 
@@ -68,11 +64,8 @@ async fn login_by_email_or_username_in_any_case() {
         assert_eq!(v["user"]["email"], "ada@acme.test", "{login}");
     }
     let v = body(
-        app.post_json(
-            "/auth/login",
-            &json!({"username": "ada", "password": PASSWORD}),
-        )
-        .await,
+        app.post_json("/auth/login", &json!({"username": "ada", "password": PASSWORD}))
+            .await,
     )
     .await;
     assert_eq!(v["user"]["username"], "ada");
@@ -112,10 +105,7 @@ async fn every_login_failure_looks_the_same() {
         seen.push(b);
     }
     assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
-    assert_eq!(
-        app.me_status(v["access_token"].as_str().unwrap()).await,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(v["access_token"].as_str().unwrap()).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -135,20 +125,9 @@ async fn passwords_follow_the_policy_and_are_taken_exactly_as_sent() {
                 &json!({"email": "ada@acme.test", "password": password}),
             )
             .await;
-        let b = expect_error(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        )
-        .await;
+        let b = expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_eq!(b["errors"][0]["field"], "password", "{password:.12}");
-        assert!(
-            b["errors"][0]["message"]
-                .as_str()
-                .unwrap()
-                .contains(message),
-            "{b}"
-        );
+        assert!(b["errors"][0]["message"].as_str().unwrap().contains(message), "{b}");
     }
     let exactly = "  spaced out words  ";
     let response = app
@@ -166,12 +145,7 @@ async fn passwords_follow_the_policy_and_are_taken_exactly_as_sent() {
     .await;
     app.login_ok("ada@acme.test", exactly).await;
     let response = app.login("ada@acme.test", &long).await;
-    expect_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }
 
 #[tokio::test]
@@ -182,10 +156,7 @@ async fn the_policy_is_configurable() {
     })
     .await;
     let response = app
-        .post_json(
-            "/auth/register",
-            &json!({"email": "ada@acme.test", "password": "pass"}),
-        )
+        .post_json("/auth/register", &json!({"email": "ada@acme.test", "password": "pass"}))
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
 }
@@ -267,19 +238,14 @@ async fn the_token_endpoint_speaks_oauth_forms() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let response = app
-        .post_form(
-            "/auth/token",
-            &[("username", "ada@acme.test"), ("password", PASSWORD)],
-        )
+        .post_form("/auth/token", &[("username", "ada@acme.test"), ("password", PASSWORD)])
         .await;
     assert_eq!(
         response.status(),
         StatusCode::OK,
         "grant_type defaults to password (seed 002's form login)"
     );
-    let response = app
-        .post_form("/auth/token", &[("grant_type", "implicit")])
-        .await;
+    let response = app.post_form("/auth/token", &[("grant_type", "implicit")]).await;
     expect_error(response, StatusCode::BAD_REQUEST, "unsupported_grant_type").await;
     let response = app
         .post_form(
@@ -287,11 +253,6 @@ async fn the_token_endpoint_speaks_oauth_forms() {
             &[("grant_type", "password"), ("username", "ada@acme.test")],
         )
         .await;
-    let b = expect_error(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    let b = expect_error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(b["errors"][0]["field"], "password");
 }

@@ -15,9 +15,7 @@ fn compose_uses_only_known_variables_and_wires_postgres_and_nats() {
     for name in ["guildhall", "postgres", "nats"] {
         assert!(services.contains_key(name), "service {name}");
     }
-    let env = doc["services"]["guildhall"]["environment"]
-        .as_mapping()
-        .unwrap();
+    let env = doc["services"]["guildhall"]["environment"].as_mapping().unwrap();
     for key in env.keys() {
         let key = key.as_str().unwrap();
         assert!(

@@ -94,16 +94,8 @@ async fn missing_mistyped_and_unknown_fields_are_named() {
             "name",
         ),
         ("/auth/login", json!({"email": "ada@acme.test"}), "password"),
-        (
-            "/auth/login",
-            json!({"email": 7, "password": PASSWORD}),
-            "email",
-        ),
-        (
-            "/auth/refresh",
-            json!({"refresh_token": null}),
-            "refresh_token",
-        ),
+        ("/auth/login", json!({"email": 7, "password": PASSWORD}), "email"),
+        ("/auth/refresh", json!({"refresh_token": null}), "refresh_token"),
         ("/auth/refresh", json!({}), "refresh_token"),
     ];
     for (route, payload, field) in cases {
@@ -114,18 +106,14 @@ async fn missing_mistyped_and_unknown_fields_are_named() {
         )
         .await;
         let errors = b["errors"].as_array().unwrap();
-        assert!(
-            errors.iter().any(|e| e["field"] == field),
-            "{route} {payload}: {b}"
-        );
+        assert!(errors.iter().any(|e| e["field"] == field), "{route} {payload}: {b}");
     }
 }
 
 #[tokio::test]
 async fn every_invalid_field_is_reported_at_once() {
     let app = spawn_app().await;
-    let payload =
-        json!({"email": "not-an-email", "password": "short", "name": "   ", "username": "a b"});
+    let payload = json!({"email": "not-an-email", "password": "short", "name": "   ", "username": "a b"});
     let b = expect_error(
         app.post_json("/auth/register", &payload).await,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -174,12 +162,7 @@ async fn form_routes_check_their_content_type_and_fields() {
     let response = app
         .post_json("/auth/token", &json!({"username": "a", "password": "b"}))
         .await;
-    expect_error(
-        response,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-    )
-    .await;
+    expect_error(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     let response = app
         .client
         .post(app.url("/auth/token"))

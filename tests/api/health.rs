@@ -20,12 +20,7 @@ async fn liveness_routes_answer_ok() {
 async fn readiness_fails_with_503_when_the_database_is_gone() {
     let app = spawn_app().await;
     app.handle.close_database().await.unwrap();
-    expect_error(
-        app.get("/readyz").await,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-    )
-    .await;
+    expect_error(app.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
     assert_eq!(
         app.get("/healthz").await.status(),
         StatusCode::OK,
@@ -37,18 +32,8 @@ async fn readiness_fails_with_503_when_the_database_is_gone() {
 async fn unknown_routes_and_methods_get_the_error_shape() {
     let app = spawn_app().await;
     expect_error(app.get("/nope").await, StatusCode::NOT_FOUND, "not_found").await;
-    let response = app
-        .client
-        .delete(app.url("/auth/login"))
-        .send()
-        .await
-        .unwrap();
-    expect_error(
-        response,
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-    )
-    .await;
+    let response = app.client.delete(app.url("/auth/login")).send().await.unwrap();
+    expect_error(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
 
 #[tokio::test]

@@ -43,10 +43,7 @@ pub async fn fresh_database_url() -> String {
         _ => {
             let dir = std::env::temp_dir().join("guildhall-tests");
             std::fs::create_dir_all(&dir).unwrap();
-            format!(
-                "sqlite://{}?mode=rwc",
-                dir.join(format!("{name}.db")).display()
-            )
+            format!("sqlite://{}?mode=rwc", dir.join(format!("{name}.db")).display())
         }
     }
 }
@@ -113,10 +110,7 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
     let body = body(response).await;
     assert_eq!(body["error"], code, "{body}");
     assert!(body["detail"].is_string(), "{body}");
-    assert!(
-        body["request_id"].as_str().is_some_and(|id| !id.is_empty()),
-        "{body}"
-    );
+    assert!(body["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{body}");
     assert_eq!(
         body["request_id"].as_str(),
         header_id.as_deref(),
@@ -135,30 +129,15 @@ impl TestApp {
     }
 
     pub async fn get_with(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.client
-            .post(self.url(path))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.url(path)).form(form).send().await.unwrap()
     }
 
     pub async fn post_with(&self, path: &str, token: &str) -> Response {
@@ -183,11 +162,8 @@ impl TestApp {
     }
 
     pub async fn login(&self, login: &str, password: &str) -> Response {
-        self.post_json(
-            "/auth/login",
-            &json!({"email": login, "password": password}),
-        )
-        .await
+        self.post_json("/auth/login", &json!({"email": login, "password": password}))
+            .await
     }
 
     /// Logs in and returns the token response, asserting success.

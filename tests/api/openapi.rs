@@ -25,16 +25,10 @@ const ROUTES: &[(&str, &str, bool)] = &[
 async fn every_route_is_described_with_its_security() {
     let app = spawn_app().await;
     let doc = body(app.get("/openapi.json").await).await;
-    assert_eq!(
-        doc["components"]["securitySchemes"]["bearer"]["scheme"],
-        "bearer"
-    );
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     for (method, path, secured) in ROUTES {
         let op = &doc["paths"][path][method];
-        assert!(
-            op.is_object(),
-            "{method} {path} is missing from /openapi.json"
-        );
+        assert!(op.is_object(), "{method} {path} is missing from /openapi.json");
         let names_bearer = op["security"]
             .as_array()
             .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
@@ -49,17 +43,9 @@ async fn docs_are_served_with_bundled_assets() {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
-    assert!(
-        !html.contains("https://"),
-        "the page loads nothing from the internet"
-    );
+    assert!(!html.contains("https://"), "the page loads nothing from the internet");
     let css = app.get("/docs/swagger-ui.css").await;
     assert_eq!(css.status(), StatusCode::OK);
-    let init = app
-        .get("/docs/swagger-initializer.js")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let init = app.get("/docs/swagger-initializer.js").await.text().await.unwrap();
     assert!(init.contains("/openapi.json"), "{init}");
 }

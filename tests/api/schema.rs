@@ -7,18 +7,15 @@ use sea_orm::{DatabaseBackend, EntityTrait, Schema, Statement};
 async fn columns(db: &guildhall::store::Db, table: &str) -> Vec<(String, String, bool)> {
     let backend = db.get_database_backend();
     let sql = match backend {
-        DatabaseBackend::Sqlite => format!(
-            "SELECT name, type, \"notnull\" = 1 AS required FROM pragma_table_info('{table}') ORDER BY name"
-        ),
+        DatabaseBackend::Sqlite => {
+            format!("SELECT name, type, \"notnull\" = 1 AS required FROM pragma_table_info('{table}') ORDER BY name")
+        }
         _ => format!(
             "SELECT column_name::text AS name, data_type::text AS type, is_nullable = 'NO' AS required \
              FROM information_schema.columns WHERE table_name = '{table}' AND table_schema = current_schema() ORDER BY column_name"
         ),
     };
-    let rows = db
-        .query_all_raw(Statement::from_string(backend, sql))
-        .await
-        .unwrap();
+    let rows = db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap();
     rows.iter()
         .map(|r| {
             (
@@ -41,13 +38,8 @@ async fn entities_and_migrations_agree() {
     let migrated_url = fresh_database_url().await;
     let migrated = guildhall::store::connect(&migrated_url).await.unwrap();
     guildhall::store::migrate(&migrated).await.unwrap();
-    let derived = guildhall::store::connect(&fresh_database_url().await)
-        .await
-        .unwrap();
-    derived
-        .execute_unprepared("PRAGMA foreign_keys=OFF")
-        .await
-        .ok();
+    let derived = guildhall::store::connect(&fresh_database_url().await).await.unwrap();
+    derived.execute_unprepared("PRAGMA foreign_keys=OFF").await.ok();
     create_from_entity(&derived, entity::organisation::Entity).await;
     create_from_entity(&derived, entity::user::Entity).await;
     create_from_entity(&derived, entity::role::Entity).await;
@@ -69,10 +61,7 @@ async fn entities_and_migrations_agree() {
         "signing_keys",
     ] {
         let from_migrations = columns(&migrated, table).await;
-        assert!(
-            !from_migrations.is_empty(),
-            "{table} exists after migrating"
-        );
+        assert!(!from_migrations.is_empty(), "{table} exists after migrating");
         assert_eq!(
             from_migrations,
             columns(&derived, table).await,

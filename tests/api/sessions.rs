@@ -15,11 +15,7 @@ async fn refresh_rotates_and_the_old_token_is_spent() {
     assert_ne!(new_access, access);
     assert_eq!(app.me_status(&new_access).await, StatusCode::OK);
     let rotated = app.refresh(&new_refresh).await;
-    assert_eq!(
-        rotated.status(),
-        StatusCode::OK,
-        "the new refresh token works once"
-    );
+    assert_eq!(rotated.status(), StatusCode::OK, "the new refresh token works once");
 }
 
 #[tokio::test]
@@ -27,25 +23,10 @@ async fn reusing_a_refresh_token_revokes_the_whole_session() {
     let app = spawn_app().await;
     let (_, first) = tokens(&app.register("ada@acme.test").await);
     let (access, second) = tokens(&body(app.refresh(&first).await).await);
-    expect_error(
-        app.refresh(&first).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_grant",
-    )
-    .await;
-    expect_error(
-        app.refresh(&second).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_grant",
-    )
-    .await;
+    expect_error(app.refresh(&first).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+    expect_error(app.refresh(&second).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
     let me = app.get_with("/auth/me", &access).await;
-    assert!(
-        me.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
-    );
+    assert!(me.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
     expect_error(me, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
 
@@ -102,12 +83,7 @@ async fn access_tokens_expire_and_sessions_have_an_absolute_lifetime() {
     .await;
     let (_, refresh) = tokens(&body(app.refresh(&refresh).await).await);
     app.advance(Duration::seconds(3600));
-    expect_error(
-        app.refresh(&refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_grant",
-    )
-    .await;
+    expect_error(app.refresh(&refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
 }
 
 #[tokio::test]
@@ -115,12 +91,7 @@ async fn refresh_tokens_expire() {
     let app = spawn_app_with(|s| s.refresh_token_ttl = 600).await;
     let (_, refresh) = tokens(&app.register("ada@acme.test").await);
     app.advance(Duration::seconds(601));
-    expect_error(
-        app.refresh(&refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_grant",
-    )
-    .await;
+    expect_error(app.refresh(&refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
 }
 
 #[tokio::test]
@@ -132,17 +103,10 @@ async fn logout_ends_the_session_by_bearer_or_refresh_token() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(app.me_status(&access).await, StatusCode::UNAUTHORIZED);
-    expect_error(
-        app.refresh(&refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_grant",
-    )
-    .await;
+    expect_error(app.refresh(&refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
 
     let (access, refresh) = tokens(&app.login_ok("ada@acme.test", PASSWORD).await);
-    let response = app
-        .post_json("/auth/logout", &json!({"refresh_token": refresh}))
-        .await;
+    let response = app.post_json("/auth/logout", &json!({"refresh_token": refresh})).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.me_status(&access).await, StatusCode::UNAUTHORIZED);
     expect_error(
@@ -163,10 +127,7 @@ async fn logout_all_ends_every_session_of_the_user_only() {
     assert_eq!(body(response).await, json!({"revoked": 2}));
     assert_eq!(app.me_status(&first).await, StatusCode::UNAUTHORIZED);
     assert_eq!(app.me_status(&second).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        app.refresh(&second_refresh).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.refresh(&second_refresh).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.me_status(&other).await, StatusCode::OK);
 }
 
@@ -242,12 +203,7 @@ async fn protected_routes_need_a_bearer_token() {
         let b = expect_error(response, StatusCode::UNAUTHORIZED, "not_authenticated").await;
         assert_eq!(b["detail"], "Not authenticated");
     }
-    let response = app
-        .client
-        .post(app.url("/auth/logout-all"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.post(app.url("/auth/logout-all")).send().await.unwrap();
     expect_error(response, StatusCode::UNAUTHORIZED, "not_authenticated").await;
     expect_error(
         app.get_with("/auth/me", "garbage").await,

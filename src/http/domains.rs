@@ -1,0 +1,213 @@
+//! `/domains`: the active organisation's domain tree and who is assigned where.
+use super::dto::{DomainView, nullable};
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, Auth};
+use super::state::AppState;
+use crate::model::Domain;
+use crate::service::FieldError;
+use crate::service::domains::{DomainNode, DomainPatch, NewDomain};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DomainDetail {
+    pub id: Uuid,
+    pub key: String,
+    pub name: String,
+    pub parent_id: Option<Uuid>,
+    /// Keys from the root; null when the domain or an ancestor is inactive.
+    pub path: Option<String>,
+    pub is_active: bool,
+    /// Present in `format=tree`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
+    pub children: Option<Vec<DomainDetail>>,
+}
+
+impl DomainDetail {
+    fn node(n: DomainNode, tree: bool) -> Self {
+        let children = tree.then(|| n.children.into_iter().map(|c| Self::node(c, true)).collect());
+        Self {
+            children,
+            ..Self::plain(n.domain, n.path)
+        }
+    }
+
+    fn plain(d: Domain, path: Option<String>) -> Self {
+        Self {
+            id: d.id,
+            key: d.key,
+            name: d.name,
+            parent_id: d.parent_id,
+            path,
+            is_active: d.active,
+            children: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDomain {
+    pub key: String,
+    pub name: String,
+    #[serde(default)]
+    pub parent_id: Option<Uuid>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDomain {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new parent, or null for a root.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub parent_id: Option<Option<Uuid>>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct FormatQuery {
+    /// `flat` (default) or `tree`.
+    pub format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/domains", tag = "domains", security(("bearer" = [])),
+    responses((status = 200, body = Vec<DomainView>), (status = 401, body = ErrorBody)))]
+pub async fn mine(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Vec<DomainView>>> {
+    Ok(Json(
+        state
+            .domains
+            .mine(&caller)
+            .await?
+            .iter()
+            .map(DomainView::from)
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/domains/all", tag = "domains", security(("bearer" = [])), params(FormatQuery),
+    responses((status = 200, body = Vec<DomainDetail>), (status = 422, body = ErrorBody)))]
+pub async fn all(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Query(q): Query<FormatQuery>,
+) -> ApiResult<Json<Vec<DomainDetail>>> {
+    let nodes = match q.format.as_deref().unwrap_or("flat") {
+        "flat" => state
+            .domains
+            .flat(&caller)
+            .await?
+            .into_iter()
+            .map(|n| DomainDetail::node(n, false))
+            .collect(),
+        "tree" => state
+            .domains
+            .forest(&caller)
+            .await?
+            .into_iter()
+            .map(|n| DomainDetail::node(n, true))
+            .collect(),
+        _ => {
+            let error = FieldError {
+                field: "format".into(),
+                message: "must be flat or tree".into(),
+            };
+            return Err(ApiError::Validation(vec![error]));
+        }
+    };
+    Ok(Json(nodes))
+}
+
+#[utoipa::path(post, path = "/domains", tag = "domains", security(("bearer" = [])), request_body = CreateDomain,
+    responses((status = 201, body = DomainDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(body): ApiJson<CreateDomain>,
+) -> ApiResult<(StatusCode, Json<DomainDetail>)> {
+    let input = NewDomain {
+        key: body.key,
+        name: body.name,
+        parent_id: body.parent_id,
+        active: body.is_active,
+    };
+    let domain = state.domains.create(&caller, input).await?;
+    let node = state.domains.get(&caller, domain.id).await?;
+    Ok((StatusCode::CREATED, Json(DomainDetail::node(node, false))))
+}
+
+#[utoipa::path(get, path = "/domains/{id}", tag = "domains", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = DomainDetail), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<DomainDetail>> {
+    Ok(Json(DomainDetail::node(state.domains.get(&caller, id).await?, false)))
+}
+
+#[utoipa::path(patch, path = "/domains/{id}", tag = "domains", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateDomain,
+    responses((status = 200, body = DomainDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<UpdateDomain>,
+) -> ApiResult<Json<DomainDetail>> {
+    let patch = DomainPatch {
+        key: body.key,
+        name: body.name,
+        parent_id: body.parent_id,
+        active: body.is_active,
+    };
+    state.domains.update(&caller, id, patch).await?;
+    Ok(Json(DomainDetail::node(state.domains.get(&caller, id).await?, false)))
+}
+
+#[utoipa::path(delete, path = "/domains/{id}", tag = "domains", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    state.domains.delete(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/domains/{id}/users/{user_id}", tag = "domains", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn assign(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath((id, user_id)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    state.domains.assign(&caller, id, user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/domains/{id}/users/{user_id}", tag = "domains", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unassign(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath((id, user_id)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    state.domains.unassign(&caller, id, user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,213 @@
+//! `/teams`: the active organisation's teams and their members.
+use super::dto::{PageOf, PageQuery, TeamView, nullable};
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, Auth, OptionalJson};
+use super::state::AppState;
+use crate::model::{Team, TeamMember};
+use crate::service::teams::{NewTeam, TeamPatch};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamDetail {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub external_ref: Option<String>,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Team> for TeamDetail {
+    fn from(t: Team) -> Self {
+        Self {
+            id: t.id,
+            slug: t.slug,
+            name: t.name,
+            external_ref: t.external_ref,
+            is_active: t.active,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTeam {
+    pub slug: String,
+    pub name: String,
+    #[serde(default)]
+    pub external_ref: Option<String>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTeam {
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub external_ref: Option<Option<String>>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutMember {
+    /// `member` (default), `maintainer` or `owner`.
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamMemberView {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+}
+
+impl From<TeamMember> for TeamMemberView {
+    fn from(m: TeamMember) -> Self {
+        Self {
+            user_id: m.user.id,
+            email: m.user.email,
+            name: m.user.display_name,
+            role: m.role,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/teams", tag = "teams", security(("bearer" = [])),
+    responses((status = 200, body = Vec<TeamView>), (status = 401, body = ErrorBody)))]
+pub async fn mine(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<Vec<TeamView>>> {
+    Ok(Json(
+        state.teams.mine(&caller).await?.iter().map(TeamView::from).collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/teams/all", tag = "teams", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = PageOf<TeamDetail>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn all(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<PageOf<TeamDetail>>> {
+    let page = state.teams.list(&caller, page.request()?).await?;
+    Ok(Json(PageOf::map(page, TeamDetail::from)))
+}
+
+#[utoipa::path(post, path = "/teams", tag = "teams", security(("bearer" = [])), request_body = CreateTeam,
+    responses((status = 201, body = TeamDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(body): ApiJson<CreateTeam>,
+) -> ApiResult<(StatusCode, Json<TeamDetail>)> {
+    let input = NewTeam {
+        slug: body.slug,
+        name: body.name,
+        external_ref: body.external_ref,
+        active: body.is_active,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(state.teams.create(&caller, input).await?.into()),
+    ))
+}
+
+#[utoipa::path(get, path = "/teams/{id}", tag = "teams", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = TeamDetail), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<TeamDetail>> {
+    Ok(Json(state.teams.get(&caller, id).await?.into()))
+}
+
+#[utoipa::path(patch, path = "/teams/{id}", tag = "teams", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateTeam,
+    responses((status = 200, body = TeamDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<UpdateTeam>,
+) -> ApiResult<Json<TeamDetail>> {
+    let patch = TeamPatch {
+        slug: body.slug,
+        name: body.name,
+        external_ref: body.external_ref,
+        active: body.is_active,
+    };
+    Ok(Json(state.teams.update(&caller, id, patch).await?.into()))
+}
+
+#[utoipa::path(delete, path = "/teams/{id}", tag = "teams", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    state.teams.delete(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/teams/{id}/members", tag = "teams", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<TeamMemberView>), (status = 404, body = ErrorBody)))]
+pub async fn members(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Vec<TeamMemberView>>> {
+    Ok(Json(
+        state
+            .teams
+            .members(&caller, id)
+            .await?
+            .into_iter()
+            .map(TeamMemberView::from)
+            .collect(),
+    ))
+}
+
+#[utoipa::path(put, path = "/teams/{id}/members/{user_id}", tag = "teams", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)), request_body = Option<PutMember>,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_member(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath((id, user_id)): ApiPath<(Uuid, Uuid)>,
+    OptionalJson(body): OptionalJson<PutMember>,
+) -> ApiResult<StatusCode> {
+    let role = body.and_then(|b| b.role);
+    state.teams.put_member(&caller, id, user_id, role).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/teams/{id}/members/{user_id}", tag = "teams", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath((id, user_id)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    state.teams.remove_member(&caller, id, user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,158 @@
+//! `/admin/users`: user administration (superusers: everyone; organisation admins: their
+//! organisation's users).
+use super::dto::{PageOf, PageQuery, nullable};
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, Auth};
+use super::state::AppState;
+use crate::model::User;
+use crate::service::users::{NewUser, UserPatch};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserView {
+    pub id: Uuid,
+    pub email: String,
+    pub username: Option<String>,
+    pub name: String,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<User> for AdminUserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            username: u.username,
+            name: u.display_name,
+            is_active: u.active,
+            is_superuser: u.superuser,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            last_login_at: u.last_login_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    /// Omit for an account that only logs in through an identity provider.
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default, alias = "display_name", alias = "full_name")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Roles in the caller's organisation; default `["member"]`.
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+    /// Superusers only.
+    #[serde(default)]
+    pub is_superuser: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default, alias = "display_name", alias = "full_name")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub username: Option<Option<String>>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    /// Superusers only.
+    #[serde(default)]
+    pub is_superuser: Option<bool>,
+}
+
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = PageOf<AdminUserView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<PageOf<AdminUserView>>> {
+    Ok(Json(PageOf::map(
+        state.users.list(&caller, page.request()?).await?,
+        AdminUserView::from,
+    )))
+}
+
+#[utoipa::path(post, path = "/admin/users", tag = "admin", security(("bearer" = [])), request_body = CreateUser,
+    responses((status = 201, body = AdminUserView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> ApiResult<(StatusCode, Json<AdminUserView>)> {
+    let input = NewUser {
+        email: body.email,
+        password: body.password,
+        name: body.name,
+        username: body.username,
+        roles: body.roles,
+        superuser: body.is_superuser,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(state.users.create(&caller, input).await?.into()),
+    ))
+}
+
+#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = AdminUserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<AdminUserView>> {
+    Ok(Json(state.users.get(&caller, id).await?.into()))
+}
+
+#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = UpdateUser,
+    responses((status = 200, body = AdminUserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<UpdateUser>,
+) -> ApiResult<Json<AdminUserView>> {
+    let patch = UserPatch {
+        email: body.email,
+        password: body.password,
+        name: body.name,
+        username: body.username,
+        active: body.is_active,
+        superuser: body.is_superuser,
+    };
+    Ok(Json(state.users.update(&caller, id, patch).await?.into()))
+}
+
+#[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    state.users.delete(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

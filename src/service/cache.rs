@@ -1,0 +1,130 @@
+//! What the validate path reads instead of the database: revoked sessions, and each user's
+//! current context per organisation. Every change invalidates what it touches; a generation
+//! counter keeps a load that raced with an invalidation from storing a stale answer.
+use crate::model::{MembershipContext, ServiceAccount};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use uuid::Uuid;
+
+/// Why a user has no context in an organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    UserNotFound,
+    UserInactive,
+    OrgInactive,
+    NotAMember,
+}
+
+impl Denial {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::UserNotFound => "user_not_found",
+            Self::UserInactive => "user_inactive",
+            Self::OrgInactive => "organization_inactive",
+            Self::NotAMember => "not_a_member",
+        }
+    }
+}
+
+pub type ContextResult = Result<Arc<MembershipContext>, Denial>;
+
+/// Entries kept before the context cache starts over (a bound, not a tuning knob).
+const MAX_CONTEXTS: usize = 200_000;
+
+#[derive(Default)]
+pub struct AccessCache {
+    generation: AtomicU64,
+    revoked: RwLock<HashMap<Uuid, DateTime<Utc>>>,
+    contexts: RwLock<HashMap<(Uuid, Uuid), ContextResult>>,
+    accounts: RwLock<HashMap<Uuid, Option<ServiceAccount>>>,
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AccessCache {
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn is_revoked(&self, session: Uuid) -> bool {
+        read(&self.revoked).contains_key(&session)
+    }
+
+    /// Remembers revoked sessions until `until` (when their last access token has expired).
+    pub fn revoke(&self, sessions: &[Uuid], until: DateTime<Utc>) {
+        let mut revoked = write(&self.revoked);
+        for id in sessions {
+            revoked.insert(*id, until);
+        }
+    }
+
+    /// Forgets revocations whose tokens have all expired.
+    pub fn prune(&self, now: DateTime<Utc>) {
+        write(&self.revoked).retain(|_, until| *until > now);
+    }
+
+    pub fn context(&self, user: Uuid, org: Uuid) -> Option<ContextResult> {
+        read(&self.contexts).get(&(user, org)).cloned()
+    }
+
+    /// Stores a loaded context unless something was invalidated since `generation`.
+    pub fn store_context(&self, user: Uuid, org: Uuid, value: ContextResult, generation: u64) {
+        let mut contexts = write(&self.contexts);
+        if self.generation() != generation {
+            return;
+        }
+        if contexts.len() >= MAX_CONTEXTS {
+            contexts.clear();
+        }
+        contexts.insert((user, org), value);
+    }
+
+    pub fn invalidate_users(&self, org: Uuid, users: &[Uuid]) {
+        let mut contexts = write(&self.contexts);
+        self.bump();
+        for user in users {
+            contexts.remove(&(*user, org));
+        }
+    }
+
+    pub fn invalidate_user(&self, user: Uuid) {
+        let mut contexts = write(&self.contexts);
+        self.bump();
+        contexts.retain(|(u, _), _| *u != user);
+    }
+
+    pub fn invalidate_org(&self, org: Uuid) {
+        let mut contexts = write(&self.contexts);
+        self.bump();
+        contexts.retain(|(_, o), _| *o != org);
+    }
+
+    pub fn account(&self, id: Uuid) -> Option<Option<ServiceAccount>> {
+        read(&self.accounts).get(&id).cloned()
+    }
+
+    pub fn store_account(&self, id: Uuid, account: Option<ServiceAccount>, generation: u64) {
+        let mut accounts = write(&self.accounts);
+        if self.generation() == generation {
+            accounts.insert(id, account);
+        }
+    }
+
+    pub fn invalidate_account(&self, id: Uuid) {
+        let mut accounts = write(&self.accounts);
+        self.bump();
+        accounts.remove(&id);
+    }
+}

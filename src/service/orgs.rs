@@ -1,0 +1,332 @@
+//! Organisation administration: organisations (superusers create and delete them), members and
+//! their roles, and roles with their permissions.
+use super::authz::{Caller, OrgAdmin};
+use super::core::Core;
+use super::validate::{self, Problems};
+use super::{Result, ServiceError};
+use crate::model::{OrgMember, Organisation, Page, PageRequest, Role};
+use crate::store::{self, StoreError};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Who to add to an organisation: by email or by id.
+pub struct NewMember {
+    pub email: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub roles: Option<Vec<String>>,
+}
+
+pub struct RolePatch {
+    pub name: Option<String>,
+    pub permissions: Option<Vec<String>>,
+}
+
+const ORG_NOT_FOUND: ServiceError = ServiceError::NotFound("organization not found");
+const ROLE_NOT_FOUND: ServiceError = ServiceError::NotFound("role not found");
+const USER_NOT_FOUND: ServiceError = ServiceError::NotFound("user not found");
+
+pub struct OrgService {
+    core: Arc<Core>,
+}
+
+impl OrgService {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    /// Superusers see every organisation; everyone else the ones they belong to.
+    pub async fn list(&self, caller: &Caller, page: PageRequest) -> Result<Page<Organisation>> {
+        let db = &self.core.db;
+        if caller.superuser {
+            return Ok(store::orgs::list(db, None, page).await?);
+        }
+        let mine = store::orgs::orgs_of(db, caller.user_id).await?;
+        Ok(store::orgs::list(db, Some(&mine), page).await?)
+    }
+
+    pub async fn create(&self, caller: &Caller, slug: String, name: String) -> Result<Organisation> {
+        caller.superuser()?;
+        let mut problems = Problems::default();
+        let slug = problems.check("slug", validate::slug(&slug));
+        let name = problems.check("name", validate::display_name(&name));
+        problems.finish()?;
+        let (Some(slug), Some(name)) = (slug, name) else {
+            return Err(ServiceError::Internal(anyhow::anyhow!("validated fields missing")));
+        };
+        let tx = store::begin(&self.core.db).await?;
+        let org = store::orgs::insert(&tx, &slug, &name, self.core.clock.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    ServiceError::Conflict("organization_exists", "an organisation with this slug already exists")
+                }
+                e => e.into(),
+            })?;
+        store::commit(tx).await?;
+        Ok(org)
+    }
+
+    /// Members read their own organisation; superusers any.
+    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Organisation> {
+        if !caller.superuser && id != caller.org_id {
+            return Err(ORG_NOT_FOUND);
+        }
+        store::orgs::find(&self.core.db, id).await?.ok_or(ORG_NOT_FOUND)
+    }
+
+    /// Admins rename; only superusers activate or deactivate.
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        name: Option<String>,
+        active: Option<bool>,
+    ) -> Result<Organisation> {
+        let admin = caller.admin_of(id)?;
+        if active.is_some() && !admin.is_superuser() {
+            return Err(ServiceError::Forbidden(
+                "forbidden",
+                "only a superuser can activate or deactivate an organisation",
+            ));
+        }
+        let mut problems = Problems::default();
+        let name = name.map(|n| problems.check("name", validate::display_name(&n)));
+        problems.finish()?;
+        store::orgs::find(&self.core.db, id).await?.ok_or(ORG_NOT_FOUND)?;
+        let org = store::orgs::update(&self.core.db, id, name.flatten(), active, self.core.clock.now()).await?;
+        self.core.changed_org(id);
+        Ok(org)
+    }
+
+    /// Deletes an organisation and everything in it; its sessions end. The default organisation
+    /// stays.
+    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<()> {
+        caller.superuser()?;
+        let org = store::orgs::find(&self.core.db, id).await?.ok_or(ORG_NOT_FOUND)?;
+        if org.slug == self.core.config.default_org {
+            return Err(ServiceError::Conflict(
+                "default_organization",
+                "the default organisation cannot be deleted",
+            ));
+        }
+        let sessions = store::sessions::unrevoked_in_org(&self.core.db, id).await?;
+        let tx = store::begin(&self.core.db).await?;
+        store::orgs::delete(&tx, id).await?;
+        store::commit(tx).await?;
+        self.core.forget_sessions(&sessions);
+        self.core.changed_org(id);
+        Ok(())
+    }
+
+    pub async fn members(&self, caller: &Caller, id: Uuid, page: PageRequest) -> Result<Page<OrgMember>> {
+        let admin = self.admin_of_existing(caller, id).await?;
+        Ok(store::orgs::members(&self.core.db, admin.org_id(), page).await?)
+    }
+
+    pub async fn add_member(&self, caller: &Caller, id: Uuid, input: NewMember) -> Result<OrgMember> {
+        let admin = self.admin_of_existing(caller, id).await?;
+        let db = &self.core.db;
+        let user = match (input.user_id, input.email.as_deref()) {
+            (Some(user_id), _) => store::users::find(db, user_id).await?,
+            (None, Some(email)) => store::users::find_by_email(db, &email.trim().to_lowercase()).await?,
+            (None, None) => {
+                let mut problems = Problems::default();
+                problems.add("email", "email or user_id is required");
+                return Err(problems.finish().err().unwrap_or(USER_NOT_FOUND));
+            }
+        }
+        .ok_or(USER_NOT_FOUND)?;
+        let roles = self
+            .role_ids(admin, input.roles.as_deref().unwrap_or(&["member".into()]))
+            .await?;
+        self.check_owner_grant(caller, admin, &roles.1)?;
+        let now = self.core.clock.now();
+        let tx = store::begin(db).await?;
+        store::orgs::add_member(&tx, admin.org_id(), user.id, &[], now)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => ServiceError::Conflict("already_a_member", "the user is already a member"),
+                e => e.into(),
+            })?;
+        store::orgs::set_member_roles(&tx, admin.org_id(), user.id, &roles.0).await?;
+        store::commit(tx).await?;
+        self.core.changed_members(admin.org_id(), &[user.id]);
+        Ok(OrgMember {
+            user,
+            roles: roles.1,
+            joined_at: now,
+        })
+    }
+
+    /// Replaces a member's roles. Granting or taking `owner` needs an owner or a superuser.
+    pub async fn set_roles(&self, caller: &Caller, id: Uuid, user_id: Uuid, roles: Vec<String>) -> Result<Vec<String>> {
+        let admin = self.admin_of_existing(caller, id).await?;
+        let db = &self.core.db;
+        let current = store::orgs::membership(db, admin.org_id(), user_id)
+            .await?
+            .ok_or(USER_NOT_FOUND)?;
+        let (ids, keys) = self.role_ids(admin, &roles).await?;
+        if keys.contains(&"owner".to_owned()) != current.roles.contains(&"owner".to_owned()) {
+            self.check_owner_grant(caller, admin, &["owner".to_owned()])?;
+        }
+        let tx = store::begin(db).await?;
+        store::orgs::set_member_roles(&tx, admin.org_id(), user_id, &ids).await?;
+        store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], self.core.clock.now()).await?;
+        store::commit(tx).await?;
+        self.core.changed_members(admin.org_id(), &[user_id]);
+        Ok(keys)
+    }
+
+    /// Removes a membership with the user's teams and domains there, and ends their sessions in it.
+    pub async fn remove_member(&self, caller: &Caller, id: Uuid, user_id: Uuid) -> Result<()> {
+        let admin = self.admin_of_existing(caller, id).await?;
+        let now = self.core.clock.now();
+        let tx = store::begin(&self.core.db).await?;
+        if !store::orgs::remove_member(&tx, admin.org_id(), user_id).await? {
+            return Err(USER_NOT_FOUND);
+        }
+        store::teams::remove_user(&tx, admin.org_id(), user_id).await?;
+        store::domains::remove_user(&tx, admin.org_id(), user_id).await?;
+        let sessions = store::sessions::revoke_in_org(&tx, user_id, admin.org_id(), "membership_removed", now).await?;
+        store::commit(tx).await?;
+        self.core.forget_sessions(&sessions);
+        self.core.changed_members(admin.org_id(), &[user_id]);
+        Ok(())
+    }
+
+    pub async fn roles(&self, caller: &Caller, id: Uuid) -> Result<Vec<Role>> {
+        let admin = self.admin_of_existing(caller, id).await?;
+        Ok(store::orgs::roles(&self.core.db, admin.org_id()).await?)
+    }
+
+    pub async fn create_role(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        key: String,
+        name: Option<String>,
+        permissions: Vec<String>,
+    ) -> Result<Role> {
+        let admin = self.admin_of_existing(caller, id).await?;
+        let mut problems = Problems::default();
+        let key = problems.check("key", validate::key(&key));
+        let name = problems.check(
+            "name",
+            validate::display_name(name.as_deref().unwrap_or(key.as_deref().unwrap_or(""))),
+        );
+        let permissions = problems.check("permissions", validate::permissions(&permissions));
+        problems.finish()?;
+        let (Some(key), Some(name), Some(permissions)) = (key, name, permissions) else {
+            return Err(ServiceError::Internal(anyhow::anyhow!("validated fields missing")));
+        };
+        let tx = store::begin(&self.core.db).await?;
+        let role = store::orgs::insert_role(
+            &tx,
+            admin.org_id(),
+            &key,
+            &name,
+            &permissions,
+            false,
+            self.core.clock.now(),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ServiceError::Conflict("role_exists", "a role with this key already exists"),
+            e => e.into(),
+        })?;
+        store::commit(tx).await?;
+        Ok(role)
+    }
+
+    /// Renames a custom role or replaces its permissions; its holders' `mv` moves.
+    pub async fn update_role(&self, caller: &Caller, id: Uuid, role_id: Uuid, patch: RolePatch) -> Result<Role> {
+        let admin = self.admin_of_existing(caller, id).await?;
+        let role = self.custom_role(admin, role_id).await?;
+        let mut problems = Problems::default();
+        let name = patch.name.map(|n| problems.check("name", validate::display_name(&n)));
+        let permissions = patch
+            .permissions
+            .map(|p| problems.check("permissions", validate::permissions(&p)));
+        problems.finish()?;
+        let tx = store::begin(&self.core.db).await?;
+        if let Some(Some(name)) = &name {
+            store::orgs::rename_role(&tx, role.id, name).await?;
+        }
+        if let Some(Some(permissions)) = &permissions {
+            store::orgs::set_role_permissions(&tx, role.id, permissions).await?;
+        }
+        let holders = store::orgs::role_holders(&tx, admin.org_id(), role.id).await?;
+        store::orgs::bump_mv(&tx, admin.org_id(), &holders, self.core.clock.now()).await?;
+        store::commit(tx).await?;
+        self.core.changed_members(admin.org_id(), &holders);
+        let roles = store::orgs::roles(&self.core.db, admin.org_id()).await?;
+        roles.into_iter().find(|r| r.id == role_id).ok_or(ROLE_NOT_FOUND)
+    }
+
+    pub async fn delete_role(&self, caller: &Caller, id: Uuid, role_id: Uuid) -> Result<()> {
+        let admin = self.admin_of_existing(caller, id).await?;
+        let role = self.custom_role(admin, role_id).await?;
+        let tx = store::begin(&self.core.db).await?;
+        let holders = store::orgs::role_holders(&tx, admin.org_id(), role.id).await?;
+        store::orgs::delete_role(&tx, admin.org_id(), role.id).await?;
+        store::orgs::bump_mv(&tx, admin.org_id(), &holders, self.core.clock.now()).await?;
+        store::commit(tx).await?;
+        self.core.changed_members(admin.org_id(), &holders);
+        Ok(())
+    }
+
+    /// Admin rights over an organisation that exists (superusers may name any id).
+    pub async fn admin_of_existing(&self, caller: &Caller, id: Uuid) -> Result<OrgAdmin> {
+        let admin = caller.admin_of(id)?;
+        store::orgs::find(&self.core.db, id).await?.ok_or(ORG_NOT_FOUND)?;
+        Ok(admin)
+    }
+
+    async fn custom_role(&self, admin: OrgAdmin, role_id: Uuid) -> Result<Role> {
+        let role = store::orgs::roles(&self.core.db, admin.org_id())
+            .await?
+            .into_iter()
+            .find(|r| r.id == role_id)
+            .ok_or(ROLE_NOT_FOUND)?;
+        if role.builtin {
+            return Err(ServiceError::Conflict(
+                "builtin_role",
+                "built-in roles cannot be changed or deleted",
+            ));
+        }
+        Ok(role)
+    }
+
+    /// The ids of the named roles (sorted keys), or a 422 naming the unknown ones.
+    async fn role_ids(&self, admin: OrgAdmin, keys: &[String]) -> Result<(Vec<Uuid>, Vec<String>)> {
+        let roles = store::orgs::roles(&self.core.db, admin.org_id()).await?;
+        let mut ids = Vec::new();
+        let mut found = Vec::new();
+        let mut problems = Problems::default();
+        for key in keys {
+            match roles.iter().find(|r| &r.key == key) {
+                Some(role) => {
+                    if !ids.contains(&role.id) {
+                        ids.push(role.id);
+                        found.push(role.key.clone());
+                    }
+                }
+                None => problems.add("roles", format!("unknown role \"{key}\"")),
+            }
+        }
+        problems.finish()?;
+        found.sort();
+        Ok((ids, found))
+    }
+
+    fn check_owner_grant(&self, caller: &Caller, admin: OrgAdmin, roles: &[String]) -> Result<()> {
+        let owner_here = caller.org_owner && caller.org_id == admin.org_id();
+        if roles.iter().any(|r| r == "owner") && !admin.is_superuser() && !owner_here {
+            return Err(ServiceError::Forbidden(
+                "forbidden",
+                "only an owner can grant or take the owner role",
+            ));
+        }
+        Ok(())
+    }
+}
