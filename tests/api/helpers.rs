@@ -194,3 +194,164 @@ pub fn tokens(v: &Value) -> (String, String) {
         v["refresh_token"].as_str().unwrap().to_owned(),
     )
 }
+
+/// An organisation made for a test, with an admin.
+pub struct Org {
+    pub id: String,
+    pub slug: String,
+    pub admin_email: String,
+    pub admin_token: String,
+}
+
+impl TestApp {
+    pub async fn send(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Sends and asserts the status; returns the JSON body (or null).
+    pub async fn expect(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        status: StatusCode,
+    ) -> Value {
+        let response = self.send(method, path, token, body).await;
+        let got = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(got, status, "{method} {path}: {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
+    }
+
+    /// The bootstrap superuser's access token (default organisation).
+    pub async fn superuser_token(&self) -> String {
+        tokens(&self.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await).0
+    }
+
+    /// Creates an organisation and an owner for it (`admin@<slug>.test`); logs the owner in there.
+    pub async fn create_org(&self, slug: &str) -> Org {
+        let root = self.superuser_token().await;
+        let org = self
+            .expect(
+                "POST",
+                "/orgs",
+                &root,
+                Some(json!({"slug": slug, "name": slug.to_uppercase()})),
+                StatusCode::CREATED,
+            )
+            .await;
+        let id = org["id"].as_str().unwrap().to_owned();
+        let admin_email = format!("admin@{slug}.test");
+        self.user_in(&root, &id, &admin_email, &["owner"]).await;
+        let admin_token = self.token_in(&admin_email, slug).await;
+        Org {
+            id,
+            slug: slug.to_owned(),
+            admin_email,
+            admin_token,
+        }
+    }
+
+    /// Makes `email` (created if new, with the default password) a member of `org_id` with `roles`.
+    pub async fn user_in(&self, token: &str, org_id: &str, email: &str, roles: &[&str]) -> String {
+        let exists = self.login(email, PASSWORD).await.status() == StatusCode::OK;
+        if !exists {
+            let root = self.superuser_token().await;
+            let created = self
+                .expect(
+                    "POST",
+                    "/admin/users",
+                    &root,
+                    Some(json!({"email": email, "password": PASSWORD, "name": email})),
+                    StatusCode::CREATED,
+                )
+                .await;
+            self.expect(
+                "DELETE",
+                &format!(
+                    "/orgs/{}/members/{}",
+                    self.default_org_id().await,
+                    created["id"].as_str().unwrap()
+                ),
+                &root,
+                None,
+                StatusCode::NO_CONTENT,
+            )
+            .await;
+        }
+        let member = self
+            .expect(
+                "POST",
+                &format!("/orgs/{org_id}/members"),
+                token,
+                Some(json!({"email": email, "roles": roles})),
+                StatusCode::CREATED,
+            )
+            .await;
+        member["user_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn default_org_id(&self) -> String {
+        let v = self.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        v["user"]["org"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Logs `email` in to the organisation `slug`; returns the access token.
+    pub async fn token_in(&self, email: &str, slug: &str) -> String {
+        let response = self
+            .post_json(
+                "/auth/login",
+                &json!({"email": email, "password": PASSWORD, "organization": slug}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "login {email} to {slug}");
+        tokens(&body(response).await).0
+    }
+
+    pub async fn validate(&self, token: &str) -> Value {
+        body(self.post_json("/auth/validate", &json!({"token": token})).await).await
+    }
+
+    pub async fn create_team(&self, token: &str, slug: &str) -> String {
+        let team = self
+            .expect(
+                "POST",
+                "/teams",
+                token,
+                Some(json!({"slug": slug, "name": slug})),
+                StatusCode::CREATED,
+            )
+            .await;
+        team["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_domain(&self, token: &str, key: &str, parent: Option<&str>) -> String {
+        let domain = self
+            .expect(
+                "POST",
+                "/domains",
+                token,
+                Some(json!({"key": key, "name": key, "parent_id": parent})),
+                StatusCode::CREATED,
+            )
+            .await;
+        domain["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The claims of a JWT, unverified (for reading what a token carries).
+pub fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}

@@ -49,6 +49,11 @@ async fn entities_and_migrations_agree() {
     create_from_entity(&derived, entity::session::Entity).await;
     create_from_entity(&derived, entity::refresh_token::Entity).await;
     create_from_entity(&derived, entity::signing_key::Entity).await;
+    create_from_entity(&derived, entity::team::Entity).await;
+    create_from_entity(&derived, entity::team_member::Entity).await;
+    create_from_entity(&derived, entity::domain::Entity).await;
+    create_from_entity(&derived, entity::domain_user::Entity).await;
+    create_from_entity(&derived, entity::service_account::Entity).await;
     for table in [
         "organisations",
         "users",
@@ -59,6 +64,11 @@ async fn entities_and_migrations_agree() {
         "sessions",
         "refresh_tokens",
         "signing_keys",
+        "teams",
+        "team_members",
+        "domains",
+        "domain_users",
+        "service_accounts",
     ] {
         let from_migrations = columns(&migrated, table).await;
         assert!(!from_migrations.is_empty(), "{table} exists after migrating");
