@@ -90,6 +90,7 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
+        spawn_pruner(Arc::clone(&core));
         let handle = AppHandle {
             db,
             config,
@@ -97,6 +98,7 @@ impl Application {
             keys,
         };
         handle.spawn_key_reloader();
+
         Ok(Self {
             listener,
             router: http::router(state),
@@ -198,4 +200,15 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+}
+
+/// Forgets revoked sessions whose last token has expired, once a minute.
+fn spawn_pruner(core: Arc<Core>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            core.cache.prune(core.clock.now());
+        }
+    });
 }
