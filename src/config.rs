@@ -110,7 +110,11 @@ pub struct Settings {
     /// NATS URL to publish events to (alias NATS_URL)
     #[arg(long, env = "AUTH_NATS_URL", global = true)]
     pub nats_url: Option<String>,
+    /// How long published events stay in the outbox, in seconds
+    #[arg(long, env = "AUTH_EVENT_RETENTION", default_value_t = 604_800, global = true)]
+    pub event_retention: u64,
     /// Seed document applied at start
+
     #[arg(long, env = "AUTH_SEED_FILE", global = true)]
     pub seed_file: Option<PathBuf>,
     /// pretty or json; default pretty on a terminal, else json
@@ -218,6 +222,7 @@ pub struct Config {
     pub claim_budget: usize,
     pub cors_origins: Vec<String>,
     pub nats_url: Option<String>,
+    pub event_retention: Duration,
     pub seed_file: Option<PathBuf>,
     pub log_json: Option<bool>,
 }
@@ -359,6 +364,7 @@ impl TryFrom<Settings> for Config {
                 .map(String::from)
                 .collect(),
             nats_url: s.nats_url.filter(|v| !v.is_empty()),
+            event_retention: seconds("AUTH_EVENT_RETENTION", s.event_retention)?,
             seed_file: s.seed_file,
             log_json,
         })

@@ -166,3 +166,35 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
 }
+
+/// An event in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: Uuid,
+    pub org_id: Option<Uuid>,
+    pub subject: String,
+    pub event_type: String,
+    /// The CloudEvent, as JSON.
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub attempts: i32,
+}
+
+/// One audited action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub org_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    /// Email of the user or client id of the service account.
+    pub actor: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub ip: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: String,
+    pub detail: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}

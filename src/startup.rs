@@ -6,7 +6,8 @@ use crate::crypto::password::Hasher;
 use crate::http::{self, state::AppState};
 use crate::service::core::Core;
 use crate::service::{self, auth::AuthService, clients::ClientService, domains::DomainService};
-use crate::service::{orgs::OrgService, teams::TeamService, users::UserService};
+use crate::service::{activity::ActivityService, orgs::OrgService, teams::TeamService, users::UserService};
+
 use crate::store::{self, Db};
 use crate::token::{KeyStore, install_crypto_provider};
 use anyhow::Context;
@@ -81,8 +82,9 @@ impl Application {
             config: Arc::clone(&config),
             teams: Arc::new(TeamService::new(Arc::clone(&core))),
             domains: Arc::new(DomainService::new(Arc::clone(&core))),
-            users: Arc::new(UserService::new(Arc::clone(&core), Arc::clone(&auth))),
+            users: Arc::new(UserService::new(Arc::clone(&core))),
             clients: Arc::new(ClientService::new(Arc::clone(&core), Arc::clone(&orgs))),
+            activity: Arc::new(ActivityService::new(Arc::clone(&core))),
             orgs,
             auth,
         };
@@ -91,6 +93,12 @@ impl Application {
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
         spawn_pruner(Arc::clone(&core));
+        service::notify::spawn_listener(Arc::clone(&core));
+        service::relay::spawn_pruner(Arc::clone(&core), config.event_retention);
+        if let Some(url) = &config.nats_url {
+            service::relay::spawn(Arc::clone(&core), url.clone());
+        }
+
         let handle = AppHandle {
             db,
             config,

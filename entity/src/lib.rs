@@ -1,10 +1,12 @@
 //! SeaORM entities of guildhall: one module a table. Only `src/store` in the service uses them.
 
+pub mod audit_entry;
 pub mod domain;
 pub mod domain_user;
 pub mod member_role;
 pub mod org_member;
 pub mod organisation;
+pub mod outbox_event;
 pub mod refresh_token;
 pub mod role;
 pub mod role_permission;

@@ -168,7 +168,12 @@ impl FromRequestParts<AppState> for Auth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(&parts.headers)
             .ok_or_else(|| ApiError::Unauthorized("not_authenticated", "Not authenticated".into()))?;
-        Ok(Self(state.auth.caller(token).await?))
+        let mut caller = state.auth.caller(token).await?;
+        caller.ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Self(caller))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP layer: routes, extractors, DTOs and the error mapping. Handlers extract, call one
 //! service function and map the result.
+pub mod activity;
 pub mod auth;
 pub mod domains;
 pub mod dto;
@@ -93,6 +94,8 @@ pub fn router(state: AppState) -> Router {
             delete(orgs::delete_service_account),
         )
         .route("/admin/users", get(users::list).post(users::create))
+        .route("/admin/events", get(activity::events))
+        .route("/admin/audit", get(activity::audit))
         .route(
             "/admin/users/{id}",
             get(users::get).patch(users::update).delete(users::delete),

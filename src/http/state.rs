@@ -1,7 +1,7 @@
 //! The state every handler shares: the services, each an `Arc`.
 use crate::config::Config;
+use crate::service::{activity::ActivityService, teams::TeamService, users::UserService};
 use crate::service::{auth::AuthService, clients::ClientService, domains::DomainService, orgs::OrgService};
-use crate::service::{teams::TeamService, users::UserService};
 use axum::extract::FromRef;
 use std::sync::Arc;
 
@@ -14,4 +14,5 @@ pub struct AppState {
     pub orgs: Arc<OrgService>,
     pub users: Arc<UserService>,
     pub clients: Arc<ClientService>,
+    pub activity: Arc<ActivityService>,
 }

@@ -2,6 +2,9 @@
 //! `/auth/me`, `/auth/validate`, and turning a bearer token into a `Caller`.
 use super::authz::Caller;
 use super::core::{Core, Subject, denied, load_context};
+use super::journal::{Actor, Journal};
+use serde_json::{Value, json};
+
 use super::validate::{self, Problems};
 use super::{Result, ServiceError};
 use crate::crypto::{self, password};
@@ -116,8 +119,37 @@ impl AuthService {
         })?;
         store::orgs::add_member(&tx, org.id, user.id, &["member"], now).await?;
         let context = load_context(&tx, user.id, org.id).await?.map_err(denied)?;
-        let grant = self.start_session(&tx, context, client).await?;
-        store::commit(tx).await?;
+        let mut journal = self.core.journal();
+        let actor = Actor {
+            id: Some(user.id),
+            name: Some(user.email.clone()),
+            ip: client.ip.clone(),
+        };
+        journal.event(
+            Some(org.id),
+            "user",
+            user.id,
+            "created",
+            "UserCreated",
+            user_data(&user),
+        );
+        journal.event(
+            Some(org.id),
+            "org",
+            org.id,
+            "membership.changed",
+            "MembershipChanged",
+            json!({"user_id": user.id, "action": "added", "roles_added": ["member"], "roles_removed": []}),
+        );
+        journal.audit(
+            Some(org.id),
+            &actor,
+            "user.register",
+            Some(("user", user.id.to_string())),
+            None,
+        );
+        let grant = self.start_session(&tx, &mut journal, context, client).await?;
+        self.core.commit(tx, journal).await?;
         Ok(grant)
     }
 
@@ -148,13 +180,30 @@ impl AuthService {
             .await?;
         let user = match user {
             Some(user) if matches && user.active => user,
-            _ => return Err(ServiceError::InvalidCredentials),
+            other => {
+                let mut journal = self.core.journal();
+                let actor = Actor {
+                    id: other.as_ref().map(|u| u.id),
+                    name: Some(login.clone()),
+                    ip: client.ip.clone(),
+                };
+                journal.audit_outcome(None, &actor, "login", None, "failure", None);
+                self.core.record(journal).await?;
+                return Err(ServiceError::InvalidCredentials);
+            }
         };
         let org = self.org_for_login(&user, input.organization.as_deref()).await?;
         let context = self.current_context(user.id, org.id).await?;
+        let mut journal = self.core.journal();
+        let actor = Actor {
+            id: Some(user.id),
+            name: Some(user.email.clone()),
+            ip: client.ip.clone(),
+        };
+        journal.audit(Some(org.id), &actor, "login", None, None);
         let tx = store::begin(&self.core.db).await?;
-        let grant = self.start_session(&tx, context, client).await?;
-        store::commit(tx).await?;
+        let grant = self.start_session(&tx, &mut journal, context, client).await?;
+        self.core.commit(tx, journal).await?;
         Ok(grant)
     }
 
@@ -168,8 +217,27 @@ impl AuthService {
             .await?
             .ok_or(ServiceError::InvalidGrant("the refresh token is invalid"))?;
         if !store::sessions::spend_refresh(db, stored.id, now).await? {
-            store::sessions::revoke(db, stored.session_id, "refresh_token_reuse", now).await?;
-            self.core.forget_sessions(&[stored.session_id]);
+            let mut journal = self.core.journal();
+            let tx = store::begin(db).await?;
+            if let Some(session) = store::sessions::find(&tx, stored.session_id).await? {
+                let actor = Actor {
+                    id: Some(session.user_id),
+                    ..Actor::default()
+                };
+                let target = Some(("session", session.id.to_string()));
+                journal.audit_outcome(
+                    Some(session.org_id),
+                    &actor,
+                    "refresh_token.reuse",
+                    target,
+                    "failure",
+                    None,
+                );
+            }
+            self.core
+                .end_sessions(&tx, &mut journal, vec![stored.session_id], "refresh_token_reuse")
+                .await?;
+            self.core.commit(tx, journal).await?;
             tracing::warn!(session = %stored.session_id, "refresh token reuse; session revoked");
             return Err(ServiceError::InvalidGrant(
                 "the refresh token was already used; the session is revoked",
@@ -205,31 +273,30 @@ impl AuthService {
 
     /// Ends the caller's session.
     pub async fn logout(&self, caller: &Caller) -> Result<()> {
-        store::sessions::revoke(&self.core.db, caller.session_id, "logout", self.core.clock.now()).await?;
-        self.core.forget_sessions(&[caller.session_id]);
-        Ok(())
+        self.end(vec![caller.session_id], "logout").await.map(|_| ())
     }
 
     /// Ends the session a refresh token belongs to; unknown tokens are ignored (RFC 7009 §2.2).
     pub async fn logout_with_refresh(&self, refresh_token: &str) -> Result<()> {
         let digest = crypto::token_digest(refresh_token);
         if let Some(stored) = store::sessions::find_refresh(&self.core.db, &digest).await? {
-            store::sessions::revoke(&self.core.db, stored.session_id, "logout", self.core.clock.now()).await?;
-            self.core.forget_sessions(&[stored.session_id]);
+            self.end(vec![stored.session_id], "logout").await?;
         }
         Ok(())
     }
 
     /// Ends every session of the caller; returns how many.
     pub async fn logout_all(&self, caller: &Caller) -> Result<u64> {
-        self.revoke_all_of(caller.user_id, "logout_all").await
+        let ids = store::sessions::unrevoked_of_user(&self.core.db, caller.user_id).await?;
+        self.end(ids, "logout_all").await
     }
 
-    /// Ends every session of a user (logout-all, deactivation, deletion).
-    pub async fn revoke_all_of(&self, user_id: Uuid, reason: &str) -> Result<u64> {
-        let ids = store::sessions::unrevoked_of_user(&self.core.db, user_id).await?;
-        let count = store::sessions::revoke_all_of_user(&self.core.db, user_id, reason, self.core.clock.now()).await?;
-        self.core.forget_sessions(&ids);
+    /// Ends sessions in a change of their own.
+    async fn end(&self, ids: Vec<Uuid>, reason: &str) -> Result<u64> {
+        let mut journal = self.core.journal();
+        let tx = store::begin(&self.core.db).await?;
+        let count = self.core.end_sessions(&tx, &mut journal, ids, reason).await?;
+        self.core.commit(tx, journal).await?;
         Ok(count)
     }
 
@@ -242,8 +309,7 @@ impl AuthService {
         let now = self.core.clock.now();
         match store::sessions::find(&self.core.db, id).await? {
             Some(s) if s.user_id == caller.user_id && s.is_live(now) => {
-                store::sessions::revoke(&self.core.db, id, "revoked_by_user", now).await?;
-                self.core.forget_sessions(&[id]);
+                self.end(vec![id], "revoked_by_user").await?;
                 Ok(())
             }
             _ => Err(ServiceError::NotFound("session not found")),
@@ -324,7 +390,13 @@ impl AuthService {
         ))
     }
 
-    async fn start_session<C: Conn>(&self, c: &C, context: MembershipContext, client: ClientInfo) -> Result<Grant> {
+    async fn start_session<C: Conn>(
+        &self,
+        c: &C,
+        journal: &mut Journal,
+        context: MembershipContext,
+        client: ClientInfo,
+    ) -> Result<Grant> {
         let now = self.core.clock.now();
         let session = Session {
             id: Uuid::now_v7(),
@@ -338,6 +410,8 @@ impl AuthService {
             revoked_at: None,
         };
         store::sessions::insert(c, &session).await?;
+        journal.event(Some(session.org_id), "session", session.id, "created", "SessionCreated",
+            json!({"session_id": session.id, "user_id": session.user_id, "org_id": session.org_id, "ip": session.ip, "user_agent": session.user_agent}));
         store::users::record_login(c, context.user.id, context.org.id, now).await?;
         self.issue(c, context, &session).await
     }
@@ -381,4 +455,12 @@ pub fn sign(core: &Core, claims: &AccessClaims) -> Result<String> {
     let ring = core.keys.current();
     jsonwebtoken::encode(&Verifier::header(&ring), claims, &ring.signing().encoding)
         .map_err(|e| ServiceError::Internal(e.into()))
+}
+
+/// What events say about a user.
+pub fn user_data(user: &User) -> Value {
+    json!({
+        "user_id": user.id, "email": user.email, "username": user.username, "name": user.display_name,
+        "is_active": user.active, "is_superuser": user.superuser,
+    })
 }

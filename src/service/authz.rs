@@ -15,6 +15,9 @@ pub struct Caller {
     pub superuser: bool,
     pub org_admin: bool,
     pub org_owner: bool,
+    pub email: String,
+    /// Where the request came from, for the audit log.
+    pub ip: Option<String>,
 }
 
 impl Caller {
@@ -26,6 +29,17 @@ impl Caller {
             superuser: context.user.superuser,
             org_admin: context.is_admin(),
             org_owner: context.roles.iter().any(|r| r == "owner"),
+            email: context.user.email.clone(),
+            ip: None,
+        }
+    }
+
+    /// The caller as the audit log names them.
+    pub fn actor(&self) -> super::journal::Actor {
+        super::journal::Actor {
+            id: Some(self.user_id),
+            name: Some(self.email.clone()),
+            ip: self.ip.clone(),
         }
     }
 
@@ -98,6 +112,8 @@ mod tests {
             superuser,
             org_admin,
             org_owner: false,
+            email: String::new(),
+            ip: None,
         }
     }
 

@@ -111,6 +111,15 @@ impl AccessCache {
         contexts.retain(|(_, o), _| *o != org);
     }
 
+    /// Forgets every cached context and service account.
+    pub fn clear(&self) {
+        let mut contexts = write(&self.contexts);
+        let mut accounts = write(&self.accounts);
+        self.bump();
+        contexts.clear();
+        accounts.clear();
+    }
+
     pub fn account(&self, id: Uuid) -> Option<Option<ServiceAccount>> {
         read(&self.accounts).get(&id).cloned()
     }

@@ -4,6 +4,9 @@
 use super::auth::sign;
 use super::authz::Caller;
 use super::core::{Core, Subject};
+use super::journal::Invalidation;
+use serde_json::json;
+
 use super::orgs::OrgService;
 use super::validate::{self, Problems};
 use super::{Result, ServiceError};
@@ -66,25 +69,65 @@ impl ClientService {
         let random = || crypto::random_token().map_err(|_| ServiceError::Internal(anyhow::anyhow!("no randomness")));
         let client_id = format!("sa_{}", &random()?[..22]);
         let secret = random()?;
+        let mut journal = self.core.journal();
+        let tx = store::begin(&self.core.db).await?;
         let account = store::service_accounts::insert(
-            &self.core.db,
+            &tx,
             admin.org_id(),
             &client_id,
             crypto::token_digest(&secret),
             &name,
             &permissions,
-            self.core.clock.now(),
+            journal.now(),
         )
         .await?;
+        let data = json!({"service_account_id": account.id, "client_id": account.client_id, "name": account.name, "permissions": account.permissions});
+        journal.event(
+            Some(account.org_id),
+            "identity",
+            account.id,
+            "created",
+            "IdentityCreated",
+            data,
+        );
+        journal.audit(
+            Some(account.org_id),
+            &caller.actor(),
+            "service_account.create",
+            Some(("service_account", account.id.to_string())),
+            None,
+        );
+        self.core.commit(tx, journal).await?;
         Ok((account, secret))
     }
 
     pub async fn delete(&self, caller: &Caller, org_id: Uuid, id: Uuid) -> Result<()> {
         let admin = self.orgs.admin_of_existing(caller, org_id).await?;
-        if !store::service_accounts::delete(&self.core.db, admin.org_id(), id).await? {
+        let mut journal = self.core.journal();
+        let tx = store::begin(&self.core.db).await?;
+        let account = store::service_accounts::find(&tx, admin.org_id(), id).await?;
+        let Some(account) = account.filter(|_| true) else {
             return Err(ServiceError::NotFound("service account not found"));
-        }
-        self.core.cache.invalidate_account(id);
+        };
+        store::service_accounts::delete(&tx, admin.org_id(), id).await?;
+        let data = json!({"service_account_id": id, "client_id": account.client_id});
+        journal.event(
+            Some(admin.org_id()),
+            "identity",
+            id,
+            "deleted",
+            "IdentityPermissionsDeleted",
+            data,
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "service_account.delete",
+            Some(("service_account", id.to_string())),
+            None,
+        );
+        journal.invalidate(Invalidation::Account { id });
+        self.core.commit(tx, journal).await?;
         Ok(())
     }
 

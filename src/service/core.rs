@@ -2,13 +2,15 @@
 //! access cache, with the operations that keep the cache true: loading a user's context,
 //! revoking sessions, and invalidating after a change.
 use super::cache::{AccessCache, ContextResult, Denial};
+use super::journal::{Invalidation, Journal};
+use super::notify;
 use super::tree::DomainTree;
 use super::{Result, ServiceError};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::password::Hasher;
 use crate::model::{MembershipContext, ServiceAccount};
-use crate::store::{self, Conn, Db};
+use crate::store::{self, Conn, Db, Tx};
 use crate::token::verify::LEEWAY_SECONDS;
 use crate::token::{AccessClaims, KeyStore, Verifier, VerifyError};
 use chrono::Duration;
@@ -118,25 +120,93 @@ impl Core {
         Ok(value)
     }
 
-    /// Marks sessions revoked in memory (the database write is the caller's).
-    pub fn forget_sessions(&self, sessions: &[Uuid]) {
+    /// The invalidation for revoking sessions now.
+    pub fn revoked(&self, ids: Vec<Uuid>) -> Invalidation {
         let until = self.clock.now() + self.config.access_token_ttl + Duration::seconds(LEEWAY_SECONDS);
-        self.cache.revoke(sessions, until);
+        Invalidation::Sessions { ids, until }
     }
 
-    /// After a committed change to some users' memberships in an organisation.
-    pub fn changed_members(&self, org_id: Uuid, users: &[Uuid]) {
-        self.cache.invalidate_users(org_id, users);
+    /// Revokes sessions inside a change: the rows, a `session.invalidated` event each, and the
+    /// invalidation every replica applies once the change commits.
+    pub async fn end_sessions<C: Conn>(
+        &self,
+        c: &C,
+        journal: &mut Journal,
+        ids: Vec<Uuid>,
+        reason: &str,
+    ) -> Result<u64> {
+        let mut ended = Vec::new();
+        for id in ids {
+            if store::sessions::revoke(c, id, reason, journal.now()).await? {
+                journal.event(
+                    None,
+                    "session",
+                    id,
+                    "invalidated",
+                    "SessionInvalidated",
+                    serde_json::json!({"session_id": id, "reason": reason}),
+                );
+                ended.push(id);
+            }
+        }
+        let count = ended.len() as u64;
+        if !ended.is_empty() {
+            journal.invalidate(self.revoked(ended));
+        }
+        Ok(count)
     }
 
-    /// After a committed change to a user's account (all organisations).
-    pub fn changed_user(&self, user_id: Uuid) {
-        self.cache.invalidate_user(user_id);
+    /// A journal for a change made now.
+    pub fn journal(&self) -> Journal {
+        Journal::new(self.clock.now(), &self.config.issuer)
     }
 
-    /// After a committed change that touches every member of an organisation.
-    pub fn changed_org(&self, org_id: Uuid) {
-        self.cache.invalidate_org(org_id);
+    /// Writes the journal's events and audit entries into the transaction, commits, then makes
+    /// every replica forget what the change invalidated.
+    pub async fn commit(&self, tx: Tx, journal: Journal) -> Result<()> {
+        for event in &journal.events {
+            store::events::insert(&tx, event).await?;
+        }
+        for entry in &journal.audit {
+            store::audit::insert(&tx, entry).await?;
+        }
+        store::commit(tx).await?;
+        self.broadcast(journal.invalidations).await;
+        Ok(())
+    }
+
+    /// Writes audit entries on their own (failed logins: nothing else is written).
+    pub async fn record(&self, journal: Journal) -> Result<()> {
+        let tx = store::begin(&self.db).await?;
+        self.commit(tx, journal).await
+    }
+
+    /// Applies invalidations here and tells the other replicas (PostgreSQL NOTIFY).
+    pub async fn broadcast(&self, invalidations: Vec<Invalidation>) {
+        for invalidation in &invalidations {
+            self.apply(invalidation);
+        }
+        if let Err(error) = notify::send(&self.db, &invalidations).await {
+            tracing::warn!(error = format!("{error:#}"), "cannot notify the other replicas");
+        }
+    }
+
+    /// Forgets what an invalidation names.
+    pub fn apply(&self, invalidation: &Invalidation) {
+        match invalidation {
+            Invalidation::Sessions { ids, until } => self.cache.revoke(ids, *until),
+            Invalidation::Members { org, users } => self.cache.invalidate_users(*org, users),
+            Invalidation::User { user } => self.cache.invalidate_user(*user),
+            Invalidation::Org { org } => self.cache.invalidate_org(*org),
+            Invalidation::Account { id } => self.cache.invalidate_account(*id),
+        }
+    }
+
+    /// After notifications may have been missed: forget every cached context and re-read the
+    /// revoked sessions.
+    pub async fn resync(&self) -> Result<()> {
+        self.cache.clear();
+        self.warm().await
     }
 }
 

@@ -3,6 +3,9 @@
 //! granted, so it bumps `mv` for all users with an assignment in the organisation.
 use super::authz::{Caller, OrgAdmin};
 use super::core::{Core, denied};
+use super::journal::{Invalidation, Journal};
+use serde_json::{Value, json};
+
 use super::tree::DomainTree;
 use super::validate::{self, Problems};
 use super::{Result, ServiceError};
@@ -125,11 +128,27 @@ impl DomainService {
             parent_id: input.parent_id,
             active: input.active.unwrap_or(true),
         };
+        let mut journal = self.core.journal();
         let tx = store::begin(&self.core.db).await?;
-        let domain = store::domains::insert(&tx, admin.org_id(), new, self.core.clock.now())
+        let domain = store::domains::insert(&tx, admin.org_id(), new, journal.now())
             .await
             .map_err(conflict)?;
-        self.commit_tree_change(tx, admin).await?;
+        journal.event(
+            Some(admin.org_id()),
+            "domain",
+            domain.id,
+            "created",
+            "DomainCreated",
+            domain_data(&domain),
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "domain.create",
+            Some(("domain", domain.id.to_string())),
+            None,
+        );
+        self.commit_tree_change(tx, journal, admin).await?;
         Ok(domain)
     }
 
@@ -160,11 +179,28 @@ impl DomainService {
             parent_id: patch.parent_id,
             active: patch.active,
         };
+        let before = tree.get(id).map(domain_data);
+        let mut journal = self.core.journal();
         let tx = store::begin(&self.core.db).await?;
-        let domain = store::domains::update(&tx, id, changes, self.core.clock.now())
+        let domain = store::domains::update(&tx, id, changes, journal.now())
             .await
             .map_err(conflict)?;
-        self.commit_tree_change(tx, admin).await?;
+        journal.event(
+            Some(admin.org_id()),
+            "domain",
+            id,
+            "updated",
+            "DomainUpdated",
+            json!({"before": before, "after": domain_data(&domain)}),
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "domain.update",
+            Some(("domain", id.to_string())),
+            None,
+        );
+        self.commit_tree_change(tx, journal, admin).await?;
         Ok(domain)
     }
 
@@ -175,12 +211,33 @@ impl DomainService {
         tree.get(id).ok_or(NOT_FOUND)?;
         let mut doomed = tree.subtree(id);
         doomed.reverse();
+        let mut journal = self.core.journal();
         let tx = store::begin(&self.core.db).await?;
         let affected = store::domains::assigned_users(&tx, admin.org_id(), None).await?;
         store::domains::delete_many(&tx, admin.org_id(), &doomed).await?;
-        store::orgs::bump_mv(&tx, admin.org_id(), &affected, self.core.clock.now()).await?;
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &affected);
+        store::orgs::bump_mv(&tx, admin.org_id(), &affected, journal.now()).await?;
+        for gone in &doomed {
+            journal.event(
+                Some(admin.org_id()),
+                "domain",
+                gone,
+                "deleted",
+                "DomainDeleted",
+                json!({"domain_id": gone, "deleted_with": id}),
+            );
+        }
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "domain.delete",
+            Some(("domain", id.to_string())),
+            Some(json!({"subtree": doomed})),
+        );
+        journal.invalidate(Invalidation::Members {
+            org: admin.org_id(),
+            users: affected,
+        });
+        self.core.commit(tx, journal).await?;
         Ok(())
     }
 
@@ -191,12 +248,31 @@ impl DomainService {
         if !store::orgs::is_member(db, admin.org_id(), user_id).await? {
             return Err(ServiceError::NotFound("user not found"));
         }
+        let mut journal = self.core.journal();
         let tx = store::begin(db).await?;
-        if store::domains::assign(&tx, admin.org_id(), id, user_id, self.core.clock.now()).await? {
-            store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], self.core.clock.now()).await?;
+        if store::domains::assign(&tx, admin.org_id(), id, user_id, journal.now()).await? {
+            store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], journal.now()).await?;
+            journal.event(
+                Some(admin.org_id()),
+                "domain",
+                id,
+                "users.changed",
+                "DomainUsersChanged",
+                json!({"domain_id": id, "user_id": user_id, "action": "assigned"}),
+            );
+            journal.audit(
+                Some(admin.org_id()),
+                &caller.actor(),
+                "domain.assign",
+                Some(("user", user_id.to_string())),
+                Some(json!({"domain_id": id})),
+            );
+            journal.invalidate(Invalidation::Members {
+                org: admin.org_id(),
+                users: vec![user_id],
+            });
         }
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &[user_id]);
+        self.core.commit(tx, journal).await?;
         Ok(())
     }
 
@@ -204,13 +280,32 @@ impl DomainService {
         let admin = caller.admin()?;
         let db = &self.core.db;
         store::domains::find(db, admin.org_id(), id).await?.ok_or(NOT_FOUND)?;
+        let mut journal = self.core.journal();
         let tx = store::begin(db).await?;
         if !store::domains::unassign(&tx, admin.org_id(), id, user_id).await? {
             return Err(ServiceError::NotFound("the user is not assigned to this domain"));
         }
-        store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], self.core.clock.now()).await?;
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &[user_id]);
+        store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], journal.now()).await?;
+        journal.event(
+            Some(admin.org_id()),
+            "domain",
+            id,
+            "users.changed",
+            "DomainUsersChanged",
+            json!({"domain_id": id, "user_id": user_id, "action": "unassigned"}),
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "domain.unassign",
+            Some(("user", user_id.to_string())),
+            Some(json!({"domain_id": id})),
+        );
+        journal.invalidate(Invalidation::Members {
+            org: admin.org_id(),
+            users: vec![user_id],
+        });
+        self.core.commit(tx, journal).await?;
         Ok(())
     }
 
@@ -219,11 +314,17 @@ impl DomainService {
     }
 
     /// Bumps `mv` for every user with an assignment in the organisation, then commits.
-    async fn commit_tree_change(&self, tx: Tx, admin: OrgAdmin) -> Result<()> {
+    async fn commit_tree_change(&self, tx: Tx, mut journal: Journal, admin: OrgAdmin) -> Result<()> {
         let affected = store::domains::assigned_users(&tx, admin.org_id(), None).await?;
-        store::orgs::bump_mv(&tx, admin.org_id(), &affected, self.core.clock.now()).await?;
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &affected);
-        Ok(())
+        store::orgs::bump_mv(&tx, admin.org_id(), &affected, journal.now()).await?;
+        journal.invalidate(Invalidation::Members {
+            org: admin.org_id(),
+            users: affected,
+        });
+        self.core.commit(tx, journal).await
     }
+}
+
+fn domain_data(d: &Domain) -> Value {
+    json!({"domain_id": d.id, "org_id": d.org_id, "key": d.key, "name": d.name, "parent_id": d.parent_id, "is_active": d.active})
 }

@@ -1,5 +1,6 @@
 //! Use cases: authorisation decisions, transactions, and the rules of each operation. Services
 //! take the caller's context first and reach the database only through `crate::store`.
+pub mod activity;
 pub mod auth;
 pub mod authz;
 pub mod bootstrap;
@@ -7,8 +8,11 @@ pub mod cache;
 pub mod clients;
 pub mod core;
 pub mod domains;
+pub mod journal;
 pub mod keys;
+pub mod notify;
 pub mod orgs;
+pub mod relay;
 pub mod teams;
 pub mod tree;
 pub mod users;

@@ -2,6 +2,9 @@
 //! their roles, and roles with their permissions.
 use super::authz::{Caller, OrgAdmin};
 use super::core::Core;
+use super::journal::{Invalidation, Journal};
+use serde_json::{Value, json};
+
 use super::validate::{self, Problems};
 use super::{Result, ServiceError};
 use crate::model::{OrgMember, Organisation, Page, PageRequest, Role};
@@ -53,8 +56,9 @@ impl OrgService {
         let (Some(slug), Some(name)) = (slug, name) else {
             return Err(ServiceError::Internal(anyhow::anyhow!("validated fields missing")));
         };
+        let mut journal = self.core.journal();
         let tx = store::begin(&self.core.db).await?;
-        let org = store::orgs::insert(&tx, &slug, &name, self.core.clock.now())
+        let org = store::orgs::insert(&tx, &slug, &name, journal.now())
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => {
@@ -62,7 +66,22 @@ impl OrgService {
                 }
                 e => e.into(),
             })?;
-        store::commit(tx).await?;
+        journal.event(
+            Some(org.id),
+            "org",
+            org.id,
+            "created",
+            "OrganizationCreated",
+            json!({"org_id": org.id, "slug": org.slug, "name": org.name}),
+        );
+        journal.audit(
+            Some(org.id),
+            &caller.actor(),
+            "org.create",
+            Some(("org", org.id.to_string())),
+            None,
+        );
+        self.core.commit(tx, journal).await?;
         Ok(org)
     }
 
@@ -92,9 +111,21 @@ impl OrgService {
         let mut problems = Problems::default();
         let name = name.map(|n| problems.check("name", validate::display_name(&n)));
         problems.finish()?;
-        store::orgs::find(&self.core.db, id).await?.ok_or(ORG_NOT_FOUND)?;
-        let org = store::orgs::update(&self.core.db, id, name.flatten(), active, self.core.clock.now()).await?;
-        self.core.changed_org(id);
+        let before = store::orgs::find(&self.core.db, id).await?.ok_or(ORG_NOT_FOUND)?;
+        let mut journal = self.core.journal();
+        let tx = store::begin(&self.core.db).await?;
+        let org = store::orgs::update(&tx, id, name.flatten(), active, journal.now()).await?;
+        journal.event(Some(id), "org", id, "updated", "OrganizationUpdated", json!({
+            "before": {"name": before.name, "is_active": before.active}, "after": {"name": org.name, "is_active": org.active}}));
+        journal.audit(
+            Some(id),
+            &caller.actor(),
+            "org.update",
+            Some(("org", id.to_string())),
+            None,
+        );
+        journal.invalidate(Invalidation::Org { org: id });
+        self.core.commit(tx, journal).await?;
         Ok(org)
     }
 
@@ -109,12 +140,30 @@ impl OrgService {
                 "the default organisation cannot be deleted",
             ));
         }
-        let sessions = store::sessions::unrevoked_in_org(&self.core.db, id).await?;
+        let mut journal = self.core.journal();
         let tx = store::begin(&self.core.db).await?;
+        let sessions = store::sessions::unrevoked_in_org(&tx, id).await?;
+        self.core
+            .end_sessions(&tx, &mut journal, sessions, "organization_deleted")
+            .await?;
         store::orgs::delete(&tx, id).await?;
-        store::commit(tx).await?;
-        self.core.forget_sessions(&sessions);
-        self.core.changed_org(id);
+        journal.event(
+            Some(id),
+            "org",
+            id,
+            "deleted",
+            "OrganizationDeleted",
+            json!({"org_id": id, "slug": org.slug}),
+        );
+        journal.audit(
+            None,
+            &caller.actor(),
+            "org.delete",
+            Some(("org", id.to_string())),
+            Some(json!({"slug": org.slug})),
+        );
+        journal.invalidate(Invalidation::Org { org: id });
+        self.core.commit(tx, journal).await?;
         Ok(())
     }
 
@@ -140,7 +189,8 @@ impl OrgService {
             .role_ids(admin, input.roles.as_deref().unwrap_or(&["member".into()]))
             .await?;
         self.check_owner_grant(caller, admin, &roles.1)?;
-        let now = self.core.clock.now();
+        let mut journal = self.core.journal();
+        let now = journal.now();
         let tx = store::begin(db).await?;
         store::orgs::add_member(&tx, admin.org_id(), user.id, &[], now)
             .await
@@ -149,8 +199,19 @@ impl OrgService {
                 e => e.into(),
             })?;
         store::orgs::set_member_roles(&tx, admin.org_id(), user.id, &roles.0).await?;
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &[user.id]);
+        membership_changed(&mut journal, admin.org_id(), user.id, "added", &[], &roles.1);
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "org.member.add",
+            Some(("user", user.id.to_string())),
+            Some(json!({"roles": roles.1})),
+        );
+        journal.invalidate(Invalidation::Members {
+            org: admin.org_id(),
+            users: vec![user.id],
+        });
+        self.core.commit(tx, journal).await?;
         Ok(OrgMember {
             user,
             roles: roles.1,
@@ -169,28 +230,61 @@ impl OrgService {
         if keys.contains(&"owner".to_owned()) != current.roles.contains(&"owner".to_owned()) {
             self.check_owner_grant(caller, admin, &["owner".to_owned()])?;
         }
+        let mut journal = self.core.journal();
         let tx = store::begin(db).await?;
         store::orgs::set_member_roles(&tx, admin.org_id(), user_id, &ids).await?;
-        store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], self.core.clock.now()).await?;
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &[user_id]);
+        store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], journal.now()).await?;
+        membership_changed(
+            &mut journal,
+            admin.org_id(),
+            user_id,
+            "roles_changed",
+            &current.roles,
+            &keys,
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "org.member.roles",
+            Some(("user", user_id.to_string())),
+            Some(json!({"before": current.roles, "after": keys})),
+        );
+        journal.invalidate(Invalidation::Members {
+            org: admin.org_id(),
+            users: vec![user_id],
+        });
+        self.core.commit(tx, journal).await?;
         Ok(keys)
     }
 
     /// Removes a membership with the user's teams and domains there, and ends their sessions in it.
     pub async fn remove_member(&self, caller: &Caller, id: Uuid, user_id: Uuid) -> Result<()> {
         let admin = self.admin_of_existing(caller, id).await?;
-        let now = self.core.clock.now();
+        let mut journal = self.core.journal();
         let tx = store::begin(&self.core.db).await?;
-        if !store::orgs::remove_member(&tx, admin.org_id(), user_id).await? {
+        let Some(before) = store::orgs::membership(&tx, admin.org_id(), user_id).await? else {
             return Err(USER_NOT_FOUND);
-        }
+        };
+        store::orgs::remove_member(&tx, admin.org_id(), user_id).await?;
         store::teams::remove_user(&tx, admin.org_id(), user_id).await?;
         store::domains::remove_user(&tx, admin.org_id(), user_id).await?;
-        let sessions = store::sessions::revoke_in_org(&tx, user_id, admin.org_id(), "membership_removed", now).await?;
-        store::commit(tx).await?;
-        self.core.forget_sessions(&sessions);
-        self.core.changed_members(admin.org_id(), &[user_id]);
+        let sessions = store::sessions::unrevoked_of_user_in_org(&tx, user_id, admin.org_id()).await?;
+        self.core
+            .end_sessions(&tx, &mut journal, sessions, "membership_removed")
+            .await?;
+        membership_changed(&mut journal, admin.org_id(), user_id, "removed", &before.roles, &[]);
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "org.member.remove",
+            Some(("user", user_id.to_string())),
+            None,
+        );
+        journal.invalidate(Invalidation::Members {
+            org: admin.org_id(),
+            users: vec![user_id],
+        });
+        self.core.commit(tx, journal).await?;
         Ok(())
     }
 
@@ -219,22 +313,30 @@ impl OrgService {
         let (Some(key), Some(name), Some(permissions)) = (key, name, permissions) else {
             return Err(ServiceError::Internal(anyhow::anyhow!("validated fields missing")));
         };
+        let mut journal = self.core.journal();
         let tx = store::begin(&self.core.db).await?;
-        let role = store::orgs::insert_role(
-            &tx,
-            admin.org_id(),
-            &key,
-            &name,
-            &permissions,
-            false,
-            self.core.clock.now(),
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ServiceError::Conflict("role_exists", "a role with this key already exists"),
-            e => e.into(),
-        })?;
-        store::commit(tx).await?;
+        let role = store::orgs::insert_role(&tx, admin.org_id(), &key, &name, &permissions, false, journal.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => ServiceError::Conflict("role_exists", "a role with this key already exists"),
+                e => e.into(),
+            })?;
+        journal.event(
+            Some(admin.org_id()),
+            "role",
+            role.id,
+            "created",
+            "RoleCreated",
+            role_data(&role),
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "role.create",
+            Some(("role", role.id.to_string())),
+            None,
+        );
+        self.core.commit(tx, journal).await?;
         Ok(role)
     }
 
@@ -248,6 +350,7 @@ impl OrgService {
             .permissions
             .map(|p| problems.check("permissions", validate::permissions(&p)));
         problems.finish()?;
+        let mut journal = self.core.journal();
         let tx = store::begin(&self.core.db).await?;
         if let Some(Some(name)) = &name {
             store::orgs::rename_role(&tx, role.id, name).await?;
@@ -256,22 +359,63 @@ impl OrgService {
             store::orgs::set_role_permissions(&tx, role.id, permissions).await?;
         }
         let holders = store::orgs::role_holders(&tx, admin.org_id(), role.id).await?;
-        store::orgs::bump_mv(&tx, admin.org_id(), &holders, self.core.clock.now()).await?;
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &holders);
-        let roles = store::orgs::roles(&self.core.db, admin.org_id()).await?;
-        roles.into_iter().find(|r| r.id == role_id).ok_or(ROLE_NOT_FOUND)
+        store::orgs::bump_mv(&tx, admin.org_id(), &holders, journal.now()).await?;
+        let after = store::orgs::roles(&tx, admin.org_id())
+            .await?
+            .into_iter()
+            .find(|r| r.id == role_id)
+            .ok_or(ROLE_NOT_FOUND)?;
+        journal.event(
+            Some(admin.org_id()),
+            "role",
+            role.id,
+            "updated",
+            "RoleUpdated",
+            json!({"before": role_data(&role), "after": role_data(&after)}),
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "role.update",
+            Some(("role", role.id.to_string())),
+            None,
+        );
+        journal.invalidate(Invalidation::Members {
+            org: admin.org_id(),
+            users: holders,
+        });
+        self.core.commit(tx, journal).await?;
+        Ok(after)
     }
 
     pub async fn delete_role(&self, caller: &Caller, id: Uuid, role_id: Uuid) -> Result<()> {
         let admin = self.admin_of_existing(caller, id).await?;
         let role = self.custom_role(admin, role_id).await?;
+        let mut journal = self.core.journal();
         let tx = store::begin(&self.core.db).await?;
         let holders = store::orgs::role_holders(&tx, admin.org_id(), role.id).await?;
         store::orgs::delete_role(&tx, admin.org_id(), role.id).await?;
-        store::orgs::bump_mv(&tx, admin.org_id(), &holders, self.core.clock.now()).await?;
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &holders);
+        store::orgs::bump_mv(&tx, admin.org_id(), &holders, journal.now()).await?;
+        journal.event(
+            Some(admin.org_id()),
+            "role",
+            role.id,
+            "deleted",
+            "RoleDeleted",
+            json!({"role": role_data(&role), "holders": holders}),
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "role.delete",
+            Some(("role", role.id.to_string())),
+            None,
+        );
+        journal.invalidate(Invalidation::Members {
+            org: admin.org_id(),
+            users: holders,
+        });
+        self.core.commit(tx, journal).await?;
         Ok(())
     }
 
@@ -329,4 +473,16 @@ impl OrgService {
         }
         Ok(())
     }
+}
+
+/// `auth.org.{org}.membership.changed`, with the roles added and removed.
+fn membership_changed(journal: &mut Journal, org: Uuid, user: Uuid, action: &str, before: &[String], after: &[String]) {
+    let added: Vec<&String> = after.iter().filter(|r| !before.contains(r)).collect();
+    let removed: Vec<&String> = before.iter().filter(|r| !after.contains(r)).collect();
+    let data = json!({"org_id": org, "user_id": user, "action": action, "roles": after, "roles_added": added, "roles_removed": removed});
+    journal.event(Some(org), "org", org, "membership.changed", "MembershipChanged", data);
+}
+
+fn role_data(r: &Role) -> Value {
+    json!({"role_id": r.id, "org_id": r.org_id, "key": r.key, "name": r.name, "permissions": r.permissions})
 }

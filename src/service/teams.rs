@@ -2,6 +2,9 @@
 //! to who is in a team, or to a team itself, bumps `mv` for the users it touches.
 use super::authz::Caller;
 use super::core::{Core, denied};
+use super::journal::Invalidation;
+use serde_json::{Value, json};
+
 use super::validate::{self, Problems};
 use super::{Result, ServiceError};
 use crate::model::{Page, PageRequest, Team, TeamGrant, TeamMember};
@@ -85,9 +88,28 @@ impl TeamService {
             external_ref,
             active: input.active.unwrap_or(true),
         };
-        store::teams::insert(&self.core.db, admin.org_id(), new, self.core.clock.now())
+        let mut journal = self.core.journal();
+        let tx = store::begin(&self.core.db).await?;
+        let team = store::teams::insert(&tx, admin.org_id(), new, journal.now())
             .await
-            .map_err(conflict)
+            .map_err(conflict)?;
+        journal.event(
+            Some(team.org_id),
+            "team",
+            team.id,
+            "created",
+            "TeamCreated",
+            team_data(&team),
+        );
+        journal.audit(
+            Some(team.org_id),
+            &caller.actor(),
+            "team.create",
+            Some(("team", team.id.to_string())),
+            None,
+        );
+        self.core.commit(tx, journal).await?;
+        Ok(team)
     }
 
     pub async fn update(&self, caller: &Caller, id: Uuid, patch: TeamPatch) -> Result<Team> {
@@ -107,14 +129,34 @@ impl TeamService {
             external_ref: patch.external_ref,
             active: patch.active,
         };
+        let mut journal = self.core.journal();
         let tx = store::begin(db).await?;
-        let updated = store::teams::update(&tx, team, changes, self.core.clock.now())
+        let before = team_data(&team);
+        let updated = store::teams::update(&tx, team, changes, journal.now())
             .await
             .map_err(conflict)?;
         let members = store::teams::member_ids(&tx, admin.org_id(), id).await?;
-        store::orgs::bump_mv(&tx, admin.org_id(), &members, self.core.clock.now()).await?;
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &members);
+        store::orgs::bump_mv(&tx, admin.org_id(), &members, journal.now()).await?;
+        journal.event(
+            Some(admin.org_id()),
+            "team",
+            id,
+            "updated",
+            "TeamUpdated",
+            json!({"before": before, "after": team_data(&updated)}),
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "team.update",
+            Some(("team", id.to_string())),
+            None,
+        );
+        journal.invalidate(Invalidation::Members {
+            org: admin.org_id(),
+            users: members,
+        });
+        self.core.commit(tx, journal).await?;
         Ok(updated)
     }
 
@@ -122,13 +164,32 @@ impl TeamService {
     pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<()> {
         let admin = caller.admin()?;
         let db = &self.core.db;
-        store::teams::find(db, admin.org_id(), id).await?.ok_or(NOT_FOUND)?;
+        let team = store::teams::find(db, admin.org_id(), id).await?.ok_or(NOT_FOUND)?;
+        let mut journal = self.core.journal();
         let tx = store::begin(db).await?;
         let members = store::teams::member_ids(&tx, admin.org_id(), id).await?;
         store::teams::delete(&tx, admin.org_id(), id).await?;
-        store::orgs::bump_mv(&tx, admin.org_id(), &members, self.core.clock.now()).await?;
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &members);
+        store::orgs::bump_mv(&tx, admin.org_id(), &members, journal.now()).await?;
+        journal.event(
+            Some(admin.org_id()),
+            "team",
+            id,
+            "deleted",
+            "TeamDeleted",
+            json!({"team": team_data(&team), "members": members}),
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "team.delete",
+            Some(("team", id.to_string())),
+            None,
+        );
+        journal.invalidate(Invalidation::Members {
+            org: admin.org_id(),
+            users: members,
+        });
+        self.core.commit(tx, journal).await?;
         Ok(())
     }
 
@@ -152,13 +213,32 @@ impl TeamService {
         if !store::orgs::is_member(db, admin.org_id(), user_id).await? {
             return Err(ServiceError::NotFound("user not found"));
         }
+        let mut journal = self.core.journal();
         let tx = store::begin(db).await?;
-        let changed = store::teams::put_member(&tx, admin.org_id(), id, user_id, &role, self.core.clock.now()).await?;
+        let changed = store::teams::put_member(&tx, admin.org_id(), id, user_id, &role, journal.now()).await?;
         if changed {
-            store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], self.core.clock.now()).await?;
+            store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], journal.now()).await?;
+            journal.event(
+                Some(admin.org_id()),
+                "team",
+                id,
+                "members.changed",
+                "TeamMembersChanged",
+                json!({"team_id": id, "user_id": user_id, "action": "put", "role": role}),
+            );
+            journal.audit(
+                Some(admin.org_id()),
+                &caller.actor(),
+                "team.member.put",
+                Some(("user", user_id.to_string())),
+                Some(json!({"team_id": id, "role": role})),
+            );
+            journal.invalidate(Invalidation::Members {
+                org: admin.org_id(),
+                users: vec![user_id],
+            });
         }
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &[user_id]);
+        self.core.commit(tx, journal).await?;
         Ok(())
     }
 
@@ -166,13 +246,36 @@ impl TeamService {
         let admin = caller.admin()?;
         let db = &self.core.db;
         store::teams::find(db, admin.org_id(), id).await?.ok_or(NOT_FOUND)?;
+        let mut journal = self.core.journal();
         let tx = store::begin(db).await?;
         if !store::teams::remove_member(&tx, admin.org_id(), id, user_id).await? {
             return Err(ServiceError::NotFound("not a member of this team"));
         }
-        store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], self.core.clock.now()).await?;
-        store::commit(tx).await?;
-        self.core.changed_members(admin.org_id(), &[user_id]);
+        store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], journal.now()).await?;
+        journal.event(
+            Some(admin.org_id()),
+            "team",
+            id,
+            "members.changed",
+            "TeamMembersChanged",
+            json!({"team_id": id, "user_id": user_id, "action": "removed"}),
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "team.member.remove",
+            Some(("user", user_id.to_string())),
+            Some(json!({"team_id": id})),
+        );
+        journal.invalidate(Invalidation::Members {
+            org: admin.org_id(),
+            users: vec![user_id],
+        });
+        self.core.commit(tx, journal).await?;
         Ok(())
     }
+}
+
+fn team_data(t: &Team) -> Value {
+    json!({"team_id": t.id, "org_id": t.org_id, "slug": t.slug, "name": t.name, "external_ref": t.external_ref, "is_active": t.active})
 }

@@ -2,8 +2,12 @@
 //! them; an organisation's admins see its members, create users into it, and change or delete
 //! an account only while it belongs to their organisation alone (so one tenant's admin never
 //! changes another tenant's user).
+use super::auth::user_data;
 use super::authz::{Caller, OrgAdmin};
 use super::core::Core;
+use super::journal::Invalidation;
+use serde_json::json;
+
 use super::validate::{self, Problems};
 use super::{Result, ServiceError};
 use crate::crypto::password;
@@ -44,12 +48,11 @@ fn conflict(e: StoreError) -> ServiceError {
 
 pub struct UserService {
     core: Arc<Core>,
-    auth: Arc<super::auth::AuthService>,
 }
 
 impl UserService {
-    pub fn new(core: Arc<Core>, auth: Arc<super::auth::AuthService>) -> Self {
-        Self { core, auth }
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
     }
 
     pub async fn list(&self, caller: &Caller, page: PageRequest) -> Result<Page<User>> {
@@ -111,7 +114,8 @@ impl UserService {
             Some(p) => Some(self.core.hasher.hash(SecretString::from(p)).await?),
             None => None,
         };
-        let now = self.core.clock.now();
+        let mut journal = self.core.journal();
+        let now = journal.now();
         let tx = store::begin(&self.core.db).await?;
         let new = store::users::NewUser {
             email,
@@ -124,7 +128,24 @@ impl UserService {
         let user = store::users::insert(&tx, new, now).await.map_err(conflict)?;
         store::orgs::add_member(&tx, admin.org_id(), user.id, &[], now).await?;
         store::orgs::set_member_roles(&tx, admin.org_id(), user.id, &role_ids).await?;
-        store::commit(tx).await?;
+        journal.event(
+            Some(admin.org_id()),
+            "user",
+            user.id,
+            "created",
+            "UserCreated",
+            user_data(&user),
+        );
+        journal.event(Some(admin.org_id()), "org", admin.org_id(), "membership.changed", "MembershipChanged",
+            json!({"org_id": admin.org_id(), "user_id": user.id, "action": "added", "roles": roles, "roles_added": roles, "roles_removed": []}));
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "user.create",
+            Some(("user", user.id.to_string())),
+            None,
+        );
+        self.core.commit(tx, journal).await?;
         Ok(user)
     }
 
@@ -152,6 +173,7 @@ impl UserService {
             problems.check("password", password::check_policy(&self.core.config.password_policy, p));
         }
         problems.finish()?;
+        let password_changed = patch.password.is_some();
         let password_hash = match patch.password {
             Some(p) => Some(self.core.hasher.hash(SecretString::from(p)).await?),
             None => None,
@@ -164,13 +186,29 @@ impl UserService {
             active: patch.active,
             superuser: patch.superuser,
         };
-        let updated = store::users::update(&self.core.db, user.id, changes, self.core.clock.now())
+        let mut journal = self.core.journal();
+        let tx = store::begin(&self.core.db).await?;
+        let updated = store::users::update(&tx, user.id, changes, journal.now())
             .await
             .map_err(conflict)?;
         if patch.active == Some(false) {
-            self.auth.revoke_all_of(user.id, "user_deactivated").await?;
+            let sessions = store::sessions::unrevoked_of_user(&tx, user.id).await?;
+            self.core
+                .end_sessions(&tx, &mut journal, sessions, "user_deactivated")
+                .await?;
         }
-        self.core.changed_user(user.id);
+        let data =
+            json!({"before": user_data(&user), "after": user_data(&updated), "password_changed": password_changed});
+        journal.event(Some(admin.org_id()), "user", user.id, "updated", "UserUpdated", data);
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "user.update",
+            Some(("user", user.id.to_string())),
+            None,
+        );
+        journal.invalidate(Invalidation::User { user: user.id });
+        self.core.commit(tx, journal).await?;
         Ok(updated)
     }
 
@@ -180,9 +218,30 @@ impl UserService {
         if id == caller.user_id {
             return Err(ServiceError::Conflict("self_lockout", "you cannot delete yourself"));
         }
-        self.auth.revoke_all_of(user.id, "user_deleted").await?;
-        store::users::delete(&self.core.db, user.id).await?;
-        self.core.changed_user(user.id);
+        let mut journal = self.core.journal();
+        let tx = store::begin(&self.core.db).await?;
+        let sessions = store::sessions::unrevoked_of_user(&tx, user.id).await?;
+        self.core
+            .end_sessions(&tx, &mut journal, sessions, "user_deleted")
+            .await?;
+        store::users::delete(&tx, user.id).await?;
+        journal.event(
+            Some(admin.org_id()),
+            "user",
+            user.id,
+            "deleted",
+            "UserDeleted",
+            user_data(&user),
+        );
+        journal.audit(
+            Some(admin.org_id()),
+            &caller.actor(),
+            "user.delete",
+            Some(("user", user.id.to_string())),
+            Some(json!({"email": user.email})),
+        );
+        journal.invalidate(Invalidation::User { user: user.id });
+        self.core.commit(tx, journal).await?;
         Ok(())
     }
 

@@ -1,8 +1,11 @@
 //! The only code that names SeaORM entities or builds queries. Every function is generic over
 //! `C: ConnectionTrait`, so a service can hand it the database or a transaction, and returns
 //! domain types from `crate::model`.
+pub mod audit;
 pub mod domains;
+pub mod events;
 pub mod keys;
+pub mod notify;
 pub mod orgs;
 mod page;
 pub mod service_accounts;

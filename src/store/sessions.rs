@@ -146,14 +146,8 @@ pub async fn spend_refresh<C: Conn>(c: &C, id: Uuid, now: DateTime<Utc>) -> Resu
     Ok(done.rows_affected == 1)
 }
 
-/// Revokes a user's live sessions in one organisation; returns their ids.
-pub async fn revoke_in_org<C: Conn>(
-    c: &C,
-    user_id: Uuid,
-    org_id: Uuid,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<Uuid>> {
+/// Ids of a user's unrevoked sessions in one organisation.
+pub async fn unrevoked_of_user_in_org<C: Conn>(c: &C, user_id: Uuid, org_id: Uuid) -> Result<Vec<Uuid>> {
     let ids: Vec<Uuid> = session::Entity::find()
         .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::OrgId.eq(org_id))
@@ -163,9 +157,6 @@ pub async fn revoke_in_org<C: Conn>(
         .into_iter()
         .map(|s| s.id)
         .collect();
-    for id in &ids {
-        revoke(c, *id, reason, now).await?;
-    }
     Ok(ids)
 }
 

@@ -59,6 +59,8 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("get", "/admin/users/{id}", true),
     ("patch", "/admin/users/{id}", true),
     ("delete", "/admin/users/{id}", true),
+    ("get", "/admin/events", true),
+    ("get", "/admin/audit", true),
 ];
 
 #[tokio::test]

@@ -1,0 +1,36 @@
+//! Reading what happened: the event outbox and the audit log. Organisation admins see their
+//! organisation's; superusers see everything.
+use super::Result;
+use super::authz::Caller;
+use super::core::Core;
+use crate::model::{AuditEntry, Page, PageRequest, StoredEvent};
+use crate::store;
+use std::sync::Arc;
+
+pub struct ActivityService {
+    core: Arc<Core>,
+}
+
+impl ActivityService {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    pub async fn events(&self, caller: &Caller, page: PageRequest) -> Result<Page<StoredEvent>> {
+        let scope = if caller.superuser {
+            None
+        } else {
+            Some(caller.admin()?.org_id())
+        };
+        Ok(store::events::list(&self.core.db, scope, page).await?)
+    }
+
+    pub async fn audit(&self, caller: &Caller, page: PageRequest) -> Result<Page<AuditEntry>> {
+        let scope = if caller.superuser {
+            None
+        } else {
+            Some(caller.admin()?.org_id())
+        };
+        Ok(store::audit::list(&self.core.db, scope, page).await?)
+    }
+}
