@@ -5,11 +5,12 @@
 //! keeps them; retries back off up to 30 s. Requests never wait for any of this.
 use super::core::Core;
 use crate::model::StoredEvent;
-use crate::store;
+use crate::store::{self, Conn};
 use async_nats::connection::State;
 use chrono::Duration as Age;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const BATCH: u64 = 100;
 const IDLE_POLL: Duration = Duration::from_millis(200);
@@ -28,10 +29,14 @@ pub fn spawn(core: Arc<Core>, url: String) {
                 return;
             }
         };
-        let jetstream = async_nats::jetstream::new(client.clone());
+        let mut nats = Nats {
+            jetstream: async_nats::jetstream::new(client.clone()),
+            client,
+            streams: HashMap::new(),
+        };
         let mut backoff = Duration::from_millis(100);
         loop {
-            match relay_batch(&core, &client, &jetstream).await {
+            match relay_batch(&core, &mut nats).await {
                 Ok(0) => tokio::time::sleep(IDLE_POLL).await,
                 Ok(_) => backoff = Duration::from_millis(100),
                 Err(error) => {
@@ -44,75 +49,103 @@ pub fn spawn(core: Arc<Core>, url: String) {
     });
 }
 
-/// Publishes one batch; returns how many went out.
-async fn relay_batch(
-    core: &Core,
-    client: &async_nats::Client,
-    jetstream: &async_nats::jetstream::Context,
-) -> anyhow::Result<usize> {
-    let tx = store::begin(&core.db).await?;
-    let events = store::events::claim_pending(&tx, BATCH).await?;
-    if events.is_empty() {
+struct Nats {
+    client: async_nats::Client,
+    jetstream: async_nats::jetstream::Context,
+    /// Whether a JetStream stream captures a subject family (`auth.user.*.created`), and since when.
+    streams: HashMap<String, (bool, Instant)>,
+}
+
+/// How long a stream lookup is trusted.
+const STREAM_LOOKUP_TTL: Duration = Duration::from_secs(10);
+
+/// Publishes one batch; returns how many went out. On PostgreSQL the batch is claimed in a
+/// transaction (`SKIP LOCKED`, so replicas share the work); SQLite is one process and must not
+/// hold a write transaction across network calls.
+async fn relay_batch(core: &Core, nats: &mut Nats) -> anyhow::Result<usize> {
+    if store::notify::is_postgres(&core.db) {
+        let tx = store::begin(&core.db).await?;
+        let result = relay_on(&tx, core, nats).await;
         store::commit(tx).await?;
-        return Ok(0);
+        result
+    } else {
+        relay_on(&core.db, core, nats).await
     }
+}
+
+async fn relay_on<C: Conn>(c: &C, core: &Core, nats: &mut Nats) -> anyhow::Result<usize> {
+    let events = store::events::claim_pending(c, BATCH).await?;
     let mut published = Vec::new();
     let mut failure = None;
     for event in &events {
-        match publish(client, jetstream, event).await {
+        match nats.publish(event).await {
             Ok(()) => published.push(event.id),
             Err(error) => {
-                store::events::count_attempt(&tx, event.id).await?;
+                store::events::count_attempt(c, event.id).await?;
                 failure = Some(error);
                 break;
             }
         }
     }
-    store::events::mark_published(&tx, &published, core.clock.now()).await?;
-    store::commit(tx).await?;
+    store::events::mark_published(c, &published, core.clock.now()).await?;
     match failure {
         Some(error) => Err(error),
         None => Ok(published.len()),
     }
 }
 
-async fn publish(
-    client: &async_nats::Client,
-    jetstream: &async_nats::jetstream::Context,
-    event: &StoredEvent,
-) -> anyhow::Result<()> {
-    if client.connection_state() != State::Connected {
-        anyhow::bail!("NATS is not connected");
-    }
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", event.id.to_string().as_str());
-    headers.insert("Content-Type", "application/cloudevents+json");
-    let payload = bytes_of(event);
-    let ack = tokio::time::timeout(
-        PUBLISH_TIMEOUT,
-        jetstream.publish_with_headers(event.subject.clone(), headers.clone(), payload.clone()),
-    )
-    .await??;
-    match tokio::time::timeout(PUBLISH_TIMEOUT, ack).await? {
-        Ok(_) => Ok(()),
-        Err(error)
-            if matches!(
-                error.kind(),
-                async_nats::jetstream::context::PublishErrorKind::StreamNotFound
-            ) =>
-        {
-            client
+impl Nats {
+    async fn publish(&mut self, event: &StoredEvent) -> anyhow::Result<()> {
+        if self.client.connection_state() != State::Connected {
+            anyhow::bail!("NATS is not connected");
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", event.id.to_string().as_str());
+        headers.insert("Content-Type", "application/cloudevents+json");
+        let payload = bytes::Bytes::from(event.payload.clone());
+        if self.captured(&event.subject).await? {
+            let ack = tokio::time::timeout(
+                PUBLISH_TIMEOUT,
+                self.jetstream
+                    .publish_with_headers(event.subject.clone(), headers, payload),
+            )
+            .await??;
+            tokio::time::timeout(PUBLISH_TIMEOUT, ack).await??;
+        } else {
+            self.client
                 .publish_with_headers(event.subject.clone(), headers, payload)
                 .await?;
-            tokio::time::timeout(PUBLISH_TIMEOUT, client.flush()).await??;
-            Ok(())
+            tokio::time::timeout(PUBLISH_TIMEOUT, self.client.flush()).await??;
         }
-        Err(error) => Err(error.into()),
+        Ok(())
+    }
+
+    /// Whether a JetStream stream stores this subject.
+    async fn captured(&mut self, subject: &str) -> anyhow::Result<bool> {
+        let family = family(subject);
+        if let Some((captured, at)) = self.streams.get(&family)
+            && at.elapsed() < STREAM_LOOKUP_TTL
+        {
+            return Ok(*captured);
+        }
+        let captured = match tokio::time::timeout(PUBLISH_TIMEOUT, self.jetstream.stream_by_subject(subject)).await? {
+            Ok(_) => true,
+            Err(error) if error.to_string().to_lowercase().contains("not found") => false,
+            Err(error) if error.to_string().to_lowercase().contains("no responders") => false,
+            Err(error) => return Err(error.into()),
+        };
+        self.streams.insert(family, (captured, Instant::now()));
+        Ok(captured)
     }
 }
 
-fn bytes_of(event: &StoredEvent) -> bytes::Bytes {
-    bytes::Bytes::from(event.payload.clone())
+/// `auth.user.<id>.created` → `auth.user.*.created`.
+fn family(subject: &str) -> String {
+    let parts: Vec<&str> = subject.split('.').collect();
+    match parts.as_slice() {
+        [a, b, _, rest @ ..] => format!("{a}.{b}.*.{}", rest.join(".")),
+        _ => subject.to_owned(),
+    }
 }
 
 /// Deletes published events past the retention, hourly.

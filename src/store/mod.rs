@@ -14,7 +14,7 @@ pub mod teams;
 pub mod users;
 
 use migration::MigratorTrait;
-use sea_orm::{ConnectOptions, Database, DbErr, SqlErr, TransactionTrait};
+use sea_orm::{ConnectOptions, Database, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 pub use sea_orm::{ConnectionTrait as Conn, DatabaseConnection as Db, DatabaseTransaction as Tx};
 use std::time::Duration;
 
@@ -67,8 +67,15 @@ pub async fn ping(db: &Db) -> Result<()> {
     Ok(db.ping().await?)
 }
 
+/// Begins a transaction; on SQLite `BEGIN IMMEDIATE`, so a transaction that reads and then
+/// writes never fails because another connection wrote in between (SQLITE_BUSY_SNAPSHOT): it
+/// waits for the write lock up front instead.
 pub async fn begin(db: &Db) -> Result<Tx> {
-    Ok(db.begin().await?)
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    Ok(db.begin_with_options(options).await?)
 }
 
 pub async fn commit(tx: Tx) -> Result<()> {

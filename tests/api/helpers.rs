@@ -74,6 +74,13 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Starts an application on an existing database (a "restart").
 pub async fn spawn_on(database_url: &str, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
+
     let mut settings = test_settings(database_url);
     tweak(&mut settings);
     let config = Config::try_from(settings).expect("valid test configuration");

@@ -7,6 +7,7 @@ mod clients;
 mod deploy;
 mod directory;
 mod errors;
+mod events;
 mod health;
 mod helpers;
 mod isolation;

@@ -53,7 +53,7 @@ async fn entities_and_migrations_agree() {
     create_from_entity(&derived, entity::team_member::Entity).await;
     create_from_entity(&derived, entity::domain::Entity).await;
     create_from_entity(&derived, entity::domain_user::Entity).await;
-        create_from_entity(&derived, entity::service_account::Entity).await;
+    create_from_entity(&derived, entity::service_account::Entity).await;
     create_from_entity(&derived, entity::outbox_event::Entity).await;
     create_from_entity(&derived, entity::audit_entry::Entity).await;
 
@@ -71,10 +71,9 @@ async fn entities_and_migrations_agree() {
         "team_members",
         "domains",
         "domain_users",
-                "service_accounts",
+        "service_accounts",
         "outbox_events",
         "audit_log",
-
     ] {
         let from_migrations = columns(&migrated, table).await;
         assert!(!from_migrations.is_empty(), "{table} exists after migrating");
