@@ -1,7 +1,6 @@
 //! Accounts and sessions: registration, login, refresh rotation with reuse detection, logout,
 //! `/auth/me`, `/auth/validate`, and turning a bearer token into a `Caller`.
-use super::authz::Caller;
-use super::core::{Core, Subject, denied, load_context};
+use super::core::{Core, denied, load_context};
 use super::journal::{Actor, Journal};
 use serde_json::{Value, json};
 
@@ -41,7 +40,7 @@ pub struct Grant {
 const NOT_A_MEMBER: ServiceError = ServiceError::Forbidden("not_a_member", "not a member of this organisation");
 
 pub struct AuthService {
-    core: Arc<Core>,
+    pub(super) core: Arc<Core>,
 }
 
 impl AuthService {
@@ -269,87 +268,6 @@ impl AuthService {
         let grant = self.issue(&tx, context, &session).await?;
         store::commit(tx).await?;
         Ok(grant)
-    }
-
-    /// Ends the caller's session.
-    pub async fn logout(&self, caller: &Caller) -> Result<()> {
-        self.end(vec![caller.session_id], "logout").await.map(|_| ())
-    }
-
-    /// Ends the session a refresh token belongs to; unknown tokens are ignored (RFC 7009 §2.2).
-    pub async fn logout_with_refresh(&self, refresh_token: &str) -> Result<()> {
-        let digest = crypto::token_digest(refresh_token);
-        if let Some(stored) = store::sessions::find_refresh(&self.core.db, &digest).await? {
-            self.end(vec![stored.session_id], "logout").await?;
-        }
-        Ok(())
-    }
-
-    /// Ends every session of the caller; returns how many.
-    pub async fn logout_all(&self, caller: &Caller) -> Result<u64> {
-        let ids = store::sessions::unrevoked_of_user(&self.core.db, caller.user_id).await?;
-        self.end(ids, "logout_all").await
-    }
-
-    /// Ends sessions in a change of their own.
-    async fn end(&self, ids: Vec<Uuid>, reason: &str) -> Result<u64> {
-        let mut journal = self.core.journal();
-        let tx = store::begin(&self.core.db).await?;
-        let count = self.core.end_sessions(&tx, &mut journal, ids, reason).await?;
-        self.core.commit(tx, journal).await?;
-        Ok(count)
-    }
-
-    pub async fn sessions(&self, caller: &Caller) -> Result<Vec<Session>> {
-        Ok(store::sessions::list_live(&self.core.db, caller.user_id, self.core.clock.now()).await?)
-    }
-
-    /// Revokes one of the caller's own sessions; another user's session is "not found".
-    pub async fn revoke_session(&self, caller: &Caller, id: Uuid) -> Result<()> {
-        let now = self.core.clock.now();
-        match store::sessions::find(&self.core.db, id).await? {
-            Some(s) if s.user_id == caller.user_id && s.is_live(now) => {
-                self.end(vec![id], "revoked_by_user").await?;
-                Ok(())
-            }
-            _ => Err(ServiceError::NotFound("session not found")),
-        }
-    }
-
-    /// The caller as things stand now (not as the token says).
-    pub async fn me(&self, caller: &Caller) -> Result<Arc<MembershipContext>> {
-        self.core.context(caller.user_id, caller.org_id).await?.map_err(denied)
-    }
-
-    /// A bearer token's user, for routes that act for a user.
-    pub async fn caller(&self, token: &str) -> Result<Caller> {
-        let principal = self.core.authenticate(token).await?;
-        let Subject::User { user_id, session_id } = principal.subject else {
-            return Err(ServiceError::Forbidden(
-                "user_token_required",
-                "this route needs a user's token",
-            ));
-        };
-        let context = self.core.context(user_id, principal.org_id).await?.map_err(denied)?;
-        Ok(Caller::new(&context, session_id))
-    }
-
-    /// `/auth/validate`: the token's user with their *current* memberships, or the stable reason
-    /// the token is refused.
-    pub async fn validate(&self, token: &str) -> Result<std::result::Result<Arc<MembershipContext>, &'static str>> {
-        let principal = match self.core.authenticate(token).await {
-            Ok(p) => p,
-            Err(ServiceError::InvalidToken(reason)) => return Ok(Err(reason.code())),
-            Err(e) => return Err(e),
-        };
-        let Subject::User { user_id, .. } = principal.subject else {
-            return Ok(Err("not_a_user_token"));
-        };
-        Ok(self
-            .core
-            .context(user_id, principal.org_id)
-            .await?
-            .map_err(|d| d.code()))
     }
 
     async fn current_context(&self, user_id: Uuid, org_id: Uuid) -> Result<MembershipContext> {

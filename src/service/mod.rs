@@ -1,5 +1,6 @@
 //! Use cases: authorisation decisions, transactions, and the rules of each operation. Services
 //! take the caller's context first and reach the database only through `crate::store`.
+pub mod access;
 pub mod activity;
 pub mod auth;
 pub mod authz;
@@ -13,6 +14,8 @@ pub mod keys;
 pub mod notify;
 pub mod orgs;
 pub mod relay;
+pub mod roles;
+pub mod sessions;
 pub mod teams;
 pub mod tree;
 pub mod users;

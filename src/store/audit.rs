@@ -2,9 +2,7 @@
 use super::{Conn, Result, page};
 use crate::model::{AuditEntry, Page, PageRequest};
 use entity::audit_entry;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 pub async fn insert<C: Conn>(c: &C, e: &AuditEntry) -> Result<()> {
@@ -31,16 +29,12 @@ pub async fn list<C: Conn>(c: &C, org_id: Option<Uuid>, request: PageRequest) ->
     if let Some(org) = org_id {
         base = base.filter(audit_entry::Column::OrgId.eq(org));
     }
-    let total = base.clone().count(c).await?;
-    let mut query = base.order_by_asc(audit_entry::Column::Id).limit(request.limit + 1);
-    if let Some(after) = request.after {
-        query = query.filter(audit_entry::Column::Id.gt(after));
-    }
-    let items = query
-        .all(c)
-        .await?
-        .into_iter()
-        .map(|m| AuditEntry {
+    page::paginate(
+        c,
+        base,
+        audit_entry::Column::Id,
+        request,
+        |m| AuditEntry {
             id: m.id,
             org_id: m.org_id,
             actor_id: m.actor_id,
@@ -52,7 +46,8 @@ pub async fn list<C: Conn>(c: &C, org_id: Option<Uuid>, request: PageRequest) ->
             outcome: m.outcome,
             detail: m.detail.and_then(|d| serde_json::from_str(&d).ok()),
             created_at: m.created_at,
-        })
-        .collect();
-    Ok(page::finish(items, request, total, |e: &AuditEntry| e.id))
+        },
+        |e| e.id,
+    )
+    .await
 }

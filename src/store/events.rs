@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use entity::outbox_event;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -80,13 +80,7 @@ pub async fn list<C: Conn>(c: &C, org_id: Option<Uuid>, request: PageRequest) ->
     if let Some(org) = org_id {
         base = base.filter(outbox_event::Column::OrgId.eq(org));
     }
-    let total = base.clone().count(c).await?;
-    let mut query = base.order_by_asc(outbox_event::Column::Id).limit(request.limit + 1);
-    if let Some(after) = request.after {
-        query = query.filter(outbox_event::Column::Id.gt(after));
-    }
-    let items = query.all(c).await?.into_iter().map(from_model).collect();
-    Ok(page::finish(items, request, total, |e: &StoredEvent| e.id))
+    page::paginate(c, base, outbox_event::Column::Id, request, from_model, |e| e.id).await
 }
 
 /// Deletes published events older than `before`.

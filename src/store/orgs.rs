@@ -165,13 +165,7 @@ pub async fn list<C: Conn>(c: &C, only: Option<&[Uuid]>, request: PageRequest) -
     if let Some(ids) = only {
         base = base.filter(organisation::Column::Id.is_in(ids.iter().copied()));
     }
-    let total = base.clone().count(c).await?;
-    let mut query = base.order_by_asc(organisation::Column::Id).limit(request.limit + 1);
-    if let Some(after) = request.after {
-        query = query.filter(organisation::Column::Id.gt(after));
-    }
-    let items = query.all(c).await?.into_iter().map(Organisation::from).collect();
-    Ok(page::finish(items, request, total, |o: &Organisation| o.id))
+    page::paginate(c, base, organisation::Column::Id, request, Organisation::from, |o| o.id).await
 }
 
 pub async fn update<C: Conn>(

@@ -4,9 +4,7 @@ use crate::model::{Page, PageRequest, Team, TeamGrant, TeamMember, User};
 use chrono::{DateTime, Utc};
 use entity::{team, team_member, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 impl From<team::Model> for Team {
@@ -66,13 +64,7 @@ pub async fn find_by_slug<C: Conn>(c: &C, org_id: Uuid, slug: &str) -> Result<Op
 
 pub async fn list<C: Conn>(c: &C, org_id: Uuid, request: PageRequest) -> Result<Page<Team>> {
     let base = team::Entity::find().filter(team::Column::OrgId.eq(org_id));
-    let total = base.clone().count(c).await?;
-    let mut query = base.order_by_asc(team::Column::Id).limit(request.limit + 1);
-    if let Some(after) = request.after {
-        query = query.filter(team::Column::Id.gt(after));
-    }
-    let items = query.all(c).await?.into_iter().map(Team::from).collect();
-    Ok(page::finish(items, request, total, |t: &Team| t.id))
+    page::paginate(c, base, team::Column::Id, request, Team::from, |t| t.id).await
 }
 
 pub async fn list_all<C: Conn>(c: &C, org_id: Uuid) -> Result<Vec<Team>> {

@@ -4,10 +4,7 @@ use crate::model::{Page, PageRequest, User};
 use chrono::{DateTime, Utc};
 use entity::{org_member, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use uuid::Uuid;
 
 impl From<user::Model> for User {
@@ -114,13 +111,7 @@ pub async fn list<C: Conn>(c: &C, org_id: Option<Uuid>, request: PageRequest) ->
             .into_query();
         base = base.filter(user::Column::Id.in_subquery(members));
     }
-    let total = base.clone().count(c).await?;
-    let mut query = base.order_by_asc(user::Column::Id).limit(request.limit + 1);
-    if let Some(after) = request.after {
-        query = query.filter(user::Column::Id.gt(after));
-    }
-    let items = query.all(c).await?.into_iter().map(User::from).collect();
-    Ok(page::finish(items, request, total, |u: &User| u.id))
+    page::paginate(c, base, user::Column::Id, request, User::from, |u| u.id).await
 }
 
 pub struct UserChanges {
