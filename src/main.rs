@@ -1,6 +1,7 @@
 //! The `guildhall` command: `serve` (the default), `migrate`, `keys rotate`.
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use guildhall::config::{self, Config, Settings};
+use guildhall::service::seeding::SeedOptions;
 use guildhall::startup::{self, Application};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -24,6 +25,29 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Declarative seeding of organisations
+    Seed {
+        #[command(subcommand)]
+        action: SeedAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SeedAction {
+    /// Print what applying FILE would create, update or delete; change nothing
+    Plan {
+        file: std::path::PathBuf,
+        /// Also plan deleting what the document no longer names in its organisations
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Apply FILE in one transaction
+    Apply {
+        file: std::path::PathBuf,
+        /// Also delete what the document no longer names in its organisations
+        #[arg(long)]
+        prune: bool,
     },
 }
 
@@ -69,6 +93,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => {
             startup::database(&config).await?;
             eprintln!("guildhall: migrations applied");
+            Ok(())
+        }
+        Command::Seed { action } => {
+            let (file, options) = match action {
+                SeedAction::Plan { file, prune } => (file, SeedOptions { dry_run: true, prune }),
+                SeedAction::Apply { file, prune } => (file, SeedOptions { dry_run: false, prune }),
+            };
+            let plan = startup::seed_command(config, &file, options).await?;
+            println!("{plan}");
             Ok(())
         }
         Command::Keys {

@@ -4,9 +4,13 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::crypto::password::Hasher;
 use crate::http::{self, state::AppState};
+use crate::service::ServiceError;
 use crate::service::core::Core;
+use crate::service::journal::Actor;
+use crate::service::seeding::{Action, Plan, SeedOptions, SeedService};
 use crate::service::{self, auth::AuthService, clients::ClientService, domains::DomainService};
 use crate::service::{activity::ActivityService, orgs::OrgService, teams::TeamService, users::UserService};
+use std::path::Path;
 
 use crate::store::{self, Db};
 use crate::token::{KeyStore, install_crypto_provider};
@@ -45,10 +49,19 @@ pub async fn database(config: &Config) -> anyhow::Result<Db> {
     let db = store::connect(&config.database_url)
         .await
         .context("cannot connect to the database")?;
-    store::migrate(&db)
-        .await
-        .context("cannot apply the database migrations")?;
-    Ok(db)
+    // Replicas starting together race to migrate; the losers find the work done on a retry.
+    let mut attempt = 1;
+    loop {
+        match store::migrate(&db).await {
+            Ok(()) => return Ok(db),
+            Err(error) if attempt < 5 => {
+                tracing::warn!(%error, attempt, "migration failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(anyhow::Error::new(error).context("cannot apply the database migrations")),
+        }
+    }
 }
 
 impl Application {
@@ -76,6 +89,11 @@ impl Application {
             hasher,
         ));
         core.warm().await.context("cannot load revoked sessions")?;
+        let seeds = Arc::new(SeedService::new(Arc::clone(&core)));
+        if let Some(file) = &config.seed_file {
+            let plan = apply_seed_file(&seeds, file, SeedOptions::default()).await?;
+            tracing::info!(file = %file.display(), created = plan.count(Action::Create), updated = plan.count(Action::Update), "applied the seed document");
+        }
         let auth = Arc::new(AuthService::new(Arc::clone(&core)));
         let orgs = Arc::new(OrgService::new(Arc::clone(&core)));
         let state = AppState {
@@ -85,6 +103,7 @@ impl Application {
             users: Arc::new(UserService::new(Arc::clone(&core))),
             clients: Arc::new(ClientService::new(Arc::clone(&core), Arc::clone(&orgs))),
             activity: Arc::new(ActivityService::new(Arc::clone(&core))),
+            seeds,
             orgs,
             auth,
         };
@@ -219,4 +238,48 @@ fn spawn_pruner(core: Arc<Core>) {
             core.cache.prune(core.clock.now());
         }
     });
+}
+
+/// Reads, validates and applies (or plans) a seed file; problems come back one per line.
+async fn apply_seed_file(seeds: &SeedService, file: &Path, options: SeedOptions) -> anyhow::Result<Plan> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read the seed file {}", file.display()))?;
+    let document = seeds.parse(&text).map_err(|e| seed_error(file, e))?;
+    let actor = Actor {
+        name: Some("guildhall seed".into()),
+        ..Actor::default()
+    };
+    seeds
+        .apply(&actor, &document, options)
+        .await
+        .map_err(|e| seed_error(file, e))
+}
+
+fn seed_error(file: &Path, error: ServiceError) -> anyhow::Error {
+    match error {
+        ServiceError::Validation(problems) => {
+            let lines: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect();
+            anyhow::anyhow!(
+                "the seed document {} has {} problem(s):\n{}",
+                file.display(),
+                lines.len(),
+                lines.join("\n")
+            )
+        }
+        other => anyhow::Error::new(other).context(format!("cannot apply the seed document {}", file.display())),
+    }
+}
+
+/// `guildhall seed plan|apply FILE`.
+pub async fn seed_command(config: Config, file: &Path, options: SeedOptions) -> anyhow::Result<Plan> {
+    install_crypto_provider();
+    let config = Arc::new(config);
+    let db = database(&config).await?;
+    let hasher = Hasher::new(config.hashing).context("cannot set up password hashing")?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let ring = service::keys::ensure(&db, &config, clock.as_ref())
+        .await
+        .context("cannot load the signing keys")?;
+    let core = Arc::new(Core::new(db, config, clock, Arc::new(KeyStore::new(ring)), hasher));
+    apply_seed_file(&SeedService::new(core), file, options).await
 }

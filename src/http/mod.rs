@@ -9,6 +9,7 @@ pub mod extract;
 pub mod meta;
 pub mod openapi;
 pub mod orgs;
+pub mod seed;
 pub mod state;
 pub mod teams;
 pub mod users;
@@ -96,6 +97,10 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/events", get(activity::events))
         .route("/admin/audit", get(activity::audit))
+        .route(
+            "/admin/seed",
+            post(seed::apply).layer(DefaultBodyLimit::max(seed::SEED_BODY_LIMIT)),
+        )
         .route(
             "/admin/users/{id}",
             get(users::get).patch(users::update).delete(users::delete),

@@ -1,5 +1,5 @@
 //! The OpenAPI description of every route, served at `/openapi.json` and `/docs`.
-use super::{activity, auth, domains, dto, error, meta, orgs, teams, users};
+use super::{activity, auth, domains, dto, error, meta, orgs, seed, teams, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -17,7 +17,7 @@ use utoipa::{Modify, OpenApi};
         orgs::list, orgs::create, orgs::get, orgs::update, orgs::delete, orgs::members, orgs::add_member,
         orgs::set_roles, orgs::remove_member, orgs::roles, orgs::create_role, orgs::update_role, orgs::delete_role,
         orgs::service_accounts, orgs::create_service_account, orgs::delete_service_account,
-        users::list, users::create, users::get, users::update, users::delete, activity::events, activity::audit,
+        users::list, users::create, users::get, users::update, users::delete, activity::events, activity::audit, seed::apply,
     ),
     components(schemas(error::ErrorBody, error::FieldErrorBody, dto::UserView, dto::TokenResponse)),
     modifiers(&BearerScheme),

@@ -1,6 +1,6 @@
 //! The state every handler shares: the services, each an `Arc`.
 use crate::config::Config;
-use crate::service::{activity::ActivityService, teams::TeamService, users::UserService};
+use crate::service::{activity::ActivityService, seeding::SeedService, teams::TeamService, users::UserService};
 use crate::service::{auth::AuthService, clients::ClientService, domains::DomainService, orgs::OrgService};
 use axum::extract::FromRef;
 use std::sync::Arc;
@@ -15,4 +15,5 @@ pub struct AppState {
     pub users: Arc<UserService>,
     pub clients: Arc<ClientService>,
     pub activity: Arc<ActivityService>,
+    pub seeds: Arc<SeedService>,
 }

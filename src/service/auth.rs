@@ -103,6 +103,7 @@ impl AuthService {
         let now = self.core.clock.now();
         let tx = store::begin(&self.core.db).await?;
         let new = store::users::NewUser {
+            id: None,
             email,
             username,
             display_name: name,

@@ -15,7 +15,7 @@ pub async fn run(db: &Db, config: &Config, clock: &dyn Clock, hasher: &Arc<Hashe
         Some(org) => org,
         None => {
             let tx = store::begin(db).await?;
-            match store::orgs::insert(&tx, &config.default_org, "Default organisation", now).await {
+            match store::orgs::insert(&tx, None, &config.default_org, "Default organisation", now).await {
                 Ok(org) => {
                     store::commit(tx).await?;
                     org
@@ -46,6 +46,7 @@ pub async fn run(db: &Db, config: &Config, clock: &dyn Clock, hasher: &Arc<Hashe
     let hash = hasher.hash(password.clone()).await?;
     let tx = store::begin(db).await?;
     let new = store::users::NewUser {
+        id: None,
         email: config.admin_email.clone(),
         username: Some(config.admin_username.clone()),
         display_name: "Administrator".into(),

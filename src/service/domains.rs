@@ -123,6 +123,7 @@ impl DomainService {
             return Err(ServiceError::Internal(anyhow::anyhow!("validated fields missing")));
         };
         let new = store::domains::NewDomain {
+            id: None,
             key,
             name,
             parent_id: input.parent_id,

@@ -15,6 +15,7 @@ pub mod notify;
 pub mod orgs;
 pub mod relay;
 pub mod roles;
+pub mod seeding;
 pub mod sessions;
 pub mod teams;
 pub mod tree;

@@ -57,7 +57,7 @@ impl OrgService {
         };
         let mut journal = self.core.journal();
         let tx = store::begin(&self.core.db).await?;
-        let org = store::orgs::insert(&tx, &slug, &name, journal.now())
+        let org = store::orgs::insert(&tx, None, &slug, &name, journal.now())
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => {
@@ -329,7 +329,14 @@ impl OrgService {
 }
 
 /// `auth.org.{org}.membership.changed`, with the roles added and removed.
-fn membership_changed(journal: &mut Journal, org: Uuid, user: Uuid, action: &str, before: &[String], after: &[String]) {
+pub(super) fn membership_changed(
+    journal: &mut Journal,
+    org: Uuid,
+    user: Uuid,
+    action: &str,
+    before: &[String],
+    after: &[String],
+) {
     let added: Vec<&String> = after.iter().filter(|r| !before.contains(r)).collect();
     let removed: Vec<&String> = before.iter().filter(|r| !after.contains(r)).collect();
     let data = json!({"org_id": org, "user_id": user, "action": action, "roles": after, "roles_added": added, "roles_removed": removed});

@@ -83,6 +83,7 @@ impl TeamService {
             return Err(ServiceError::Internal(anyhow::anyhow!("validated fields missing")));
         };
         let new = store::teams::NewTeam {
+            id: None,
             slug,
             name,
             external_ref,

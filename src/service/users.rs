@@ -118,6 +118,7 @@ impl UserService {
         let now = journal.now();
         let tx = store::begin(&self.core.db).await?;
         let new = store::users::NewUser {
+            id: None,
             email,
             username,
             display_name: name,

@@ -22,6 +22,7 @@ impl From<domain::Model> for Domain {
 }
 
 pub struct NewDomain {
+    pub id: Option<Uuid>,
     pub key: String,
     pub name: String,
     pub parent_id: Option<Uuid>,
@@ -30,7 +31,7 @@ pub struct NewDomain {
 
 pub async fn insert<C: Conn>(c: &C, org_id: Uuid, new: NewDomain, now: DateTime<Utc>) -> Result<Domain> {
     Ok(domain::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(new.id.unwrap_or_else(Uuid::now_v7)),
         org_id: Set(org_id),
         key: Set(new.key),
         name: Set(new.name),

@@ -81,3 +81,12 @@ pub async fn begin(db: &Db) -> Result<Tx> {
 pub async fn commit(tx: Tx) -> Result<()> {
     Ok(tx.commit().await?)
 }
+
+/// Serialises seed applications across replicas (PostgreSQL advisory lock held until the
+/// transaction ends; SQLite transactions are serialised already).
+pub async fn seed_lock(tx: &Tx) -> Result<()> {
+    if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
+        tx.execute_unprepared("SELECT pg_advisory_xact_lock(7134922)").await?;
+    }
+    Ok(())
+}

@@ -34,9 +34,15 @@ impl From<organisation::Model> for Organisation {
 }
 
 /// Creates an organisation with its built-in roles.
-pub async fn insert<C: Conn>(c: &C, slug: &str, name: &str, now: DateTime<Utc>) -> Result<Organisation> {
+pub async fn insert<C: Conn>(
+    c: &C,
+    id: Option<Uuid>,
+    slug: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<Organisation> {
     let org = organisation::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id.unwrap_or_else(Uuid::now_v7)),
         slug: Set(slug.to_owned()),
         name: Set(name.to_owned()),
         active: Set(true),

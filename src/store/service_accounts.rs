@@ -87,3 +87,15 @@ pub async fn delete<C: Conn>(c: &C, org_id: Uuid, id: Uuid) -> Result<bool> {
         .await?;
     Ok(done.rows_affected > 0)
 }
+
+pub async fn update<C: Conn>(c: &C, id: Uuid, name: &str, permissions: &[String]) -> Result<()> {
+    service_account::ActiveModel {
+        id: Set(id),
+        name: Set(name.to_owned()),
+        permissions: Set(permissions.join(" ")),
+        ..Default::default()
+    }
+    .update(c)
+    .await?;
+    Ok(())
+}

@@ -23,6 +23,7 @@ impl From<team::Model> for Team {
 }
 
 pub struct NewTeam {
+    pub id: Option<Uuid>,
     pub slug: String,
     pub name: String,
     pub external_ref: Option<String>,
@@ -31,7 +32,7 @@ pub struct NewTeam {
 
 pub async fn insert<C: Conn>(c: &C, org_id: Uuid, new: NewTeam, now: DateTime<Utc>) -> Result<Team> {
     Ok(team::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(new.id.unwrap_or_else(Uuid::now_v7)),
         org_id: Set(org_id),
         slug: Set(new.slug),
         name: Set(new.name),
@@ -240,5 +241,17 @@ pub async fn grants<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<Vec<T
                 role,
             })
         })
+        .collect())
+}
+
+/// Every team membership of a user in an organisation (active teams or not): team id → role.
+pub async fn roles_of<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<Vec<(Uuid, String)>> {
+    Ok(team_member::Entity::find()
+        .filter(team_member::Column::OrgId.eq(org_id))
+        .filter(team_member::Column::UserId.eq(user_id))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| (m.team_id, m.role))
         .collect())
 }

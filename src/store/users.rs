@@ -26,6 +26,7 @@ impl From<user::Model> for User {
 
 /// A user to create; `email` and `username` already normalised.
 pub struct NewUser {
+    pub id: Option<Uuid>,
     pub email: String,
     pub username: Option<String>,
     pub display_name: String,
@@ -36,7 +37,7 @@ pub struct NewUser {
 
 pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<User> {
     let model = user::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(new.id.unwrap_or_else(Uuid::now_v7)),
         email: Set(new.email),
         username: Set(new.username),
         display_name: Set(new.display_name),
@@ -153,4 +154,16 @@ pub async fn update<C: Conn>(c: &C, id: Uuid, changes: UserChanges, now: DateTim
 /// Deletes a user; memberships, sessions and assignments go with it (foreign keys cascade).
 pub async fn delete<C: Conn>(c: &C, id: Uuid) -> Result<bool> {
     Ok(user::Entity::delete_by_id(id).exec(c).await?.rows_affected > 0)
+}
+
+/// A user and their password hash, by (lower-cased) email.
+pub async fn with_hash_by_email<C: Conn>(c: &C, email: &str) -> Result<Option<(User, Option<String>)>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(c)
+        .await?
+        .map(|m| {
+            let hash = m.password_hash.clone();
+            (User::from(m), hash)
+        }))
 }

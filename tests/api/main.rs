@@ -13,6 +13,7 @@ mod helpers;
 mod isolation;
 mod openapi;
 mod schema;
+mod seeding;
 mod sessions;
 mod tenancy;
 mod tokens;

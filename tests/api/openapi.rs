@@ -61,6 +61,7 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("delete", "/admin/users/{id}", true),
     ("get", "/admin/events", true),
     ("get", "/admin/audit", true),
+    ("post", "/admin/seed", true),
 ];
 
 #[tokio::test]

@@ -1,0 +1,144 @@
+//! Input rules shared by the API and seed documents: emails, usernames, names, slugs, keys,
+//! permissions.
+
+/// A lower-cased email address with one `@`, a non-empty local part and a dotted domain.
+pub fn email(raw: &str) -> Result<String, String> {
+    let email = raw.trim().to_lowercase();
+    if email.is_empty() {
+        return Err("is required".into());
+    }
+    if email.len() > 254 {
+        return Err("must be at most 254 characters".into());
+    }
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && (domain.contains('.') || domain == "localhost")
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if valid {
+        Ok(email)
+    } else {
+        Err("is not a valid email address".into())
+    }
+}
+
+/// A lower-cased username: 1–64 of letters, digits, `.`, `_` and `-`, never containing `@`.
+pub fn username(raw: &str) -> Result<String, String> {
+    let name = raw.trim().to_lowercase();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err("must be 1 to 64 characters".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err("may contain only letters, digits, '.', '_' and '-'".into());
+    }
+    Ok(name)
+}
+
+/// A display name: 1–200 characters after trimming, no control characters.
+pub fn display_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err("must be 1 to 200 characters".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(name.to_owned())
+}
+
+/// A slug: 1–63 of lower-case ASCII letters, digits and `-`, not starting or ending with `-`.
+pub fn slug(raw: &str) -> Result<String, String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 63
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !raw.starts_with('-')
+        && !raw.ends_with('-');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err("must be 1 to 63 lower-case letters, digits or '-'".into())
+    }
+}
+
+/// A domain key: like a slug, and `_` is allowed too.
+pub fn key(raw: &str) -> Result<String, String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 63
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err("must be 1 to 63 lower-case letters, digits, '-' or '_'".into())
+    }
+}
+
+/// A permission string such as `read:posts` or `*`: 1–100 visible characters, no spaces.
+pub fn permissions(raw: &[String]) -> Result<Vec<String>, String> {
+    for p in raw {
+        if p.is_empty() || p.chars().count() > 100 || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "\"{p}\" is not a valid permission (1 to 100 characters, no spaces)"
+            ));
+        }
+    }
+    let mut out = raw.to_vec();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// An optional free-text reference of at most 255 characters.
+pub fn reference(raw: &str) -> Result<String, String> {
+    if raw.chars().count() > 255 {
+        Err("must be at most 255 characters".into())
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(email(" Ada@Example.TEST ").unwrap(), "ada@example.test");
+        assert_eq!(email("admin@localhost").unwrap(), "admin@localhost");
+        for bad in [
+            "",
+            "ada",
+            "@x.test",
+            "ada@",
+            "ada@x",
+            "a b@x.test",
+            "a@b@x.test",
+            "ada@.test",
+        ] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn usernames_and_slugs() {
+        assert_eq!(username("Ada.L").unwrap(), "ada.l");
+        assert!(username("a@b").is_err());
+        assert!(username("").is_err());
+        assert!(slug("acme-1").is_ok());
+        for bad in ["", "Acme", "-a", "a-", "a_b"] {
+            assert!(slug(bad).is_err(), "{bad}");
+        }
+    }
+}
