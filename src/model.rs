@@ -198,3 +198,38 @@ pub struct AuditEntry {
     pub detail: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }
+
+/// What a provider's claim value (a group) grants in the organisation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClaimMapping {
+    /// The claim value, e.g. a group name.
+    pub value: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Team slug → role.
+    #[serde(default)]
+    pub teams: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+/// An external OpenID Connect provider of one organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityProvider {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub has_client_secret: bool,
+    pub scopes: Vec<String>,
+    pub email_domains: Vec<String>,
+    pub jit: bool,
+    pub link_by_email: bool,
+    pub groups_claim: String,
+    pub mappings: Vec<ClaimMapping>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

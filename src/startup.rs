@@ -7,6 +7,7 @@ use crate::http::{self, state::AppState};
 use crate::service::ServiceError;
 use crate::service::core::Core;
 use crate::service::journal::Actor;
+use crate::service::providers::ProviderService;
 use crate::service::seeding::{Action, Plan, SeedOptions, SeedService};
 use crate::service::{self, auth::AuthService, clients::ClientService, domains::DomainService};
 use crate::service::{activity::ActivityService, orgs::OrgService, teams::TeamService, users::UserService};
@@ -104,6 +105,7 @@ impl Application {
             clients: Arc::new(ClientService::new(Arc::clone(&core), Arc::clone(&orgs))),
             activity: Arc::new(ActivityService::new(Arc::clone(&core))),
             seeds,
+            providers: Arc::new(ProviderService::new(Arc::clone(&core), Arc::clone(&orgs))),
             orgs,
             auth,
         };

@@ -3,6 +3,7 @@
 pub mod audit_entry;
 pub mod domain;
 pub mod domain_user;
+pub mod identity_provider;
 pub mod member_role;
 pub mod org_member;
 pub mod organisation;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_foundation;
 mod m20261123_000002_tenancy;
 mod m20261123_000003_events;
+mod m20261123_000004_identity_providers;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_tenancy::Migration),
             Box::new(m20261123_000003_events::Migration),
+            Box::new(m20261123_000004_identity_providers::Migration),
         ]
     }
 }

@@ -30,6 +30,8 @@ pub struct Org {
     pub users: Vec<User>,
     #[serde(default)]
     pub service_accounts: Vec<ServiceAccount>,
+    #[serde(default)]
+    pub identity_providers: Vec<IdentityProvider>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +113,47 @@ pub struct ServiceAccount {
     pub secret: String,
     #[serde(default)]
     pub permissions: Vec<String>,
+}
+
+/// An external OpenID Connect provider; matched by `slug` (unique across organisations).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProvider {
+    pub slug: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub email_domains: Vec<String>,
+    /// Create accounts on first login.
+    #[serde(default)]
+    pub jit: bool,
+    /// Link an existing account by email when the provider asserts `email_verified`.
+    #[serde(default)]
+    pub link_by_email: bool,
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+    #[serde(default)]
+    pub mappings: Vec<Mapping>,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+/// What a claim value (a group) grants.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    pub value: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub teams: BTreeMap<String, String>,
+    #[serde(default)]
+    pub domains: Vec<String>,
 }
 
 fn yes() -> bool {

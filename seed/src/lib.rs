@@ -8,7 +8,7 @@ mod validate;
 
 pub use document::*;
 pub use parse::parse;
-pub use validate::validate;
+pub use validate::{TEAM_ROLES, validate};
 
 /// One problem in a document, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,14 @@ fn read<T: DeserializeOwned>(value: &Value, path: &str, problems: &mut Vec<Probl
 }
 
 /// Lists whose items are checked one by one.
-const LISTS: &[&str] = &["roles", "teams", "domains", "users", "service_accounts"];
+const LISTS: &[&str] = &[
+    "roles",
+    "teams",
+    "domains",
+    "users",
+    "service_accounts",
+    "identity_providers",
+];
 
 pub fn parse(text: &str) -> Result<Document, Vec<Problem>> {
     let value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
@@ -69,6 +76,7 @@ fn check_item(list: &str, item: &Value, path: &str, problems: &mut Vec<Problem>)
         "teams" => drop(read::<crate::Team>(item, path, problems)),
         "domains" => drop(read::<crate::Domain>(item, path, problems)),
         "users" => drop(read::<crate::User>(item, path, problems)),
+        "identity_providers" => drop(read::<crate::IdentityProvider>(item, path, problems)),
         _ => drop(read::<crate::ServiceAccount>(item, path, problems)),
     }
 }

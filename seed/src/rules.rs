@@ -109,6 +109,58 @@ pub fn reference(raw: &str) -> Result<String, String> {
     }
 }
 
+/// An OpenID Connect issuer: an `https://` URL (or `http://` on localhost / 127.0.0.1, for
+/// development), with no query or fragment; returned without a trailing slash.
+pub fn issuer(raw: &str) -> Result<String, String> {
+    let url = raw.trim();
+    let local = ["http://localhost", "http://127.0.0.1"]
+        .iter()
+        .any(|p| url.starts_with(p));
+    let ok = (url.starts_with("https://") || local)
+        && url.len() <= 2048
+        && !url.contains(['?', '#', ' '])
+        && url
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+    if ok {
+        Ok(url.trim_end_matches('/').to_owned())
+    } else {
+        Err("must be an https:// URL (http:// only on localhost)".into())
+    }
+}
+
+/// OAuth scopes: tokens without spaces; `openid` must be among them.
+pub fn scopes(raw: &[String]) -> Result<Vec<String>, String> {
+    if raw
+        .iter()
+        .any(|s| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err("scopes are single words".into());
+    }
+    if !raw.iter().any(|s| s == "openid") {
+        return Err("must include openid".into());
+    }
+    let mut out = raw.to_vec();
+    out.dedup();
+    Ok(out)
+}
+
+/// An email domain a provider serves, lower-cased.
+pub fn email_domain(raw: &str) -> Result<String, String> {
+    let domain = raw.trim().trim_start_matches('@').to_lowercase();
+    let ok = domain.contains('.')
+        && domain.len() <= 253
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if ok {
+        Ok(domain)
+    } else {
+        Err(format!("\"{raw}\" is not a domain name"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +192,24 @@ mod tests {
         for bad in ["", "Acme", "-a", "a-", "a_b"] {
             assert!(slug(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn issuers_scopes_and_domains() {
+        assert_eq!(issuer("https://id.example.com/").unwrap(), "https://id.example.com");
+        assert!(issuer("http://127.0.0.1:9000").is_ok());
+        for bad in [
+            "http://id.example.com",
+            "ftp://x",
+            "https://",
+            "https://x?y=1",
+            "id.example.com",
+        ] {
+            assert!(issuer(bad).is_err(), "{bad}");
+        }
+        assert!(scopes(&["openid".into(), "email".into()]).is_ok());
+        assert!(scopes(&["email".into()]).is_err());
+        assert_eq!(email_domain("@Acme.COM").unwrap(), "acme.com");
+        assert!(email_domain("nodot").is_err());
     }
 }

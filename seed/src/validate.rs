@@ -36,6 +36,7 @@ pub fn validate(document: &Document, weak_password: &dyn Fn(&str) -> Option<Stri
     let mut report = Report(Vec::new());
     let mut org_slugs = HashSet::new();
     let mut client_ids = HashSet::new();
+    let mut provider_slugs = HashSet::new();
     let mut users_seen: HashMap<String, (String, &User)> = HashMap::new();
     for (i, org) in document.orgs.iter().enumerate() {
         let base = format!("orgs[{i}]");
@@ -183,6 +184,42 @@ pub fn validate(document: &Document, weak_password: &dyn Fn(&str) -> Option<Stri
                 report.add(format!("{path}.permissions"), message);
             }
         }
+
+        for (j, provider) in org.identity_providers.iter().enumerate() {
+            let path = format!("{base}.identity_providers[{j}]");
+            report.rule(format!("{path}.slug"), rules::slug(&provider.slug));
+            report.unique(&mut provider_slugs, &provider.slug, format!("{path}.slug"));
+            report.rule(format!("{path}.name"), rules::display_name(&provider.name));
+            report.rule(format!("{path}.issuer"), rules::issuer(&provider.issuer));
+            if provider.client_id.trim().is_empty() {
+                report.add(format!("{path}.client_id"), "is required");
+            }
+            if let Some(scopes) = &provider.scopes
+                && let Err(message) = rules::scopes(scopes)
+            {
+                report.add(format!("{path}.scopes"), message);
+            }
+            for (k, domain) in provider.email_domains.iter().enumerate() {
+                report.rule(format!("{path}.email_domains[{k}]"), rules::email_domain(domain));
+            }
+            for (k, mapping) in provider.mappings.iter().enumerate() {
+                let at = format!("{path}.mappings[{k}]");
+                for role in mapping.roles.iter().filter(|r| !role_keys.contains(r.as_str())) {
+                    report.add(format!("{at}.roles"), format!("unknown role \"{role}\""));
+                }
+                for (team, role) in &mapping.teams {
+                    if !team_slugs.contains(team.as_str()) {
+                        report.add(format!("{at}.teams.{team}"), format!("unknown team \"{team}\""));
+                    }
+                    if !TEAM_ROLES.contains(&role.as_str()) {
+                        report.add(format!("{at}.teams.{team}"), format!("unknown team role \"{role}\""));
+                    }
+                }
+                for domain in mapping.domains.iter().filter(|d| !domain_keys.contains(d.as_str())) {
+                    report.add(format!("{at}.domains"), format!("unknown domain \"{domain}\""));
+                }
+            }
+        }
     }
     report.0
 }
@@ -241,6 +278,8 @@ orgs:
       - {email: not-an-email}
     service_accounts:
       - {client_id: "bad id", name: svc, secret: short}
+    identity_providers:
+      - {slug: corp, name: Corp, issuer: "http://corp.example", client_id: x, mappings: [{value: g, teams: {ghosts: member}}]}
 "#;
         let found = problems(yaml);
         let expected = ["orgs[0].colour: unknown field"];
@@ -268,6 +307,8 @@ orgs:
             "orgs[0].users[2].email: is not a valid email address",
             "orgs[0].service_accounts[0].client_id: must be",
             "orgs[0].service_accounts[0].secret: must be at least 32 characters",
+            "orgs[0].identity_providers[0].issuer: must be an https:// URL",
+            "orgs[0].identity_providers[0].mappings[0].teams.ghosts: unknown team \"ghosts\"",
         ] {
             assert!(
                 found.iter().any(|p| p.starts_with(expected)),

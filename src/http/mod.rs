@@ -9,6 +9,7 @@ pub mod extract;
 pub mod meta;
 pub mod openapi;
 pub mod orgs;
+pub mod providers;
 pub mod seed;
 pub mod state;
 pub mod teams;
@@ -93,6 +94,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/orgs/{id}/service-accounts/{account_id}",
             delete(orgs::delete_service_account),
+        )
+        .route(
+            "/orgs/{id}/identity-providers",
+            get(providers::list).post(providers::create),
+        )
+        .route(
+            "/orgs/{id}/identity-providers/{provider_id}",
+            get(providers::get).put(providers::update).delete(providers::delete),
         )
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/events", get(activity::events))

@@ -1,5 +1,5 @@
 //! The OpenAPI description of every route, served at `/openapi.json` and `/docs`.
-use super::{activity, auth, domains, dto, error, meta, orgs, seed, teams, users};
+use super::{activity, auth, domains, dto, error, meta, orgs, providers, seed, teams, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         orgs::set_roles, orgs::remove_member, orgs::roles, orgs::create_role, orgs::update_role, orgs::delete_role,
         orgs::service_accounts, orgs::create_service_account, orgs::delete_service_account,
         users::list, users::create, users::get, users::update, users::delete, activity::events, activity::audit, seed::apply,
+        providers::list, providers::create, providers::get, providers::update, providers::delete,
     ),
     components(schemas(error::ErrorBody, error::FieldErrorBody, dto::UserView, dto::TokenResponse)),
     modifiers(&BearerScheme),

@@ -1,5 +1,6 @@
 //! The state every handler shares: the services, each an `Arc`.
 use crate::config::Config;
+use crate::service::providers::ProviderService;
 use crate::service::{activity::ActivityService, seeding::SeedService, teams::TeamService, users::UserService};
 use crate::service::{auth::AuthService, clients::ClientService, domains::DomainService, orgs::OrgService};
 use axum::extract::FromRef;
@@ -16,4 +17,5 @@ pub struct AppState {
     pub clients: Arc<ClientService>,
     pub activity: Arc<ActivityService>,
     pub seeds: Arc<SeedService>,
+    pub providers: Arc<ProviderService>,
 }

@@ -13,6 +13,7 @@ pub mod journal;
 pub mod keys;
 pub mod notify;
 pub mod orgs;
+pub mod providers;
 pub mod relay;
 pub mod roles;
 pub mod seeding;

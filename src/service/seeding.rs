@@ -9,7 +9,7 @@ use super::tree::DomainTree;
 use super::validate::Problems;
 use super::{FieldError, Result, ServiceError};
 use crate::crypto::{self, password};
-use crate::model::Organisation;
+use crate::model::{ClaimMapping, Organisation};
 use crate::store::{self, Tx};
 use secrecy::SecretString;
 use seed::{Document, Domain};
@@ -207,7 +207,99 @@ impl SeedService {
         let domains = self.domains(tx, journal, plan, touched, &org, doc, options).await?;
         self.users(tx, journal, plan, touched, &org, doc, &teams, &domains, options)
             .await?;
-        self.accounts(tx, journal, plan, &org, doc, options).await
+        self.accounts(tx, journal, plan, &org, doc, options).await?;
+        self.providers(tx, plan, &org, doc, options).await
+    }
+
+    async fn providers(
+        &self,
+        tx: &Tx,
+        plan: &mut Plan,
+        org: &Organisation,
+        doc: &seed::Org,
+        options: SeedOptions,
+    ) -> Result<()> {
+        let now = self.core.clock.now();
+        for p in &doc.identity_providers {
+            let what = format!("identity provider {}/{}", org.slug, p.slug);
+            let mappings: Vec<ClaimMapping> = p
+                .mappings
+                .iter()
+                .map(|m| ClaimMapping {
+                    value: m.value.clone(),
+                    roles: m.roles.clone(),
+                    teams: m.teams.clone(),
+                    domains: m.domains.clone(),
+                })
+                .collect();
+            let fields = store::identity_providers::ProviderFields {
+                slug: p.slug.clone(),
+                name: p.name.clone(),
+                issuer: seed::rules::issuer(&p.issuer).unwrap_or_else(|_| p.issuer.clone()),
+                client_id: p.client_id.clone(),
+                client_secret: Some(p.client_secret.clone()),
+                scopes: p
+                    .scopes
+                    .clone()
+                    .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]),
+                email_domains: p
+                    .email_domains
+                    .iter()
+                    .filter_map(|d| seed::rules::email_domain(d).ok())
+                    .collect(),
+                jit: p.jit,
+                link_by_email: p.link_by_email,
+                groups_claim: p.groups_claim.clone().unwrap_or_else(|| "groups".into()),
+                mappings,
+                active: p.active,
+            };
+            match store::identity_providers::by_slug(tx, &p.slug).await? {
+                None => {
+                    store::identity_providers::insert(tx, None, org.id, fields, now).await?;
+                    plan.note(Action::Create, what);
+                }
+                Some(current) if current.org_id != org.id => {
+                    let mut problems = Problems::default();
+                    problems.add(
+                        "identity_providers.slug",
+                        format!("\"{}\" belongs to another organisation", p.slug),
+                    );
+                    problems.finish()?;
+                }
+                Some(current) => {
+                    let secret = store::identity_providers::secret_of(tx, current.id).await?;
+                    let same = current.name == fields.name
+                        && current.issuer == fields.issuer
+                        && current.client_id == fields.client_id
+                        && secret == p.client_secret
+                        && current.scopes == fields.scopes
+                        && current.email_domains == fields.email_domains
+                        && current.jit == fields.jit
+                        && current.link_by_email == fields.link_by_email
+                        && current.groups_claim == fields.groups_claim
+                        && current.mappings == fields.mappings
+                        && current.active == fields.active;
+                    if same {
+                        plan.note(Action::Unchanged, what);
+                    } else {
+                        store::identity_providers::update(tx, current.id, fields, now).await?;
+                        plan.note(Action::Update, what);
+                    }
+                }
+            }
+        }
+        if options.prune {
+            for existing in store::identity_providers::list(tx, org.id).await? {
+                if !doc.identity_providers.iter().any(|p| p.slug == existing.slug) {
+                    store::identity_providers::delete(tx, org.id, existing.id).await?;
+                    plan.note(
+                        Action::Delete,
+                        format!("identity provider {}/{}", org.slug, existing.slug),
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

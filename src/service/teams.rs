@@ -13,7 +13,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 /// Roles a user can hold in a team.
-pub const TEAM_ROLES: &[&str] = &["member", "maintainer", "owner"];
+pub use seed::TEAM_ROLES;
 
 pub struct NewTeam {
     pub slug: String,

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod domains;
 pub mod events;
+pub mod identity_providers;
 pub mod keys;
 pub mod notify;
 pub mod orgs;

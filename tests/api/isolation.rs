@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 struct Tenant {
+    provider: String,
     org: Org,
     team: String,
     domain: String,
@@ -53,7 +54,19 @@ async fn tenant(app: &TestApp, slug: &str) -> Tenant {
             StatusCode::CREATED,
         )
         .await;
+    let provider =
+        json!({"slug": format!("{slug}-sso"), "name": "SSO", "issuer": "https://sso.example.test", "client_id": "x"});
+    let provider = app
+        .expect(
+            "POST",
+            &format!("/orgs/{}/identity-providers", org.id),
+            t,
+            Some(provider),
+            StatusCode::CREATED,
+        )
+        .await;
     Tenant {
+        provider: provider["id"].as_str().unwrap().into(),
         team,
         domain,
         role: role["id"].as_str().unwrap().into(),
@@ -68,7 +81,7 @@ async fn every_id_taking_route_hides_other_organisations() {
     let app = spawn_app().await;
     let a = tenant(&app, "acme").await;
     let b = tenant(&app, "globex").await;
-    let (o, t, d, r, s, u) = (&b.org.id, &b.team, &b.domain, &b.role, &b.account, &b.user);
+    let (o, t, d, r, s, u, p) = (&b.org.id, &b.team, &b.domain, &b.role, &b.account, &b.user, &b.provider);
     let routes: Vec<(&str, String, Option<Value>)> = vec![
         ("GET", format!("/teams/{t}"), None),
         ("PATCH", format!("/teams/{t}"), Some(json!({"name": "owned"}))),
@@ -124,6 +137,21 @@ async fn every_id_taking_route_hides_other_organisations() {
         ),
         ("DELETE", format!("/orgs/{o}/service-accounts/{s}"), None),
         ("DELETE", format!("/orgs/{}/service-accounts/{s}", a.org.id), None),
+        ("GET", format!("/orgs/{o}/identity-providers"), None),
+        (
+            "POST",
+            format!("/orgs/{o}/identity-providers"),
+            Some(json!({"slug": "sneaky", "name": "x", "issuer": "https://x.test", "client_id": "x"})),
+        ),
+        ("GET", format!("/orgs/{o}/identity-providers/{p}"), None),
+        (
+            "PUT",
+            format!("/orgs/{o}/identity-providers/{p}"),
+            Some(json!({"slug": "sneaky", "name": "x", "issuer": "https://x.test", "client_id": "x"})),
+        ),
+        ("DELETE", format!("/orgs/{o}/identity-providers/{p}"), None),
+        ("GET", format!("/orgs/{}/identity-providers/{p}", a.org.id), None),
+        ("DELETE", format!("/orgs/{}/identity-providers/{p}", a.org.id), None),
         ("GET", format!("/admin/users/{u}"), None),
         ("PATCH", format!("/admin/users/{u}"), Some(json!({"name": "owned"}))),
         ("DELETE", format!("/admin/users/{u}"), None),
@@ -136,7 +164,8 @@ async fn every_id_taking_route_hides_other_organisations() {
             .replace(o.as_str(), &uuid::Uuid::new_v4().to_string())
             .replace(r.as_str(), &uuid::Uuid::new_v4().to_string())
             .replace(s.as_str(), &uuid::Uuid::new_v4().to_string())
-            .replace(u.as_str(), &uuid::Uuid::new_v4().to_string());
+            .replace(u.as_str(), &uuid::Uuid::new_v4().to_string())
+            .replace(p.as_str(), &uuid::Uuid::new_v4().to_string());
         let missing = app.send(method, &missing_path, &a.org.admin_token, body.clone()).await;
         assert_eq!(
             foreign.status(),

@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod isolation;
 mod openapi;
+mod providers;
 mod schema;
 mod seeding;
 mod sessions;

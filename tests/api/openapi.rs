@@ -62,6 +62,11 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("get", "/admin/events", true),
     ("get", "/admin/audit", true),
     ("post", "/admin/seed", true),
+    ("get", "/orgs/{id}/identity-providers", true),
+    ("post", "/orgs/{id}/identity-providers", true),
+    ("get", "/orgs/{id}/identity-providers/{provider_id}", true),
+    ("put", "/orgs/{id}/identity-providers/{provider_id}", true),
+    ("delete", "/orgs/{id}/identity-providers/{provider_id}", true),
 ];
 
 #[tokio::test]

@@ -56,6 +56,7 @@ async fn entities_and_migrations_agree() {
     create_from_entity(&derived, entity::service_account::Entity).await;
     create_from_entity(&derived, entity::outbox_event::Entity).await;
     create_from_entity(&derived, entity::audit_entry::Entity).await;
+    create_from_entity(&derived, entity::identity_provider::Entity).await;
 
     for table in [
         "organisations",
@@ -74,6 +75,7 @@ async fn entities_and_migrations_agree() {
         "service_accounts",
         "outbox_events",
         "audit_log",
+        "identity_providers",
     ] {
         let from_migrations = columns(&migrated, table).await;
         assert!(!from_migrations.is_empty(), "{table} exists after migrating");

@@ -173,7 +173,12 @@ async fn prune_deletes_only_with_the_flag_and_only_in_listed_organisations() {
     app.create_team(&other.admin_token, "keep").await;
     let smaller = DEMO
         .replace("      - {slug: design, name: Design}\n", "")
-        .replace("design: maintainer, ", "");
+        .replace("design: maintainer, ", "")
+        .replace(
+            "          - {value: designers, roles: [member], teams: {design: member}, domains: [design]}\n",
+            "",
+        );
+
     let smaller = smaller.replace(
         "      - email: dave@demo.test\n        name: Dave from Sales\n        roles: [member]\n        teams: {general: member}\n        domains: [sales]\n",
         "",
