@@ -238,6 +238,8 @@ fn spawn_pruner(core: Arc<Core>) {
         loop {
             tick.tick().await;
             core.cache.prune(core.clock.now());
+            core.cache
+                .prune_tokens(core.clock.now().timestamp() - crate::token::verify::LEEWAY_SECONDS);
         }
     });
 }

@@ -2,6 +2,7 @@
 //! current context per organisation. Every change invalidates what it touches; a generation
 //! counter keeps a load that raced with an invalidation from storing a stale answer.
 use crate::model::{MembershipContext, ServiceAccount};
+use crate::token::AccessClaims;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,9 +34,15 @@ pub type ContextResult = Result<Arc<MembershipContext>, Denial>;
 /// Entries kept before the context cache starts over (a bound, not a tuning knob).
 const MAX_CONTEXTS: usize = 200_000;
 
+/// Verified tokens kept before the token cache starts over.
+const MAX_TOKENS: usize = 100_000;
+
 #[derive(Default)]
 pub struct AccessCache {
     generation: AtomicU64,
+    /// Verified access tokens by their exact bytes: a signature need not be checked twice.
+    tokens: RwLock<HashMap<Box<str>, Arc<AccessClaims>>>,
+
     revoked: RwLock<HashMap<Uuid, DateTime<Utc>>>,
     contexts: RwLock<HashMap<(Uuid, Uuid), ContextResult>>,
     accounts: RwLock<HashMap<Uuid, Option<ServiceAccount>>>,
@@ -56,6 +63,25 @@ impl AccessCache {
 
     fn bump(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The claims of a token verified before (the caller still checks time, sessions and
+    /// memberships).
+    pub fn verified(&self, token: &str) -> Option<Arc<AccessClaims>> {
+        read(&self.tokens).get(token).cloned()
+    }
+
+    pub fn remember_verified(&self, token: &str, claims: Arc<AccessClaims>) {
+        let mut tokens = write(&self.tokens);
+        if tokens.len() >= MAX_TOKENS {
+            tokens.clear();
+        }
+        tokens.insert(token.into(), claims);
+    }
+
+    /// Forgets verified tokens that have expired.
+    pub fn prune_tokens(&self, now: i64) {
+        write(&self.tokens).retain(|_, claims| claims.exp > now);
     }
 
     pub fn is_revoked(&self, session: Uuid) -> bool {

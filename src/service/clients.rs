@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 /// An introspected token that is active.
 pub struct Introspection {
-    pub claims: AccessClaims,
+    pub claims: Arc<AccessClaims>,
+
     /// The user's current context (user tokens only).
     pub context: Option<Arc<MembershipContext>>,
 }

@@ -572,22 +572,20 @@ async fn replicas_agree_on_revocations_and_memberships_within_a_second() {
     );
     assert_eq!(two.validate(&token).await["user"]["roles"], json!(["member"]));
 
+    let path = format!("/orgs/{}/members/{ada}", acme.id);
     one.expect(
         "PUT",
-        &format!("/orgs/{}/members/{ada}", acme.id),
+        &path,
         &acme.admin_token,
         Some(json!({"roles": ["admin"]})),
         StatusCode::OK,
     )
     .await;
-    let mut roles = Value::Null;
-    for _ in 0..20 {
-        roles = two.validate(&token).await["user"]["roles"].clone();
-        if roles == json!(["admin"]) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let roles = eventually(
+        || async { two.validate(&token).await["user"]["roles"].clone() },
+        json!(["admin"]),
+    )
+    .await;
     assert_eq!(
         roles,
         json!(["admin"]),
@@ -598,14 +596,7 @@ async fn replicas_agree_on_revocations_and_memberships_within_a_second() {
         one.post_with("/auth/logout", &token).await.status(),
         StatusCode::NO_CONTENT
     );
-    let mut valid = Value::Null;
-    for _ in 0..20 {
-        valid = two.validate(&token).await["valid"].clone();
-        if valid == json!(false) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let valid = eventually(|| async { two.validate(&token).await["valid"].clone() }, json!(false)).await;
     assert_eq!(
         valid,
         json!(false),
@@ -613,11 +604,9 @@ async fn replicas_agree_on_revocations_and_memberships_within_a_second() {
     );
     assert_eq!(two.me_status(&token).await, StatusCode::UNAUTHORIZED);
 
-    let bob_token = {
-        one.user_in(&acme.admin_token, &acme.id, "bob@example.test", &["member"])
-            .await;
-        two.token_in("bob@example.test", "acme").await
-    };
+    one.user_in(&acme.admin_token, &acme.id, "bob@example.test", &["member"])
+        .await;
+    let bob_token = two.token_in("bob@example.test", "acme").await;
     assert_eq!(one.validate(&bob_token).await["valid"], true);
     let root = two.superuser_token().await;
     let bob = claims_of(&bob_token)["sub"].as_str().unwrap().to_owned();
@@ -629,17 +618,31 @@ async fn replicas_agree_on_revocations_and_memberships_within_a_second() {
         StatusCode::OK,
     )
     .await;
-    let mut valid = Value::Null;
-    for _ in 0..20 {
-        valid = one.validate(&bob_token).await["valid"].clone();
-        if valid == json!(false) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let valid = eventually(
+        || async { one.validate(&bob_token).await["valid"].clone() },
+        json!(false),
+    )
+    .await;
     assert_eq!(
         valid,
         json!(false),
         "a deactivation on one replica is honoured by the other within a second"
     );
+}
+
+/// Polls `probe` for up to a second (20 × 50 ms) until it answers `wanted`; returns the last answer.
+async fn eventually<F, Fut>(probe: F, wanted: Value) -> Value
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    let mut last = Value::Null;
+    for _ in 0..20 {
+        last = probe().await;
+        if last == wanted {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    last
 }

@@ -1,0 +1,137 @@
+//! Helpers for `bench/run.py`:
+//! - `bench argon2`: raw argon2id hashes per second on every core, at the given cost — the
+//!   ceiling for login throughput;
+//! - `bench verify`: an HTTP handler that does nothing but verify an ES256 access token with the
+//!   same library and backend as guildhall — the ceiling for cold `/auth/validate`.
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::{Json, Router, extract::State, routing::post};
+use clap::{Parser, Subcommand};
+use jsonwebtoken::{DecodingKey, Validation, jwk::JwkSet};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// argon2id hashes per second on every core
+    Argon2 {
+        #[arg(long, default_value_t = 19_456)]
+        memory_kib: u32,
+        #[arg(long, default_value_t = 2)]
+        iterations: u32,
+        #[arg(long, default_value_t = 1)]
+        parallelism: u32,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+    /// Serve POST /validate that only verifies the token's ES256 signature and claims
+    Verify {
+        #[arg(long)]
+        port: u16,
+        /// A JWKS document (file)
+        #[arg(long)]
+        jwks: std::path::PathBuf,
+        #[arg(long)]
+        issuer: String,
+        #[arg(long, default_value = "guildhall")]
+        audience: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    match Cli::parse().command {
+        Command::Argon2 {
+            memory_kib,
+            iterations,
+            parallelism,
+            seconds,
+        } => argon2_rate(memory_kib, iterations, parallelism, seconds),
+        Command::Verify {
+            port,
+            jwks,
+            issuer,
+            audience,
+        } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(verify(port, jwks, issuer, audience)),
+    }
+}
+
+fn argon2_rate(memory_kib: u32, iterations: u32, parallelism: u32, seconds: u64) -> anyhow::Result<()> {
+    let params = Params::new(memory_kib, iterations, parallelism, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let params = params.clone();
+            std::thread::spawn(move || -> anyhow::Result<u64> {
+                let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                let mut done = 0;
+                while Instant::now() < deadline {
+                    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+                    argon
+                        .hash_password(b"benchmark password", &salt)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    done += 1;
+                }
+                Ok(done)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for worker in workers {
+        total += worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("a hashing thread panicked"))??;
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        json!({"hashes_per_second": rate, "threads": threads, "memory_kib": memory_kib, "iterations": iterations})
+    );
+    Ok(())
+}
+
+struct Keys {
+    keys: HashMap<String, DecodingKey>,
+    validation: Validation,
+}
+
+async fn verify(port: u16, jwks: std::path::PathBuf, issuer: String, audience: String) -> anyhow::Result<()> {
+    let set: JwkSet = serde_json::from_str(&std::fs::read_to_string(jwks)?)?;
+    let mut keys = HashMap::new();
+    for jwk in &set.keys {
+        if let Some(kid) = &jwk.common.key_id {
+            keys.insert(kid.clone(), DecodingKey::from_jwk(jwk)?);
+        }
+    }
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    let state = Arc::new(Keys { keys, validation });
+    let app = Router::new().route("/validate", post(handle)).with_state(state);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn handle(State(keys): State<Arc<Keys>>, Json(body): Json<Value>) -> Json<Value> {
+    let token = body["token"].as_str().unwrap_or_default();
+    let valid = jsonwebtoken::decode_header(token)
+        .ok()
+        .and_then(|h| h.kid)
+        .and_then(|kid| keys.keys.get(&kid))
+        .is_some_and(|key| jsonwebtoken::decode::<Value>(token, key, &keys.validation).is_ok());
+    Json(json!({"valid": valid}))
+}
