@@ -14,7 +14,8 @@ function init(args)
   for i = (first or 0) + 1, #all, step do queue[#queue + 1] = all[i] end
 end
 function request()
-  local t = table.remove(queue, 1)
+  -- wrk also calls request() once per thread to prepare a buffer, so threads hold spares.
+  local t = table.remove(queue, 1) or "exhausted"
   return wrk.format("POST", "/auth/refresh", {["Content-Type"] = "application/json"}, '{"refresh_token":"' .. t .. '"}')
 end
 function response(status, headers, body)

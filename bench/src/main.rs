@@ -31,6 +31,27 @@ enum Command {
         parallelism: u32,
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Hashing threads; default: every core
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Mint COUNT distinct access tokens like TEMPLATE (a new jti each), signed with the stored
+    /// ES256 key (base64 PKCS#8) or an HS256 secret: a pool larger than any run, for cold validation
+    Mint {
+        #[arg(long)]
+        template: String,
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        kid: String,
+        /// ES256 private key, base64 PKCS#8 as guildhall stores it
+        #[arg(long)]
+        pkcs8: Option<String>,
+        /// HS256 secret
+        #[arg(long)]
+        secret: Option<String>,
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
     /// Serve POST /validate that only verifies the token's ES256 signature and claims
     Verify {
@@ -54,7 +75,17 @@ fn main() -> anyhow::Result<()> {
             iterations,
             parallelism,
             seconds,
-        } => argon2_rate(memory_kib, iterations, parallelism, seconds),
+            threads,
+        } => argon2_rate(memory_kib, iterations, parallelism, seconds, threads),
+        Command::Mint {
+            template,
+            count,
+            kid,
+            pkcs8,
+            secret,
+            out,
+        } => mint(&template, count, kid, pkcs8, secret, &out),
+
         Command::Verify {
             port,
             jwks,
@@ -67,9 +98,15 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn argon2_rate(memory_kib: u32, iterations: u32, parallelism: u32, seconds: u64) -> anyhow::Result<()> {
+fn argon2_rate(
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+    seconds: u64,
+    threads: Option<usize>,
+) -> anyhow::Result<()> {
     let params = Params::new(memory_kib, iterations, parallelism, None).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map(usize::from).unwrap_or(2));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let workers: Vec<_> = (0..threads)
@@ -100,6 +137,41 @@ fn argon2_rate(memory_kib: u32, iterations: u32, parallelism: u32, seconds: u64)
         "{}",
         json!({"hashes_per_second": rate, "threads": threads, "memory_kib": memory_kib, "iterations": iterations})
     );
+    Ok(())
+}
+
+fn mint(
+    template: &str,
+    count: usize,
+    kid: String,
+    pkcs8: Option<String>,
+    secret: Option<String>,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    use base64::Engine;
+    use std::io::Write;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = template.split('.').nth(1).ok_or_else(|| anyhow::anyhow!("not a JWT"))?;
+    let mut claims: Value = serde_json::from_slice(&engine.decode(payload)?)?;
+    let (key, alg) = match (pkcs8, secret) {
+        (Some(der), _) => (
+            jsonwebtoken::EncodingKey::from_ec_der(&base64::engine::general_purpose::STANDARD.decode(der)?),
+            jsonwebtoken::Algorithm::ES256,
+        ),
+        (None, Some(secret)) => (
+            jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+            jsonwebtoken::Algorithm::HS256,
+        ),
+        (None, None) => anyhow::bail!("--pkcs8 or --secret"),
+    };
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(kid);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    for i in 0..count {
+        claims["jti"] = json!(format!("00000000-0000-4000-8000-{i:012x}"));
+        writeln!(file, "{}", jsonwebtoken::encode(&header, &claims, &key)?)?;
+    }
     Ok(())
 }
 

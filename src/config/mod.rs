@@ -92,7 +92,8 @@ pub struct Settings {
     /// argon2id parallelism
     #[arg(long, env = "AUTH_ARGON2_PARALLELISM", default_value_t = 1, global = true)]
     pub argon2_parallelism: u32,
-    /// Password hashes computed at once; default: the number of cores
+    /// Password hashes computed at once; default: the number of cores less one (at least one),
+    /// so a login flood leaves a core to token validation
     #[arg(long, env = "AUTH_HASH_CONCURRENCY", global = true)]
     pub hash_concurrency: Option<usize>,
     /// Minimum password length in characters
@@ -348,7 +349,7 @@ impl TryFrom<Settings> for Config {
                 memory_kib: s.argon2_memory_kib,
                 iterations: s.argon2_iterations,
                 parallelism: s.argon2_parallelism,
-                concurrency: s.hash_concurrency.unwrap_or(cores).max(1),
+                concurrency: s.hash_concurrency.unwrap_or(cores.saturating_sub(1)).max(1),
             },
             password_policy: PasswordPolicy {
                 min_length: s.password_min_length,

@@ -34,7 +34,7 @@ pub type ContextResult = Result<Arc<MembershipContext>, Denial>;
 /// Entries kept before the context cache starts over (a bound, not a tuning knob).
 const MAX_CONTEXTS: usize = 200_000;
 
-/// Verified tokens kept before the token cache starts over.
+/// Verified tokens kept at most.
 const MAX_TOKENS: usize = 100_000;
 
 #[derive(Default)]
@@ -71,12 +71,14 @@ impl AccessCache {
         read(&self.tokens).get(token).cloned()
     }
 
+    /// Remembers a verified token if there is room and nobody holds the lock: it is only a
+    /// shortcut, so it never makes a request wait (expired entries are pruned every minute).
     pub fn remember_verified(&self, token: &str, claims: Arc<AccessClaims>) {
-        let mut tokens = write(&self.tokens);
-        if tokens.len() >= MAX_TOKENS {
-            tokens.clear();
+        if let Ok(mut tokens) = self.tokens.try_write()
+            && tokens.len() < MAX_TOKENS
+        {
+            tokens.insert(token.into(), claims);
         }
-        tokens.insert(token.into(), claims);
     }
 
     /// Forgets verified tokens that have expired.

@@ -17,6 +17,7 @@ pub mod users;
 use migration::MigratorTrait;
 use sea_orm::{ConnectOptions, Database, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 pub use sea_orm::{ConnectionTrait as Conn, DatabaseConnection as Db, DatabaseTransaction as Tx};
+use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,15 +48,18 @@ pub async fn connect(url: &str) -> std::result::Result<Db, DbErr> {
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
-        options.max_connections(8).min_connections(1);
+        // Per connection: WAL with synchronous=NORMAL (durable across crashes of the process, one
+        // fsync per checkpoint instead of one per commit), a busy timeout, foreign keys on.
+        options.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
     } else {
         options.max_connections(20).test_before_acquire(false);
     }
     let db = Database::connect(options).await?;
-    if url.starts_with("sqlite:") {
-        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;")
-            .await?;
-    }
     Ok(db)
 }
 
