@@ -15,9 +15,13 @@ pub mod teams;
 pub mod users;
 
 use migration::MigratorTrait;
-use sea_orm::{ConnectOptions, Database, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait};
-pub use sea_orm::{ConnectionTrait as Conn, DatabaseConnection as Db, DatabaseTransaction as Tx};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, SqlErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+pub use sea_orm::{ConnectionTrait as Conn, DatabaseConnection as Db};
 use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,25 +76,73 @@ pub async fn ping(db: &Db) -> Result<()> {
     Ok(db.ping().await?)
 }
 
-/// Begins a transaction; on SQLite `BEGIN IMMEDIATE`, so a transaction that reads and then
-/// writes never fails because another connection wrote in between (SQLITE_BUSY_SNAPSHOT): it
-/// waits for the write lock up front instead.
+/// A transaction. On SQLite (one process by design) it also holds this process's write lock, so
+/// concurrent writers queue here instead of in SQLite's busy handler, which sleeps in steps of up
+/// to 100 ms however soon the lock frees.
+pub struct Tx {
+    inner: DatabaseTransaction,
+    _write: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+static SQLITE_WRITER: LazyLock<Arc<tokio::sync::Mutex<()>>> = LazyLock::new(Default::default);
+
+/// Begins a transaction; on SQLite `BEGIN IMMEDIATE` under the write lock, so a transaction that
+/// reads and then writes never fails because another connection wrote in between.
 pub async fn begin(db: &Db) -> Result<Tx> {
+    let write = if db.get_database_backend() == DbBackend::Sqlite {
+        Some(Arc::clone(&SQLITE_WRITER).lock_owned().await)
+    } else {
+        None
+    };
     let options = TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     };
-    Ok(db.begin_with_options(options).await?)
+    Ok(Tx {
+        inner: db.begin_with_options(options).await?,
+        _write: write,
+    })
 }
 
 pub async fn commit(tx: Tx) -> Result<()> {
-    Ok(tx.commit().await?)
+    Ok(tx.inner.commit().await?)
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Tx {
+    fn get_database_backend(&self) -> DbBackend {
+        self.inner.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> std::result::Result<ExecResult, DbErr> {
+        self.inner.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> std::result::Result<ExecResult, DbErr> {
+        self.inner.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> std::result::Result<Option<QueryResult>, DbErr> {
+        self.inner.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
+        self.inner.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.inner.support_returning()
+    }
+
+    fn is_mock_connection(&self) -> bool {
+        self.inner.is_mock_connection()
+    }
 }
 
 /// Serialises seed applications across replicas (PostgreSQL advisory lock held until the
 /// transaction ends; SQLite transactions are serialised already).
 pub async fn seed_lock(tx: &Tx) -> Result<()> {
-    if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
+    if tx.get_database_backend() == DbBackend::Postgres {
         tx.execute_unprepared("SELECT pg_advisory_xact_lock(7134922)").await?;
     }
     Ok(())

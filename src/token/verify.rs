@@ -2,6 +2,7 @@
 //! `kid` names; `none`, other algorithms, unknown kids, wrong `iss`/`aud`, expired tokens, `nbf`
 //! or `iat` in the future and anything that is not `typ: at+jwt` with `type: access` are refused.
 //! Session revocation is checked by the caller, which knows where sessions live.
+use super::Algorithm;
 use super::claims::{ACCESS, AccessClaims};
 use super::keys::KeyRing;
 use jsonwebtoken::errors::ErrorKind;
@@ -58,13 +59,29 @@ impl VerifyError {
 pub struct Verifier {
     issuer: String,
     audience: String,
+    /// One prepared `Validation` per algorithm (building one allocates).
+    validations: std::collections::HashMap<jsonwebtoken::Algorithm, Validation>,
 }
 
 impl Verifier {
     pub fn new(issuer: &str, audience: &str) -> Self {
+        let validations = [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256, Algorithm::HS256]
+            .into_iter()
+            .map(|alg| {
+                let mut validation = Validation::new(alg.jwt());
+                validation.validate_exp = false;
+                validation.validate_nbf = false;
+                validation.leeway = 0;
+                validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+                validation.set_issuer(&[issuer]);
+                validation.set_audience(&[audience]);
+                (alg.jwt(), validation)
+            })
+            .collect();
         Self {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            validations,
         }
     }
 
@@ -106,14 +123,11 @@ impl Verifier {
         if header.alg != key.algorithm.jwt() {
             return Err(VerifyError::Algorithm);
         }
-        let mut validation = Validation::new(key.algorithm.jwt());
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+        let validation = self
+            .validations
+            .get(&key.algorithm.jwt())
+            .ok_or(VerifyError::Algorithm)?;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::InvalidSignature => VerifyError::Signature,
                 ErrorKind::InvalidIssuer => VerifyError::Issuer,
