@@ -132,12 +132,6 @@ impl Journal {
         });
     }
 
-    /// Whether this journal records the creation of `user`.
-    pub fn created_user(&self, user: Uuid) -> bool {
-        let subject = format!("auth.user.{user}.created");
-        self.events.iter().any(|e| e.subject == subject)
-    }
-
     pub fn invalidate(&mut self, invalidation: Invalidation) {
         self.invalidations.push(invalidation);
     }

@@ -82,18 +82,6 @@ pub async fn revoke<C: Conn>(c: &C, id: Uuid, reason: &str, now: DateTime<Utc>) 
     Ok(done.rows_affected == 1)
 }
 
-/// Revokes every live session of a user; returns how many.
-pub async fn revoke_all_of_user<C: Conn>(c: &C, user_id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<u64> {
-    let done = session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(now))
-        .col_expr(session::Column::RevokedReason, Expr::value(reason))
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok(done.rows_affected)
-}
-
 /// A stored refresh token.
 pub struct RefreshToken {
     pub id: Uuid,

@@ -155,15 +155,3 @@ pub async fn update<C: Conn>(c: &C, id: Uuid, changes: UserChanges, now: DateTim
 pub async fn delete<C: Conn>(c: &C, id: Uuid) -> Result<bool> {
     Ok(user::Entity::delete_by_id(id).exec(c).await?.rows_affected > 0)
 }
-
-/// A user and their password hash, by (lower-cased) email.
-pub async fn with_hash_by_email<C: Conn>(c: &C, email: &str) -> Result<Option<(User, Option<String>)>> {
-    Ok(user::Entity::find()
-        .filter(user::Column::Email.eq(email))
-        .one(c)
-        .await?
-        .map(|m| {
-            let hash = m.password_hash.clone();
-            (User::from(m), hash)
-        }))
-}

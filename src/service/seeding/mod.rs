@@ -91,6 +91,8 @@ pub struct SeedService {
 pub(super) struct Touched {
     members: HashMap<Uuid, BTreeSet<Uuid>>,
     users: BTreeSet<Uuid>,
+    /// Accounts this run created.
+    created: BTreeSet<Uuid>,
     sessions: Vec<Uuid>,
 }
 

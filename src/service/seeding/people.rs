@@ -35,7 +35,7 @@ impl SeedService {
                 .clone()
                 .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
             let mut changed = false;
-            let account = match store::users::with_hash_by_email(tx, &email).await? {
+            let account = match store::users::find_credentials(tx, &email).await? {
                 None => {
                     let password_hash = match (&user.password, &user.password_hash) {
                         (Some(p), _) => Some(self.core.hasher.hash(SecretString::from(p.clone())).await?),
@@ -51,6 +51,7 @@ impl SeedService {
                         default_org_id: Some(org.id),
                     };
                     let created = store::users::insert(tx, new, journal.now()).await?;
+                    touched.created.insert(created.id);
                     if !user.active {
                         let changes = store::users::UserChanges {
                             email: None,
@@ -195,7 +196,7 @@ impl SeedService {
             plan.note(if changed { Action::Update } else { Action::Unchanged }, what.clone());
             if let Some(last) = plan.changes.last_mut()
                 && changed
-                && journal.created_user(account.id)
+                && touched.created.contains(&account.id)
             {
                 last.action = Action::Create;
             }
