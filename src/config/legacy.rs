@@ -1,0 +1,79 @@
+//! The seed services' spellings: seed 001's Go-style flags and durations and its `[host]:port`
+//! address, and a lenient boolean for seed 000's `DEBUG`.
+use super::{ConfigError, bad, seconds};
+use chrono::Duration;
+
+/// Seed 001's Go-style single-dash flags, rewritten to ours before parsing.
+const LEGACY_FLAGS: &[&str] = &["-addr", "-session-ttl"];
+
+/// True for 1, true, yes, on (any case); false for anything else, so that a `DEBUG` variable set
+/// for another tool never stops start-up.
+pub(super) fn lenient_bool(value: &str) -> Result<bool, String> {
+    Ok(matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on" | "y"
+    ))
+}
+
+/// Rewrites seed 001's Go-style flags (`-addr :8080`, `-session-ttl=24h`) to ours.
+pub fn legacy_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|arg| {
+            let Some(text) = arg.to_str() else {
+                return arg;
+            };
+            let name = text.split('=').next().unwrap_or(text);
+            if LEGACY_FLAGS.contains(&name) {
+                format!("-{text}").into()
+            } else {
+                arg
+            }
+        })
+        .collect()
+}
+
+/// `[host]:port` (Go's `:8080` means every interface).
+pub(super) fn parse_addr(addr: &str) -> Result<(String, u16), ConfigError> {
+    let bad_addr = || bad(format!("AUTH_ADDR \"{addr}\" is not [host]:port"));
+    let (host, port) = addr.trim().rsplit_once(':').ok_or_else(bad_addr)?;
+    let port = port.parse::<u16>().map_err(|_| bad_addr())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Ok((host.to_owned(), port))
+}
+
+/// A Go-style duration (`24h`, `1h30m`, `90m`, `3600s`) or a number of seconds.
+pub(super) fn parse_duration(name: &str, text: &str) -> Result<Duration, ConfigError> {
+    let text = text.trim();
+    let invalid = || bad(format!("{name} \"{text}\" is not a duration such as 24h, 90m or 3600s"));
+    if let Ok(seconds_only) = text.parse::<u64>() {
+        return seconds(name, seconds_only);
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(invalid)?;
+        let value: f64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => return Err(invalid()),
+        };
+        total += value * factor;
+        rest = &rest[unit..];
+    }
+    if !total.is_finite() || total < 1.0 {
+        return Err(invalid());
+    }
+    // Whole seconds; the value is at least one and finite.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    seconds(name, total as u64)
+}

@@ -1,0 +1,246 @@
+//! Seed 002 (CL Server): `/auth/token/refresh` and `/users/*`. Users are shown and addressed by
+//! their number (`id`); bodies are forms (or JSON); `permissions` is `[a, b]`, `a,b` or a JSON
+//! list. Errors keep the seed's `detail` strings.
+use super::FormOrJson;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::Auth;
+use crate::http::state::AppState;
+use crate::service::FieldError;
+use crate::service::compat::cl::{ClNewUser, ClPatch, ClUser};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClToken {
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClUserView {
+    /// The account's number.
+    pub id: i32,
+    /// The username, or the email of an account without one.
+    pub username: String,
+    pub is_admin: bool,
+    pub is_active: bool,
+    /// UTC, without a zone, as seed 002 writes it: `2024-01-15T10:30:00`.
+    pub created_at: String,
+    pub permissions: Vec<String>,
+}
+
+impl From<ClUser> for ClUserView {
+    fn from(u: ClUser) -> Self {
+        Self {
+            id: u.number,
+            username: u.user.username.unwrap_or(u.user.email),
+            is_admin: u.is_admin,
+            is_active: u.user.active,
+            created_at: u.user.created_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            permissions: u.permissions,
+        }
+    }
+}
+
+/// A list of permissions: a JSON list, or text such as `[read:posts, write:posts]` or `a,b`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Permissions {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl Permissions {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::List(list) => list.into_iter().map(|p| p.trim().to_owned()).collect(),
+            Self::Text(text) => text
+                .trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .split(',')
+                .map(|p| p.trim().trim_matches(|c| c == '"' || c == '\'').to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        }
+    }
+}
+
+/// A boolean, or its text (`true`, `false`, `1`, `0`, `yes`, `no`, `on`, `off`) in a form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Flag {
+    Bool(bool),
+    Text(String),
+}
+
+fn flag(field: &str, value: Option<Flag>, errors: &mut Vec<FieldError>) -> Option<bool> {
+    match value? {
+        Flag::Bool(b) => Some(b),
+        Flag::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(true),
+            "false" | "0" | "no" | "off" => Some(false),
+            _ => {
+                errors.push(FieldError {
+                    field: field.into(),
+                    message: "is not a boolean".into(),
+                });
+                None
+            }
+        },
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateForm {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub permissions: Option<Permissions>,
+    pub is_admin: Option<Flag>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateForm {
+    pub password: Option<String>,
+    pub permissions: Option<Permissions>,
+    pub is_active: Option<Flag>,
+    pub is_admin: Option<Flag>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Users to skip (default 0).
+    pub skip: Option<u64>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<u64>,
+}
+
+/// The number in a path; anything else names no user.
+fn number(raw: &str) -> ApiResult<i32> {
+    raw.parse().map_err(|_| ApiError::NotFound("User not found".into()))
+}
+
+/// A new access token for the bearer's session.
+#[utoipa::path(post, path = "/auth/token/refresh", tag = "compat", security(("bearer" = [])),
+    responses((status = 200, body = ClToken), (status = 401, body = ErrorBody)))]
+pub async fn refresh(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<ClToken>> {
+    let (access_token, expires_in) = state.cl.reissue(&caller).await?;
+    Ok(Json(ClToken {
+        access_token,
+        token_type: "bearer",
+        expires_in,
+    }))
+}
+
+#[utoipa::path(get, path = "/users/me", tag = "compat", security(("bearer" = [])),
+    responses((status = 200, body = ClUserView), (status = 401, body = ErrorBody)))]
+pub async fn me(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<ClUserView>> {
+    Ok(Json(state.cl.me(&caller).await?.into()))
+}
+
+/// Members of the caller's organisation by number (admins).
+#[utoipa::path(get, path = "/users/", tag = "compat", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Vec<ClUserView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Vec<ClUserView>>> {
+    let limit = query.limit.unwrap_or(100);
+    if limit > 1000 {
+        let field = FieldError {
+            field: "limit".into(),
+            message: "must be at most 1000".into(),
+        };
+        return Err(ApiError::Validation(vec![field]));
+    }
+    let users = state.cl.list(&caller, query.skip.unwrap_or(0), limit).await?;
+    Ok(Json(users.into_iter().map(ClUserView::from).collect()))
+}
+
+/// Form (or JSON): `username`, `password`, `permissions`, `is_admin` (admins).
+#[utoipa::path(post, path = "/users/", tag = "compat", security(("bearer" = [])),
+    request_body(content = CreateForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 201, body = ClUserView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    FormOrJson(form): FormOrJson<CreateForm>,
+) -> ApiResult<(StatusCode, Json<ClUserView>)> {
+    let mut errors = Vec::new();
+    for (field, missing) in [
+        ("username", form.username.is_none()),
+        ("password", form.password.is_none()),
+    ] {
+        if missing {
+            errors.push(FieldError {
+                field: field.into(),
+                message: "field required".into(),
+            });
+        }
+    }
+    let is_admin = flag("is_admin", form.is_admin, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let input = ClNewUser {
+        username: form.username.unwrap_or_default(),
+        password: form.password.unwrap_or_default(),
+        permissions: form.permissions.map(Permissions::into_vec).unwrap_or_default(),
+        is_admin: is_admin.unwrap_or(false),
+    };
+    Ok((StatusCode::CREATED, Json(state.cl.create(&caller, input).await?.into())))
+}
+
+#[utoipa::path(get, path = "/users/{user_id}", tag = "compat", security(("bearer" = [])), params(("user_id" = i32, Path)),
+    responses((status = 200, body = ClUserView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<ClUserView>> {
+    Ok(Json(state.cl.get(&caller, number(&user_id)?).await?.into()))
+}
+
+/// Form (or JSON), every field optional: `password`, `permissions` (replaces the user's own),
+/// `is_active`, `is_admin`.
+#[utoipa::path(put, path = "/users/{user_id}", tag = "compat", security(("bearer" = [])), params(("user_id" = i32, Path)),
+    request_body(content = UpdateForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = ClUserView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(user_id): Path<String>,
+    FormOrJson(form): FormOrJson<UpdateForm>,
+) -> ApiResult<Json<ClUserView>> {
+    let number = number(&user_id)?;
+    let mut errors = Vec::new();
+    let patch = ClPatch {
+        password: form.password,
+        permissions: form.permissions.map(Permissions::into_vec),
+        is_active: flag("is_active", form.is_active, &mut errors),
+        is_admin: flag("is_admin", form.is_admin, &mut errors),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(Json(state.cl.update(&caller, number, patch).await?.into()))
+}
+
+#[utoipa::path(delete, path = "/users/{user_id}", tag = "compat", security(("bearer" = [])), params(("user_id" = i32, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(user_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.cl.delete(&caller, number(&user_id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,60 @@
+//! `/auth/password/*`: password reset by a mailed single-use token (seed 004).
+use super::error::{ApiError, ErrorBody};
+use super::extract::ApiJson;
+use super::state::AppState;
+use crate::model::ClientInfo;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotRequest {
+    #[schema(example = "ada@acme.test")]
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// The token from the reset message.
+    pub token: String,
+    /// Also accepted as `password`.
+    #[serde(alias = "password")]
+    pub new_password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Detail {
+    pub detail: &'static str,
+}
+
+/// Always 202 with the same answer, whether or not the account exists; an existing, active
+/// account is sent a single-use token (by SMTP; without `AUTH_SMTP_URL`, logged in development).
+#[utoipa::path(post, path = "/auth/password/forgot", tag = "auth", request_body = ForgotRequest,
+    responses((status = 202, body = Detail), (status = 422, body = ErrorBody)))]
+pub async fn forgot(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<ForgotRequest>,
+) -> Result<(StatusCode, Json<Detail>), ApiError> {
+    state.passwords.forgot(&body.email, client).await?;
+    let detail = "If an account with this email exists, a message with a reset token is on its way.";
+    Ok((StatusCode::ACCEPTED, Json(Detail { detail })))
+}
+
+/// Sets a new password with the token; the token is spent and every session of the user ends.
+#[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetRequest,
+    responses((status = 200, body = Detail), (status = 422, body = ErrorBody)))]
+pub async fn reset(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<Json<Detail>, ApiError> {
+    state.passwords.reset(&body.token, body.new_password, client).await?;
+    Ok(Json(Detail {
+        detail: "The password has been changed; every session has ended, so sign in again.",
+    }))
+}
