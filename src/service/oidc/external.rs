@@ -1,0 +1,195 @@
+//! Seed 003's enterprise mode: with `AUTH_OIDC_ISSUER` set, `/auth/me` and `/auth/validate` also
+//! accept the global provider's own JWTs (access or ID tokens). A token is tried here only when
+//! our own verification refused it and its (unverified) `iss` is that provider's; it must then be
+//! signed with an asymmetric key from the provider's JWKS (fetched again, at most once a minute,
+//! when a `kid` is unknown), name the issuer, carry the configured audience in `aud` (or, as
+//! Cognito's access tokens do, in `client_id`) and be within its lifetime. Its subject maps to
+//! the linked account, or one is provisioned by the global provider's rules.
+use super::flow::{groups, raw_claims};
+use super::provision::Identity;
+use super::{OidcError, OidcService};
+use crate::config::GLOBAL_PROVIDER;
+use crate::model::MembershipContext;
+use crate::service::Result;
+use crate::token::verify::LEEWAY_SECONDS;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const JWKS_TTL: Duration = Duration::from_secs(600);
+const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(60);
+
+/// The global provider's keys and the accounts its subjects map to.
+#[derive(Default)]
+pub struct ExternalKeys {
+    jwks: Mutex<Option<(Instant, Arc<JwkSet>)>>,
+    users: Mutex<HashMap<String, Uuid>>,
+}
+
+/// An external token's verdict: its user's current context, or the stable reason it is refused.
+pub type Verdict = std::result::Result<Arc<MembershipContext>, &'static str>;
+
+fn asymmetric(alg: Algorithm) -> bool {
+    !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+fn audience_ok(claims: &Value, audience: &str) -> bool {
+    let in_aud = match claims.get("aud") {
+        Some(Value::String(a)) => a == audience,
+        Some(Value::Array(items)) => items.iter().any(|a| a.as_str() == Some(audience)),
+        _ => false,
+    };
+    in_aud || claims.get("client_id").and_then(Value::as_str) == Some(audience)
+}
+
+impl OidcService {
+    /// `None` when the token is not the global provider's (or there is none).
+    pub async fn external(&self, token: &str) -> Result<Option<Verdict>> {
+        let Some(global) = self.core.config.oidc.global.as_ref() else {
+            return Ok(None);
+        };
+        let unverified = raw_claims(token);
+        if unverified.get("iss").and_then(Value::as_str) != Some(global.issuer.as_str()) {
+            return Ok(None);
+        }
+        let claims = match self.verify_external(token, &global.issuer).await {
+            Ok(claims) => claims,
+            Err(reason) => return Ok(Some(Err(reason))),
+        };
+        let now = self.core.clock.now().timestamp();
+        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(i64::MIN);
+        if exp <= now - LEEWAY_SECONDS {
+            return Ok(Some(Err("token_expired")));
+        }
+        if claims
+            .get("nbf")
+            .and_then(Value::as_i64)
+            .is_some_and(|nbf| nbf > now + LEEWAY_SECONDS)
+        {
+            return Ok(Some(Err("token_not_yet_valid")));
+        }
+        if !audience_ok(&claims, &global.audience) {
+            return Ok(Some(Err("invalid_audience")));
+        }
+        let Some(subject) = claims.get("sub").and_then(Value::as_str).map(str::to_owned) else {
+            return Ok(Some(Err("malformed_token")));
+        };
+        let provider = match self.provider(GLOBAL_PROVIDER).await {
+            Ok(p) => p,
+            Err(OidcError::Service(e)) => return Err(e),
+            Err(_) => return Ok(Some(Err("unknown_provider"))),
+        };
+        let cached = self.external.users.lock().ok().and_then(|u| u.get(&subject).copied());
+        let user_id = match cached {
+            Some(id) => id,
+            None => {
+                let identity = Identity {
+                    issuer: global.issuer.clone(),
+                    subject: subject.clone(),
+                    email: claims.get("email").and_then(Value::as_str).map(str::to_lowercase),
+                    email_verified: claims
+                        .get("email_verified")
+                        .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true")),
+                    name: claims.get("name").and_then(Value::as_str).map(str::to_owned),
+                    groups: groups(&claims, &provider.groups_claim),
+                };
+                match self.provision(&provider, &identity).await {
+                    Ok((user_id, _)) => {
+                        if let Ok(mut users) = self.external.users.lock() {
+                            users.insert(subject.clone(), user_id);
+                        }
+                        user_id
+                    }
+                    Err(OidcError::Redirect { error, .. }) => return Ok(Some(Err(error))),
+                    Err(OidcError::Service(e)) => return Err(e),
+                    Err(_) => return Ok(Some(Err("unknown_provider"))),
+                }
+            }
+        };
+        let verdict = self.core.context(user_id, provider.org_id).await?.map_err(|d| d.code());
+        if verdict.is_err() {
+            // The account may have gone; look the subject up again next time.
+            if let Ok(mut users) = self.external.users.lock() {
+                users.remove(&subject);
+            }
+        }
+        Ok(Some(verdict))
+    }
+
+    /// Checks the signature (and issuer) of a token from the global provider.
+    async fn verify_external(&self, token: &str, issuer: &str) -> std::result::Result<Value, &'static str> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed_token")?;
+        if !asymmetric(header.alg) {
+            return Err("algorithm_not_allowed");
+        }
+        let kid = header.kid.clone().unwrap_or_default();
+        let mut jwks = self.jwks(false).await.map_err(|_| "provider_unavailable")?;
+        if jwks.find(&kid).is_none() {
+            jwks = self.jwks(true).await.map_err(|_| "provider_unavailable")?;
+        }
+        let jwk = jwks.find(&kid).ok_or("unknown_key")?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|_| "unknown_key")?;
+        let mut validation = Validation::new(header.alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.set_issuer(&[issuer]);
+        jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => "invalid_signature",
+                jsonwebtoken::errors::ErrorKind::InvalidIssuer => "invalid_issuer",
+                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => "algorithm_not_allowed",
+                _ => "malformed_token",
+            })
+    }
+
+    /// The global provider's JWKS: cached; `refresh` fetches it again unless that was done in
+    /// the last minute.
+    async fn jwks(&self, refresh: bool) -> std::result::Result<Arc<JwkSet>, OidcError> {
+        let cached = self.external.jwks.lock().ok().and_then(|j| j.clone());
+        if let Some((at, set)) = &cached {
+            let fresh_enough = if refresh {
+                at.elapsed() < REFETCH_AT_MOST_EVERY
+            } else {
+                at.elapsed() < JWKS_TTL
+            };
+            if fresh_enough {
+                return Ok(Arc::clone(set));
+            }
+        }
+        let Some(global) = self.core.config.oidc.global.as_ref() else {
+            return Err(OidcError::Unreachable(anyhow::anyhow!("no global provider")));
+        };
+        let url = match &global.jwks_url {
+            Some(url) => url.clone(),
+            None => self
+                .metadata(&global.issuer, refresh)
+                .await?
+                .jwks_uri()
+                .url()
+                .to_string(),
+        };
+        let response = self
+            .http
+            .0
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| OidcError::Unreachable(e.into()))?;
+        let body = response.bytes().await.map_err(|e| OidcError::Unreachable(e.into()))?;
+        let set: JwkSet = serde_json::from_slice(&body).map_err(|e| OidcError::Unreachable(e.into()))?;
+        let set = Arc::new(set);
+        if let Ok(mut slot) = self.external.jwks.lock() {
+            *slot = Some((Instant::now(), Arc::clone(&set)));
+        }
+        Ok(set)
+    }
+}
