@@ -167,14 +167,19 @@ def main():
             f.write("\n".join(chains) + "\n")
         with open(os.path.join(data, "jwks.json"), "w") as f:
             json.dump(http("GET", f"{base}/.well-known/jwks.json"), f)
+        # The cursor after the first 90% of the users, in steps that land on it exactly, so the
+        # deep page holds a full 50 users at any size (an overshoot left 2 at 1,000 users).
         cursor = None
         seen = 0
+        step = max(1, min(200, args.users // 10))
         while seen < int(args.users * 0.9):
-            page = http("GET", f"{base}/admin/users?limit=200" + (f"&cursor={cursor}" if cursor else ""), token=admin)
+            page = http("GET", f"{base}/admin/users?limit={step}" + (f"&cursor={cursor}" if cursor else ""), token=admin)
             seen += len(page["items"])
             cursor = page["next_cursor"]
             if not cursor:
                 break
+        deep = http("GET", f"{base}/admin/users?limit=50&cursor={cursor}", token=admin)
+        assert len(deep["items"]) == 50, f"the deep page holds {len(deep['items'])} users, not 50"
 
         rows["GET /healthz"] = wrk(f"{base}/healthz", duration=D, connections=C)
         rows["POST /auth/validate, ES256, warm"] = wrk(f"{base}/auth/validate", "post.lua", {"BODY": json.dumps({"token": token})}, D, C)

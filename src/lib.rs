@@ -4,6 +4,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod mail;
 pub mod model;
 pub mod service;
 pub mod startup;

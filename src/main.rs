@@ -59,7 +59,7 @@ enum KeysAction {
 
 fn main() -> ExitCode {
     let command = config::with_aliases(Cli::command(), |name| std::env::var(name).ok());
-    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+    let cli = match Cli::from_arg_matches(&command.get_matches_from(config::legacy_args(std::env::args_os()))) {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
@@ -116,7 +116,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let level = if config.debug { "debug" } else { "info" };
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn,sea_orm=warn")));
     let json = config.log_json.unwrap_or_else(|| !std::io::stderr().is_terminal());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -148,7 +148,8 @@ pub struct ServiceAccount {
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    pub total: u64,
+    /// How many there are in all; counted on the first page only.
+    pub total: Option<u64>,
     /// Pass as `cursor` to get the next page; `None` on the last page.
     pub next_cursor: Option<String>,
 }

@@ -5,8 +5,11 @@ use crate::config::Config;
 use crate::crypto::password::Hasher;
 use crate::http::{self, state::AppState};
 use crate::service::ServiceError;
+use crate::service::compat::{cl::ClService, daarion::DaarionService};
 use crate::service::core::Core;
 use crate::service::journal::Actor;
+use crate::service::oidc::OidcService;
+use crate::service::passwords::PasswordService;
 use crate::service::providers::ProviderService;
 use crate::service::seeding::{Action, Plan, SeedOptions, SeedService};
 use crate::service::{self, auth::AuthService, clients::ClientService, domains::DomainService};
@@ -97,18 +100,31 @@ impl Application {
         }
         let auth = Arc::new(AuthService::new(Arc::clone(&core)));
         let orgs = Arc::new(OrgService::new(Arc::clone(&core)));
+        let users = Arc::new(UserService::new(Arc::clone(&core)));
+        let mailer = crate::mail::from_config(&config)?;
         let state = AppState {
             config: Arc::clone(&config),
             teams: Arc::new(TeamService::new(Arc::clone(&core))),
             domains: Arc::new(DomainService::new(Arc::clone(&core))),
-            users: Arc::new(UserService::new(Arc::clone(&core))),
+            passwords: Arc::new(PasswordService::new(Arc::clone(&core), mailer)),
+            daarion: Arc::new(DaarionService::new(Arc::clone(&core), Arc::clone(&auth))?),
+            cl: Arc::new(ClService::new(Arc::clone(&core), Arc::clone(&users))),
+            users,
             clients: Arc::new(ClientService::new(Arc::clone(&core), Arc::clone(&orgs))),
             activity: Arc::new(ActivityService::new(Arc::clone(&core))),
             seeds,
             providers: Arc::new(ProviderService::new(Arc::clone(&core), Arc::clone(&orgs))),
+            oidc: Arc::new(
+                OidcService::new(Arc::clone(&core), Arc::clone(&auth)).context("cannot build the HTTP client")?,
+            ),
             orgs,
             auth,
         };
+        if config.bcrypt_rounds.is_some() {
+            tracing::warn!(
+                "AUTH_BCRYPT_ROUNDS / BCRYPT_ROUNDS is ignored: passwords are hashed with argon2id (AUTH_ARGON2_*)"
+            );
+        }
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;

@@ -6,6 +6,8 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_tenancy;
 mod m20261123_000003_events;
 mod m20261123_000004_identity_providers;
+mod m20261123_000010_oidc_login;
+mod m20261124_000001_compat;
 
 pub struct Migrator;
 
@@ -17,6 +19,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_tenancy::Migration),
             Box::new(m20261123_000003_events::Migration),
             Box::new(m20261123_000004_identity_providers::Migration),
+            Box::new(m20261123_000010_oidc_login::Migration),
+            Box::new(m20261124_000001_compat::Migration),
         ]
     }
 }

@@ -124,7 +124,8 @@ pub fn issuer(raw: &str) -> Result<String, String> {
             .nth(1)
             .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
     if ok {
-        Ok(url.trim_end_matches('/').to_owned())
+        // Kept exactly: discovery requires the provider's issuer byte for byte (Auth0's ends in '/').
+        Ok(url.to_owned())
     } else {
         Err("must be an https:// URL (http:// only on localhost)".into())
     }
@@ -196,7 +197,7 @@ mod tests {
 
     #[test]
     fn issuers_scopes_and_domains() {
-        assert_eq!(issuer("https://id.example.com/").unwrap(), "https://id.example.com");
+        assert_eq!(issuer(" https://id.example.com/ ").unwrap(), "https://id.example.com/");
         assert!(issuer("http://127.0.0.1:9000").is_ok());
         for bad in [
             "http://id.example.com",

@@ -7,6 +7,14 @@ use clap::{Args, CommandFactory, FromArgMatches, builder::BoolishValueParser};
 use secrecy::SecretString;
 use std::path::PathBuf;
 
+mod oidc;
+mod outbound;
+pub use oidc::{GLOBAL_PROVIDER, GlobalOidc, OidcConfig, OidcSettings};
+pub use outbound::{OutboundSettings, SmtpConfig, SynapseConfig};
+mod legacy;
+pub use legacy::legacy_args;
+use legacy::{lenient_bool, parse_addr, parse_duration};
+
 /// Legacy names accepted for a setting, in order of preference, with a factor applied to the
 /// value (minutes → seconds).
 const ALIASES: &[(&str, &str, u64)] = &[
@@ -24,6 +32,10 @@ const ALIASES: &[(&str, &str, u64)] = &[
     ("admin_username", "ADMIN_USERNAME", 1),
     ("admin_password", "DEFAULT_PASSWORD", 1),
     ("nats_url", "NATS_URL", 1),
+    ("debug", "DEBUG", 1),
+    ("bcrypt_rounds", "BCRYPT_ROUNDS", 1),
+    ("synapse_admin_url", "SYNAPSE_ADMIN_URL", 1),
+    ("synapse_registration_secret", "SYNAPSE_REGISTRATION_SECRET", 1),
 ];
 
 /// Every setting of the service, as flags and environment variables.
@@ -121,6 +133,19 @@ pub struct Settings {
     /// pretty or json; default pretty on a terminal, else json
     #[arg(long, env = "AUTH_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    #[command(flatten)]
+    pub oidc: OidcSettings,
+    /// Log at debug level (alias DEBUG); RUST_LOG, when set, wins
+    #[arg(long, env = "AUTH_DEBUG", default_value = "false", value_parser = lenient_bool, action = clap::ArgAction::Set, global = true)]
+    pub debug: bool,
+    /// Listen address as [host]:port (seed 001's -addr, e.g. ":8080"); overrides AUTH_HOST and AUTH_PORT
+    #[arg(long, env = "AUTH_ADDR", global = true)]
+    pub addr: Option<String>,
+    /// Session lifetime as a duration such as 24h or 90m (seed 001's -session-ttl); overrides AUTH_SESSION_MAX_LIFETIME
+    #[arg(long, env = "AUTH_SESSION_TTL", global = true)]
+    pub session_ttl: Option<String>,
+    #[command(flatten)]
+    pub outbound: OutboundSettings,
 }
 
 impl Settings {
@@ -226,6 +251,16 @@ pub struct Config {
     pub event_retention: Duration,
     pub seed_file: Option<PathBuf>,
     pub log_json: Option<bool>,
+    pub oidc: OidcConfig,
+    pub debug: bool,
+    /// Seed 000's hashing cost: accepted, and ignored (argon2id).
+    pub bcrypt_rounds: Option<u32>,
+    /// Matrix accounts for seed 000's registrations, when Synapse is configured.
+    pub synapse: Option<SynapseConfig>,
+    /// Where password-reset mail goes; `None`: logged in development, dropped otherwise.
+    pub smtp: Option<SmtpConfig>,
+    pub password_reset_ttl: Duration,
+    pub password_reset_url: Option<String>,
 }
 
 /// Configuration that cannot run: one line saying what is wrong.
@@ -322,14 +357,25 @@ impl TryFrom<Settings> for Config {
                 s.default_org
             )));
         }
+        let (host, port) = match s.addr.as_deref().filter(|a| !a.trim().is_empty()) {
+            Some(addr) => parse_addr(addr)?,
+            None => (s.host, s.port),
+        };
+        let session_max_lifetime = match s.session_ttl.as_deref().filter(|t| !t.trim().is_empty()) {
+            Some(ttl) => parse_duration("AUTH_SESSION_TTL", ttl)?,
+            None => seconds("AUTH_SESSION_MAX_LIFETIME", s.session_max_lifetime)?,
+        };
+        let outbound = s.outbound.validate()?;
+        let issuer = s
+            .issuer
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| format!("http://localhost:{port}"));
+        let oidc = s.oidc.validate(&issuer, port)?;
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         Ok(Config {
-            issuer: s
-                .issuer
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| format!("http://localhost:{}", s.port)),
-            host: s.host,
-            port: s.port,
+            issuer,
+            host,
+            port,
             data_dir: s.data_dir,
             database_url,
             audience: s.audience,
@@ -337,7 +383,7 @@ impl TryFrom<Settings> for Config {
             jwt_secret: jwt_secret.map(SecretString::from),
             access_token_ttl: seconds("AUTH_ACCESS_TOKEN_TTL", s.access_token_ttl)?,
             refresh_token_ttl: seconds("AUTH_REFRESH_TOKEN_TTL", s.refresh_token_ttl)?,
-            session_max_lifetime: seconds("AUTH_SESSION_MAX_LIFETIME", s.session_max_lifetime)?,
+            session_max_lifetime,
             admin_email: s.admin_email.trim().to_lowercase(),
             admin_username: s.admin_username.trim().to_lowercase(),
             admin_password: s.admin_password.filter(|v| !v.is_empty()).map(SecretString::from),
@@ -368,6 +414,13 @@ impl TryFrom<Settings> for Config {
             event_retention: seconds("AUTH_EVENT_RETENTION", s.event_retention)?,
             seed_file: s.seed_file,
             log_json,
+            oidc,
+            debug: s.debug,
+            bcrypt_rounds: outbound.bcrypt_rounds,
+            synapse: outbound.synapse,
+            smtp: outbound.smtp,
+            password_reset_ttl: outbound.password_reset_ttl,
+            password_reset_url: outbound.password_reset_url,
         })
     }
 }

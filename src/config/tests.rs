@@ -40,6 +40,19 @@ fn bad_configuration_is_one_clear_line() {
         (&["--argon2-memory-kib", "1"], "invalid argon2 parameters"),
         (&["--access-token-ttl", "0"], "AUTH_ACCESS_TOKEN_TTL"),
         (&["--database-url", "mysql://x"], "AUTH_DATABASE_URL"),
+        (
+            &["--oidc-issuer", "https://id.example.com"],
+            "needs AUTH_OIDC_AUDIENCE or AUTH_OIDC_CLIENT_ID",
+        ),
+        (
+            &["--oidc-issuer", "id.example.com", "--oidc-client-id", "x"],
+            "AUTH_OIDC_ISSUER must be an http(s) URL",
+        ),
+        (
+            &["--oidc-redirect-uris", "https://a.test/cb, javascript:alert(1)"],
+            "AUTH_OIDC_REDIRECT_URIS",
+        ),
+        (&["--public-url", "auth.example.com"], "AUTH_PUBLIC_URL"),
     ];
     for (args, expected) in cases {
         let err = Config::try_from(settings_from(&[], args)).unwrap_err().to_string();
@@ -63,4 +76,88 @@ fn defaults_match_the_design() {
     );
     assert_eq!(c.default_org, "default");
     assert!(c.allow_registration && !c.allow_dev_headers);
+    assert!(c.oidc.global.is_none() && c.oidc.redirect_uris.is_empty());
+    assert_eq!(
+        c.oidc.public_url, "http://localhost:8001",
+        "browsers reach us at the issuer by default"
+    );
+}
+
+#[test]
+fn the_global_oidc_provider_takes_its_audience_from_the_client_id() {
+    let args = [
+        "--oidc-issuer",
+        "https://tenant.eu.auth0.com/",
+        "--oidc-client-id",
+        "abc",
+        "--oidc-redirect-uris",
+        "https://app.test/cb,https://app.test/other",
+        "--public-url",
+        "https://auth.app.test/",
+    ];
+    let c = Config::try_from(settings_from(&[], &args)).unwrap();
+    let global = c.oidc.global.unwrap();
+    assert_eq!(global.issuer, "https://tenant.eu.auth0.com/", "kept exactly");
+    assert_eq!(global.audience, "abc");
+    assert!(global.jit && !global.link_by_email);
+    assert_eq!(c.oidc.redirect_uris, ["https://app.test/cb", "https://app.test/other"]);
+    assert_eq!(c.oidc.public_url, "https://auth.app.test");
+}
+
+#[test]
+fn seed_001_flags_and_durations() {
+    let args = legacy_args(["guildhall", "-addr", ":8080", "-session-ttl=24h", "--port", "1"].map(Into::into));
+    let args: Vec<String> = args.into_iter().map(|a| a.into_string().unwrap()).collect();
+    assert_eq!(
+        args,
+        ["guildhall", "--addr", ":8080", "--session-ttl=24h", "--port", "1"]
+    );
+    let c = Config::try_from(settings_from(&[], &["--addr", ":8080", "--session-ttl", "24h"])).unwrap();
+    assert_eq!((c.host.as_str(), c.port), ("0.0.0.0", 8080));
+    assert_eq!(c.session_max_lifetime, Duration::hours(24));
+    assert_eq!(c.issuer, "http://localhost:8080");
+    let c = Config::try_from(settings_from(
+        &[],
+        &["--addr", "127.0.0.1:9000", "--session-ttl", "1h30m"],
+    ))
+    .unwrap();
+    assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 9000));
+    assert_eq!(c.session_max_lifetime, Duration::minutes(90));
+    for (ttl, seconds) in [("3600", 3600), ("90s", 90), ("1.5h", 5400)] {
+        let c = Config::try_from(settings_from(&[], &["--session-ttl", ttl])).unwrap();
+        assert_eq!(c.session_max_lifetime, Duration::seconds(seconds), "{ttl}");
+    }
+    for bad in [
+        &["--addr", "8080"][..],
+        &["--session-ttl", "24x"],
+        &["--session-ttl", "10ms"],
+        &["--addr", ":http"],
+    ] {
+        assert!(Config::try_from(settings_from(&[], bad)).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn seed_000_names_are_accepted() {
+    let s = settings_from(
+        &[
+            ("DEBUG", "true"),
+            ("BCRYPT_ROUNDS", "12"),
+            ("SYNAPSE_ADMIN_URL", "http://synapse:8008/"),
+            ("SYNAPSE_REGISTRATION_SECRET", "s3cret"),
+        ],
+        &[],
+    );
+    let c = Config::try_from(s).unwrap();
+    assert!(c.debug);
+    let synapse = c.synapse.unwrap();
+    assert_eq!(synapse.admin_url, "http://synapse:8008");
+    assert!(
+        !settings_from(&[("DEBUG", "express:*")], &[]).debug,
+        "another tool's DEBUG is not an error"
+    );
+    let half = settings_from(&[("SYNAPSE_REGISTRATION_SECRET", "s3cret")], &[]);
+    assert!(Config::try_from(half).unwrap_err().to_string().contains("set together"));
+    assert!(Config::try_from(settings_from(&[("BCRYPT_ROUNDS", "99")], &[])).is_err());
+    assert!(Config::try_from(settings_from(&[], &["--smtp-url", "http://x"])).is_err());
 }

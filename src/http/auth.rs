@@ -150,8 +150,23 @@ pub async fn logout_all(State(state): State<AppState>, Auth(caller): Auth) -> Ap
 
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401, body = ErrorBody)))]
-pub async fn me(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<UserView>> {
-    Ok(Json(state.auth.me(&caller).await?.as_ref().into()))
+pub async fn me(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    auth: Result<Auth, ApiError>,
+) -> ApiResult<Json<UserView>> {
+    match auth {
+        Ok(Auth(caller)) => Ok(Json(state.auth.me(&caller).await?.as_ref().into())),
+        Err(refused) => {
+            // Not ours: perhaps the global OpenID provider's (AUTH_OIDC_ISSUER).
+            if let Some(token) = bearer(&headers)
+                && let Some(view) = super::oidc::external_me(&state, token).await?
+            {
+                return Ok(Json(view));
+            }
+            Err(refused)
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
@@ -195,7 +210,14 @@ pub async fn validate(
             message: "is required (or send Authorization: Bearer)".into(),
         }])
     })?;
-    Ok(Json(match state.auth.validate(&token).await? {
+    let mut verdict = state.auth.validate(&token).await?;
+    if verdict.is_err() {
+        // Not ours: perhaps the global OpenID provider's (AUTH_OIDC_ISSUER).
+        if let Some(external) = state.oidc.external(&token).await? {
+            verdict = external;
+        }
+    }
+    Ok(Json(match verdict {
         Ok(context) => ValidateResponse {
             valid: true,
             user: Some(context.as_ref().into()),

@@ -205,8 +205,9 @@ impl PageQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PageOf<T: ToSchema> {
     pub items: Vec<T>,
-    /// How many there are in all.
-    pub total: u64,
+    /// How many there are in all; on the first page only (absent once a `cursor` is given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }

@@ -32,6 +32,8 @@ pub enum ApiError {
     UnsupportedMediaType(&'static str),
     /// 422: fields failed validation.
     Validation(Vec<FieldError>),
+    /// 502: an upstream service (an identity provider) cannot be reached or answers nonsense.
+    BadGateway(&'static str, String),
     /// 503: a dependency (the database) is down.
     Unavailable,
     /// 500: anything else; the cause is logged.
@@ -70,6 +72,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadGateway(..) => StatusCode::BAD_GATEWAY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -80,7 +83,8 @@ impl ApiError {
             Self::BadRequest(code, detail)
             | Self::Unauthorized(code, detail)
             | Self::Forbidden(code, detail)
-            | Self::Conflict(code, detail) => (code, detail),
+            | Self::Conflict(code, detail)
+            | Self::BadGateway(code, detail) => (code, detail),
             Self::NotFound(detail) => ("not_found", detail),
             Self::MethodNotAllowed => ("method_not_allowed", "Method not allowed".into()),
             Self::PayloadTooLarge => ("payload_too_large", "the request body is larger than 64 KiB".into()),

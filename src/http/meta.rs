@@ -68,3 +68,34 @@ pub async fn public_key(State(state): State<AppState>) -> Result<Json<PublicKey>
         algorithm: key.algorithm.as_str().to_owned(),
     }))
 }
+
+/// ReDoc (bundled, MIT: `assets/redoc.LICENSE`), reading `/openapi.json`; nothing from the internet.
+const REDOC_PAGE: &str = r#"<!DOCTYPE html>
+<html>
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>guildhall API</title>
+  </head>
+  <body>
+    <div id="redoc"></div>
+    <script src="/redoc/redoc.standalone.js"></script>
+    <script>Redoc.init("/openapi.json", {}, document.getElementById("redoc"));</script>
+  </body>
+</html>
+"#;
+
+pub async fn redoc() -> axum::response::Html<&'static str> {
+    axum::response::Html(REDOC_PAGE)
+}
+
+pub async fn redoc_script() -> impl axum::response::IntoResponse {
+    use axum::http::header;
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("assets/redoc.standalone.js"),
+    )
+}

@@ -2,13 +2,16 @@
 //! service function and map the result.
 pub mod activity;
 pub mod auth;
+pub mod compat;
 pub mod domains;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod meta;
+pub mod oidc;
 pub mod openapi;
 pub mod orgs;
+pub mod password;
 pub mod providers;
 pub mod seed;
 pub mod state;
@@ -56,6 +59,14 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/sessions/{id}", delete(auth::revoke_session))
         .route("/auth/validate", post(auth::validate))
         .route("/auth/introspect", post(auth::introspect))
+        .route("/auth/oidc/discover", post(oidc::discover))
+        .route("/auth/oidc/exchange", post(oidc::exchange))
+        .route("/auth/oidc/{provider}/login", get(oidc::login))
+        .route("/auth/oidc/{provider}/callback", get(oidc::callback))
+        .route("/auth/password/forgot", post(password::forgot))
+        .route("/auth/password/reset", post(password::reset))
+        .route("/redoc", get(meta::redoc))
+        .route("/redoc/redoc.standalone.js", get(meta::redoc_script))
         .route("/teams", get(teams::mine).post(teams::create))
         .route("/teams/all", get(teams::all))
         .route(
@@ -116,6 +127,7 @@ pub fn router(state: AppState) -> Router {
             "/admin/users/{id}",
             get(users::get).patch(users::update).delete(users::delete),
         )
+        .merge(compat::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state.clone());

@@ -1,5 +1,6 @@
 //! The OpenAPI description of every route, served at `/openapi.json` and `/docs`.
-use super::{activity, auth, domains, dto, error, meta, orgs, providers, seed, teams, users};
+use super::compat::{cl, daarion, edd};
+use super::{activity, auth, domains, dto, error, meta, oidc, orgs, password, providers, seed, teams, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -19,6 +20,11 @@ use utoipa::{Modify, OpenApi};
         orgs::service_accounts, orgs::create_service_account, orgs::delete_service_account,
         users::list, users::create, users::get, users::update, users::delete, activity::events, activity::audit, seed::apply,
         providers::list, providers::create, providers::get, providers::update, providers::delete,
+        oidc::login, oidc::callback, oidc::exchange, oidc::discover,
+        password::forgot, password::reset,
+        daarion::register, daarion::login, daarion::refresh, daarion::logout, daarion::me, daarion::introspect,
+        edd::login, edd::logout, edd::me,
+        cl::refresh, cl::me, cl::list, cl::create, cl::get, cl::update, cl::delete,
     ),
     components(schemas(error::ErrorBody, error::FieldErrorBody, dto::UserView, dto::TokenResponse)),
     modifiers(&BearerScheme),
@@ -29,6 +35,8 @@ use utoipa::{Modify, OpenApi};
         (name = "orgs", description = "Organisations, members, roles, service accounts"),
         (name = "admin", description = "User administration"),
         (name = "meta", description = "Health, keys and discovery"),
+        (name = "oidc", description = "Logging in through external OpenID Connect providers"),
+        (name = "compat", description = "The seed services' routes, for their clients (README: Compatibility with the seed services)"),
     ),
 )]
 pub struct ApiDoc;

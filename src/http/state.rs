@@ -1,5 +1,8 @@
 //! The state every handler shares: the services, each an `Arc`.
 use crate::config::Config;
+use crate::service::compat::{cl::ClService, daarion::DaarionService};
+use crate::service::oidc::OidcService;
+use crate::service::passwords::PasswordService;
 use crate::service::providers::ProviderService;
 use crate::service::{activity::ActivityService, seeding::SeedService, teams::TeamService, users::UserService};
 use crate::service::{auth::AuthService, clients::ClientService, domains::DomainService, orgs::OrgService};
@@ -18,4 +21,8 @@ pub struct AppState {
     pub activity: Arc<ActivityService>,
     pub seeds: Arc<SeedService>,
     pub providers: Arc<ProviderService>,
+    pub oidc: Arc<OidcService>,
+    pub passwords: Arc<PasswordService>,
+    pub daarion: Arc<DaarionService>,
+    pub cl: Arc<ClService>,
 }

@@ -48,7 +48,9 @@ impl From<User> for AdminUserView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    pub email: String,
+    /// Required, unless `username` is an email address (seed 001's clients send only that).
+    #[serde(default)]
+    pub email: Option<String>,
     /// Omit for an account that only logs in through an identity provider.
     #[serde(default)]
     pub password: Option<String>,
@@ -103,11 +105,17 @@ pub async fn create(
     Auth(caller): Auth,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<AdminUserView>)> {
+    // Seed 001 names accounts by a `username` that is an email address.
+    let (email, username) = match (body.email, body.username) {
+        (Some(email), username) => (email, username),
+        (None, Some(username)) if username.contains('@') => (username, None),
+        (None, username) => (String::new(), username),
+    };
     let input = NewUser {
-        email: body.email,
+        email,
         password: body.password,
         name: body.name,
-        username: body.username,
+        username,
         roles: body.roles,
         superuser: body.is_superuser,
     };

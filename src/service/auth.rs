@@ -282,7 +282,7 @@ impl AuthService {
     }
 
     /// The organisation a login is for: the one asked for, else the last used, else the first.
-    async fn org_for_login(&self, user: &User, requested: Option<&str>) -> Result<Organisation> {
+    pub(crate) async fn org_for_login(&self, user: &User, requested: Option<&str>) -> Result<Organisation> {
         let db = &self.core.db;
         if let Some(slug) = requested {
             let org = self.active_org(slug).await?.ok_or(NOT_A_MEMBER)?;
@@ -309,7 +309,7 @@ impl AuthService {
         ))
     }
 
-    async fn start_session<C: Conn>(
+    pub(crate) async fn start_session<C: Conn>(
         &self,
         c: &C,
         journal: &mut Journal,

@@ -7,12 +7,15 @@ pub mod authz;
 pub mod bootstrap;
 pub mod cache;
 pub mod clients;
+pub mod compat;
 pub mod core;
 pub mod domains;
 pub mod journal;
 pub mod keys;
 pub mod notify;
+pub mod oidc;
 pub mod orgs;
+pub mod passwords;
 pub mod providers;
 pub mod relay;
 pub mod roles;
@@ -26,6 +29,12 @@ pub mod validate;
 use crate::crypto::password::HashError;
 use crate::store::StoreError;
 use crate::token::VerifyError;
+
+/// `uri` with query parameters appended (URL-encoded), after any it already has.
+pub fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{sep}{}", serde_urlencoded::to_string(params).unwrap_or_default())
+}
 
 /// One field's problem, reported on 422.
 #[derive(Debug, Clone, PartialEq, Eq)]

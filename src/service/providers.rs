@@ -53,6 +53,9 @@ pub async fn check<C: Conn>(
         }
     };
     let slug = problems.check(&field("slug"), rules::slug(&input.slug));
+    if input.slug == crate::config::GLOBAL_PROVIDER {
+        problems.add(&field("slug"), "is reserved for the provider configured by AUTH_OIDC_*");
+    }
     let name = problems.check(&field("name"), rules::display_name(&input.name));
     let issuer = problems.check(&field("issuer"), rules::issuer(&input.issuer));
     if input.client_id.trim().is_empty() || input.client_id.len() > 255 {

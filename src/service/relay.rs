@@ -159,6 +159,9 @@ pub fn spawn_pruner(core: Arc<Core>, retention: Age) {
                 Ok(n) => tracing::info!(pruned = n, "pruned published events"),
                 Err(error) => tracing::warn!(%error, "cannot prune the outbox"),
             }
+            if let Err(error) = store::oidc::prune(&core.db, core.clock.now()).await {
+                tracing::warn!(%error, "cannot prune expired external logins");
+            }
         }
     });
 }

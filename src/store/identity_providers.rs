@@ -133,3 +133,27 @@ pub async fn delete<C: Conn>(c: &C, org_id: Uuid, id: Uuid) -> Result<bool> {
         .await?;
     Ok(done.rows_affected > 0)
 }
+
+/// Active providers of active organisations that serve an email domain, with the
+/// organisation's slug. Domains are few per provider and providers few, so the match is made here.
+pub async fn serving<C: Conn>(c: &C, domain: &str) -> Result<Vec<(IdentityProvider, String)>> {
+    let providers = identity_provider::Entity::find()
+        .filter(identity_provider::Column::Active.eq(true))
+        .order_by_asc(identity_provider::Column::Slug)
+        .all(c)
+        .await?;
+    let mut served = Vec::new();
+    for p in providers {
+        if !p
+            .email_domains
+            .split_whitespace()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+        {
+            continue;
+        }
+        if let Some(org) = super::orgs::find(c, p.org_id).await?.filter(|o| o.active) {
+            served.push((from_model(p), org.slug));
+        }
+    }
+    Ok(served)
+}

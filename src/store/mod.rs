@@ -2,13 +2,16 @@
 //! `C: ConnectionTrait`, so a service can hand it the database or a transaction, and returns
 //! domain types from `crate::model`.
 pub mod audit;
+pub mod compat;
 pub mod domains;
 pub mod events;
 pub mod identity_providers;
 pub mod keys;
 pub mod notify;
+pub mod oidc;
 pub mod orgs;
 mod page;
+pub mod resets;
 pub mod service_accounts;
 pub mod sessions;
 pub mod teams;

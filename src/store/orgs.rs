@@ -108,7 +108,8 @@ pub async fn add_member<C: Conn>(
     Ok(())
 }
 
-/// A membership's roles (sorted), the union of their permissions (sorted) and its version.
+/// A membership's roles (sorted), the union of their permissions and those granted to the
+/// membership directly (sorted), and its version.
 pub struct Membership {
     pub roles: Vec<String>,
     pub permissions: Vec<String>,
@@ -147,6 +148,7 @@ pub async fn membership<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<O
         .into_iter()
         .map(|p| p.permission)
         .collect();
+    permissions.extend(super::compat::direct_permissions(c, member.id).await?);
     permissions.sort();
     permissions.dedup();
     Ok(Some(Membership {
@@ -291,7 +293,10 @@ pub async fn is_member<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<bo
 /// Members of an organisation with their roles, ordered by user id.
 pub async fn members<C: Conn>(c: &C, org_id: Uuid, request: PageRequest) -> Result<Page<OrgMember>> {
     let base = org_member::Entity::find().filter(org_member::Column::OrgId.eq(org_id));
-    let total = base.clone().count(c).await?;
+    let total = match request.after {
+        None => Some(base.clone().count(c).await?),
+        Some(_) => None,
+    };
     let mut query = base.order_by_asc(org_member::Column::UserId).limit(request.limit + 1);
     if let Some(after) = request.after {
         query = query.filter(org_member::Column::UserId.gt(after));

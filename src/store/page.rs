@@ -1,5 +1,6 @@
 //! Keyset pagination: rows ordered by id (UUIDv7, so by creation), `limit + 1` fetched to know
-//! whether another page follows, and the total.
+//! whether another page follows, and the total on the first page only (a `COUNT(*)` per page
+//! would make deep pages cost the whole table; clients paging on already know it).
 use super::{Conn, Result};
 use crate::model::{Page, PageRequest};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
@@ -19,7 +20,10 @@ where
     E::Model: Send + Sync,
     C: Conn,
 {
-    let total = base.clone().count(c).await?;
+    let total = match request.after {
+        None => Some(base.clone().count(c).await?),
+        Some(_) => None,
+    };
     let mut query = base.order_by_asc(id).limit(request.limit + 1);
     if let Some(after) = request.after {
         query = query.filter(id.gt(after));
@@ -28,7 +32,7 @@ where
     Ok(finish(items, request, total, id_of))
 }
 
-pub fn finish<T>(mut items: Vec<T>, request: PageRequest, total: u64, id: impl Fn(&T) -> Uuid) -> Page<T> {
+pub fn finish<T>(mut items: Vec<T>, request: PageRequest, total: Option<u64>, id: impl Fn(&T) -> Uuid) -> Page<T> {
     let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
     let next_cursor = if items.len() > limit {
         items.truncate(limit);

@@ -35,6 +35,7 @@ pub struct NewUser {
     pub default_org_id: Option<Uuid>,
 }
 
+/// Creates an account and gives it the next user number.
 pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<User> {
     let model = user::ActiveModel {
         id: Set(new.id.unwrap_or_else(Uuid::now_v7)),
@@ -51,6 +52,7 @@ pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<
     }
     .insert(c)
     .await?;
+    super::compat::assign_number(c, model.id).await?;
     Ok(model.into())
 }
 

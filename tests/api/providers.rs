@@ -21,7 +21,10 @@ async fn providers_are_managed_and_their_secret_never_returned() {
     let created = app
         .expect("POST", &base, t, Some(provider()), StatusCode::CREATED)
         .await;
-    assert_eq!(created["issuer"], "https://sso.acme.test");
+    assert_eq!(
+        created["issuer"], "https://sso.acme.test/",
+        "kept exactly, as discovery compares it"
+    );
     assert_eq!(created["has_client_secret"], true);
     assert_eq!(created["scopes"], json!(["openid", "email", "profile"]));
     assert_eq!(created["groups_claim"], "groups");

@@ -57,6 +57,10 @@ async fn entities_and_migrations_agree() {
     create_from_entity(&derived, entity::outbox_event::Entity).await;
     create_from_entity(&derived, entity::audit_entry::Entity).await;
     create_from_entity(&derived, entity::identity_provider::Entity).await;
+    create_from_entity(&derived, entity::user_number::Entity).await;
+    create_from_entity(&derived, entity::member_permission::Entity).await;
+    create_from_entity(&derived, entity::matrix_account::Entity).await;
+    create_from_entity(&derived, entity::password_reset::Entity).await;
 
     for table in [
         "organisations",
@@ -76,6 +80,10 @@ async fn entities_and_migrations_agree() {
         "outbox_events",
         "audit_log",
         "identity_providers",
+        "user_numbers",
+        "member_permissions",
+        "matrix_accounts",
+        "password_resets",
     ] {
         let from_migrations = columns(&migrated, table).await;
         assert!(!from_migrations.is_empty(), "{table} exists after migrating");
