@@ -112,11 +112,17 @@ impl ApiError {
     }
 }
 
+/// The id of the request being handled (empty outside one): error bodies carry it, and so do
+/// the warnings and errors logged for a request (the per-request span is at debug level).
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let (error, detail, errors) = self.body();
-        let request_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+        let request_id = current_request_id();
         let mut response = (
             status,
             axum::Json(ErrorBody {
@@ -151,11 +157,19 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(detail) => Self::NotFound(detail.into()),
             ServiceError::Conflict(code, detail) => Self::Conflict(code, detail.into()),
             ServiceError::Unavailable(cause) => {
-                tracing::warn!(error = format!("{cause:#}"), "dependency unavailable");
+                tracing::warn!(
+                    error = format!("{cause:#}"),
+                    request_id = current_request_id(),
+                    "dependency unavailable"
+                );
                 Self::Unavailable
             }
             ServiceError::Internal(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "internal error");
+                tracing::error!(
+                    error = format!("{cause:#}"),
+                    request_id = current_request_id(),
+                    "internal error"
+                );
                 Self::Internal
             }
         }

@@ -1,7 +1,7 @@
 //! `/auth/oidc/*`: logging in through an external OpenID Connect provider, home-realm discovery,
 //! and the one-time code exchange. See `service::oidc` for the rules.
 use super::dto::{TokenResponse, UserView};
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, current_request_id};
 use super::extract::{ApiJson, ApiPath};
 use super::state::AppState;
 use crate::model::ClientInfo;
@@ -25,7 +25,7 @@ impl From<OidcError> for ApiError {
         match e {
             OidcError::Invalid(code, detail) => ApiError::BadRequest(code, detail.into()),
             OidcError::Unreachable(cause) => {
-                tracing::warn!(error = %cause, "identity provider unreachable");
+                tracing::warn!(error = %cause, request_id = current_request_id(), "identity provider unreachable");
                 ApiError::BadGateway("provider_unavailable", "the identity provider cannot be reached".into())
             }
             OidcError::Service(e) => e.into(),

@@ -37,11 +37,26 @@ const MAX_CONTEXTS: usize = 200_000;
 /// Verified tokens kept at most.
 const MAX_TOKENS: usize = 100_000;
 
+/// The SHA-256 of a token's exact bytes (collision resistant: two tokens never share an entry).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenDigest([u8; 32]);
+
+impl TokenDigest {
+    pub fn of(token: &str) -> Self {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(digest.as_ref());
+        Self(bytes)
+    }
+}
+
 #[derive(Default)]
 pub struct AccessCache {
     generation: AtomicU64,
-    /// Verified access tokens by their exact bytes: a signature need not be checked twice.
-    tokens: RwLock<HashMap<Box<str>, Arc<AccessClaims>>>,
+    /// Verified access tokens by the SHA-256 of their exact bytes: a signature need not be
+    /// checked twice. The digest, not the token (about 1 KiB), is the key: inserting copies 32
+    /// bytes, and growing the map rehashes 32-byte keys, not whole tokens under the write lock.
+    tokens: RwLock<HashMap<TokenDigest, Arc<AccessClaims>>>,
 
     revoked: RwLock<HashMap<Uuid, DateTime<Utc>>>,
     contexts: RwLock<HashMap<(Uuid, Uuid), ContextResult>>,
@@ -67,17 +82,17 @@ impl AccessCache {
 
     /// The claims of a token verified before (the caller still checks time, sessions and
     /// memberships).
-    pub fn verified(&self, token: &str) -> Option<Arc<AccessClaims>> {
+    pub fn verified(&self, token: &TokenDigest) -> Option<Arc<AccessClaims>> {
         read(&self.tokens).get(token).cloned()
     }
 
     /// Remembers a verified token if there is room and nobody holds the lock: it is only a
     /// shortcut, so it never makes a request wait (expired entries are pruned every minute).
-    pub fn remember_verified(&self, token: &str, claims: Arc<AccessClaims>) {
+    pub fn remember_verified(&self, token: TokenDigest, claims: Arc<AccessClaims>) {
         if let Ok(mut tokens) = self.tokens.try_write()
             && tokens.len() < MAX_TOKENS
         {
-            tokens.insert(token.into(), claims);
+            tokens.insert(token, claims);
         }
     }
 

@@ -1,7 +1,7 @@
 //! What every service shares: the database, configuration, clock, keys, password hasher and the
 //! access cache, with the operations that keep the cache true: loading a user's context,
 //! revoking sessions, and invalidating after a change.
-use super::cache::{AccessCache, ContextResult, Denial};
+use super::cache::{AccessCache, ContextResult, Denial, TokenDigest};
 use super::journal::{Invalidation, Journal};
 use super::notify;
 use super::tree::DomainTree;
@@ -70,13 +70,14 @@ impl Core {
     /// common case.
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
         let now = self.clock.now();
-        let claims = match self.cache.verified(token) {
+        let digest = TokenDigest::of(token);
+        let claims = match self.cache.verified(&digest) {
             // Remembered by its exact bytes: the signature and claims were checked; time still moves.
             Some(claims) if claims.exp > now.timestamp() - LEEWAY_SECONDS => claims,
             _ => {
                 let ring = self.keys.current();
                 let claims = Arc::new(self.verifier.verify(&ring, token, now.timestamp())?);
-                self.cache.remember_verified(token, Arc::clone(&claims));
+                self.cache.remember_verified(digest, Arc::clone(&claims));
                 claims
             }
         };
