@@ -180,3 +180,39 @@ impl AccessCache {
         accounts.remove(&id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Arc<AccessClaims> {
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "iss": "https://id.example.com", "aud": "guildhall", "sub": Uuid::nil(), "jti": Uuid::nil(),
+                "iat": 0, "nbf": 0, "exp": exp, "type": "access", "org": {"id": Uuid::nil(), "slug": "acme"}
+            }))
+            .expect("claims"),
+        )
+    }
+
+    #[test]
+    fn a_remembered_token_is_found_by_its_exact_bytes_only() {
+        let cache = AccessCache::default();
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+        cache.remember_verified(TokenDigest::of(token), claims(100));
+        assert_eq!(cache.verified(&TokenDigest::of(token)).map(|c| c.exp), Some(100));
+        // One byte more, one byte less, another signature: never the remembered claims.
+        for other in [
+            &format!("{token}A")[..],
+            &token[..token.len() - 1],
+            "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.b3RoZXI",
+        ] {
+            assert!(cache.verified(&TokenDigest::of(other)).is_none(), "{other}");
+        }
+        cache.prune_tokens(100);
+        assert!(
+            cache.verified(&TokenDigest::of(token)).is_none(),
+            "expired entries are pruned"
+        );
+    }
+}
