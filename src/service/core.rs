@@ -254,6 +254,7 @@ pub async fn load_context<C: Conn>(
         teams,
         domains,
         expanded_domains,
+        rendered: Default::default(),
     }))
 }
 

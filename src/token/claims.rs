@@ -189,6 +189,7 @@ mod tests {
                 .collect(),
             domains: vec![],
             expanded_domains: vec![],
+            rendered: Default::default(),
         }
     }
 
