@@ -5,7 +5,7 @@ use super::extract::{ApiForm, ApiJson, ApiPath, Auth, OptionalJson, basic, beare
 use super::state::AppState;
 use crate::model::ClientInfo;
 use crate::service::FieldError;
-use crate::service::auth::{Login, Registration};
+use crate::service::auth::Login;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -22,14 +22,7 @@ pub async fn register(
     client: ClientInfo,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<TokenResponse>)> {
-    let input = Registration {
-        email: body.email,
-        password: body.password,
-        name: body.name,
-        username: body.username,
-        organization: body.organization,
-    };
-    let grant = state.auth.register(input, client).await?;
+    let grant = state.auth.register(body.into(), client).await?;
     Ok((StatusCode::CREATED, Json(grant.into())))
 }
 

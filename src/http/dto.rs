@@ -24,6 +24,18 @@ pub struct RegisterRequest {
     pub organization: Option<String>,
 }
 
+impl From<RegisterRequest> for crate::service::auth::Registration {
+    fn from(r: RegisterRequest) -> Self {
+        Self {
+            email: r.email,
+            password: r.password,
+            name: r.name,
+            username: r.username,
+            organization: r.organization,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {

@@ -6,7 +6,7 @@ use crate::http::extract::{ApiJson, Auth, OptionalJson, bearer};
 use crate::http::state::AppState;
 use crate::model::{ClientInfo, MembershipContext};
 use crate::service::FieldError;
-use crate::service::auth::{Login, Registration};
+use crate::service::auth::Login;
 use crate::service::compat::daarion::DaarionGrant;
 use axum::Json;
 use axum::extract::State;
@@ -72,14 +72,7 @@ pub async fn register(
     client: ClientInfo,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<DaarionTokens>)> {
-    let input = Registration {
-        email: body.email,
-        password: body.password,
-        name: body.name,
-        username: body.username,
-        organization: body.organization,
-    };
-    let grant = state.daarion.register(input, client).await?;
+    let grant = state.daarion.register(body.into(), client).await?;
     Ok((StatusCode::CREATED, Json(grant.into())))
 }
 
