@@ -65,9 +65,16 @@ pub struct MembershipContext {
     pub rendered: Rendered,
 }
 
-/// A rendering cached beside the value it renders; it takes no part in comparisons.
-#[derive(Clone, Default)]
+/// A rendering cached beside the value it renders; it takes no part in comparisons, and a
+/// clone starts empty (a clone may be changed; the original never is).
+#[derive(Default)]
 pub struct Rendered(std::sync::OnceLock<bytes::Bytes>);
+
+impl Clone for Rendered {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
 
 impl Rendered {
     pub fn get_or_init(&self, render: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
