@@ -1,7 +1,57 @@
 //! The seed services' spellings: seed 001's Go-style flags and durations and its `[host]:port`
-//! address, and a lenient boolean for seed 000's `DEBUG`.
+//! address, a lenient boolean for seed 000's `DEBUG`, and the legacy environment variables
+//! accepted as aliases of our settings.
 use super::{ConfigError, bad, seconds};
 use chrono::Duration;
+
+/// Legacy names accepted for a setting, in order of preference, with a factor applied to the
+/// value (minutes → seconds).
+const ALIASES: &[(&str, &str, u64)] = &[
+    ("port", "PORT", 1),
+    ("data_dir", "CL_SERVER_DIR", 1),
+    ("database_url", "DATABASE_URL", 1),
+    ("jwt_algorithm", "JWT_ALGORITHM", 1),
+    ("jwt_algorithm", "JWT_ALGO", 1),
+    ("jwt_secret", "JWT_SECRET", 1),
+    ("jwt_secret", "AUTH_JWT_SECRET_KEY", 1),
+    ("access_token_ttl", "ACCESS_TOKEN_TTL", 1),
+    ("access_token_ttl", "AUTH_JWT_ACCESS_TOKEN_EXPIRE_MINUTES", 60),
+    ("access_token_ttl", "ACCESS_TOKEN_EXPIRE_MINUTES", 60),
+    ("refresh_token_ttl", "REFRESH_TOKEN_TTL", 1),
+    ("admin_username", "ADMIN_USERNAME", 1),
+    ("admin_password", "DEFAULT_PASSWORD", 1),
+    ("nats_url", "NATS_URL", 1),
+    ("debug", "DEBUG", 1),
+    ("bcrypt_rounds", "BCRYPT_ROUNDS", 1),
+    ("synapse_admin_url", "SYNAPSE_ADMIN_URL", 1),
+    ("synapse_registration_secret", "SYNAPSE_REGISTRATION_SECRET", 1),
+];
+
+/// Applies the legacy aliases as defaults of a command, so the precedence is: flag, `AUTH_*`
+/// variable, alias, built-in default.
+pub fn with_aliases(mut command: clap::Command, env: impl Fn(&str) -> Option<String>) -> clap::Command {
+    for (arg, var, factor) in ALIASES.iter().rev() {
+        let Some(value) = env(var).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let value = if *factor == 1 {
+            value
+        } else {
+            match value.trim().parse::<u64>() {
+                Ok(n) => (n * factor).to_string(),
+                Err(_) => value,
+            }
+        };
+        let value: &'static str = Box::leak(value.into_boxed_str());
+        command = command.mut_arg(*arg, |a| a.default_value(value));
+    }
+    command
+}
+
+/// The legacy environment variables accepted as aliases.
+pub(super) fn alias_names() -> impl Iterator<Item = &'static str> {
+    ALIASES.iter().map(|(_, var, _)| *var)
+}
 
 /// Seed 001's Go-style single-dash flags, rewritten to ours before parsing.
 const LEGACY_FLAGS: &[&str] = &["-addr", "-session-ttl"];

@@ -12,31 +12,8 @@ mod outbound;
 pub use oidc::{GLOBAL_PROVIDER, GlobalOidc, OidcConfig, OidcSettings};
 pub use outbound::{OutboundSettings, SmtpConfig, SynapseConfig};
 mod legacy;
-pub use legacy::legacy_args;
+pub use legacy::{legacy_args, with_aliases};
 use legacy::{lenient_bool, parse_addr, parse_duration};
-
-/// Legacy names accepted for a setting, in order of preference, with a factor applied to the
-/// value (minutes → seconds).
-const ALIASES: &[(&str, &str, u64)] = &[
-    ("port", "PORT", 1),
-    ("data_dir", "CL_SERVER_DIR", 1),
-    ("database_url", "DATABASE_URL", 1),
-    ("jwt_algorithm", "JWT_ALGORITHM", 1),
-    ("jwt_algorithm", "JWT_ALGO", 1),
-    ("jwt_secret", "JWT_SECRET", 1),
-    ("jwt_secret", "AUTH_JWT_SECRET_KEY", 1),
-    ("access_token_ttl", "ACCESS_TOKEN_TTL", 1),
-    ("access_token_ttl", "AUTH_JWT_ACCESS_TOKEN_EXPIRE_MINUTES", 60),
-    ("access_token_ttl", "ACCESS_TOKEN_EXPIRE_MINUTES", 60),
-    ("refresh_token_ttl", "REFRESH_TOKEN_TTL", 1),
-    ("admin_username", "ADMIN_USERNAME", 1),
-    ("admin_password", "DEFAULT_PASSWORD", 1),
-    ("nats_url", "NATS_URL", 1),
-    ("debug", "DEBUG", 1),
-    ("bcrypt_rounds", "BCRYPT_ROUNDS", 1),
-    ("synapse_admin_url", "SYNAPSE_ADMIN_URL", 1),
-    ("synapse_registration_secret", "SYNAPSE_REGISTRATION_SECRET", 1),
-];
 
 /// Every setting of the service, as flags and environment variables.
 #[derive(Args, Clone)]
@@ -177,28 +154,7 @@ pub fn environment_variables() -> (Vec<String>, Vec<&'static str>) {
         .filter_map(|a| a.get_env())
         .map(|e| e.to_string_lossy().into_owned())
         .collect();
-    (names, ALIASES.iter().map(|(_, var, _)| *var).collect())
-}
-
-/// Applies the legacy aliases as defaults of a command, so the precedence is: flag, `AUTH_*`
-/// variable, alias, built-in default.
-pub fn with_aliases(mut command: clap::Command, env: impl Fn(&str) -> Option<String>) -> clap::Command {
-    for (arg, var, factor) in ALIASES.iter().rev() {
-        let Some(value) = env(var).filter(|v| !v.is_empty()) else {
-            continue;
-        };
-        let value = if *factor == 1 {
-            value
-        } else {
-            match value.trim().parse::<u64>() {
-                Ok(n) => (n * factor).to_string(),
-                Err(_) => value,
-            }
-        };
-        let value: &'static str = Box::leak(value.into_boxed_str());
-        command = command.mut_arg(*arg, |a| a.default_value(value));
-    }
-    command
+    (names, legacy::alias_names().collect())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
