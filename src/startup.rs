@@ -3,7 +3,10 @@
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::crypto::password::Hasher;
-use crate::http::{self, state::AppState};
+use crate::http::{
+    self,
+    state::{AppState, Services},
+};
 use crate::service::ServiceError;
 use crate::service::compat::{cl::ClService, daarion::DaarionService};
 use crate::service::core::Core;
@@ -102,7 +105,7 @@ impl Application {
         let orgs = Arc::new(OrgService::new(Arc::clone(&core)));
         let users = Arc::new(UserService::new(Arc::clone(&core)));
         let mailer = crate::mail::from_config(&config)?;
-        let state = AppState {
+        let state = AppState::new(Services {
             config: Arc::clone(&config),
             teams: Arc::new(TeamService::new(Arc::clone(&core))),
             domains: Arc::new(DomainService::new(Arc::clone(&core))),
@@ -119,7 +122,7 @@ impl Application {
             ),
             orgs,
             auth,
-        };
+        });
         if config.bcrypt_rounds.is_some() {
             tracing::warn!(
                 "AUTH_BCRYPT_ROUNDS / BCRYPT_ROUNDS is ignored: passwords are hashed with argon2id (AUTH_ARGON2_*)"
