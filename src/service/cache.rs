@@ -2,7 +2,7 @@
 //! current context per organisation. Every change invalidates what it touches; a generation
 //! counter keeps a load that raced with an invalidation from storing a stale answer.
 use crate::model::{MembershipContext, ServiceAccount};
-use crate::token::AccessClaims;
+use crate::token::verify::Verified;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,17 +50,29 @@ impl TokenDigest {
     }
 }
 
-#[derive(Default)]
 pub struct AccessCache {
     generation: AtomicU64,
     /// Verified access tokens by the SHA-256 of their exact bytes: a signature need not be
     /// checked twice. The digest, not the token (about 1 KiB), is the key: inserting copies 32
     /// bytes, and growing the map rehashes 32-byte keys, not whole tokens under the write lock.
-    tokens: RwLock<HashMap<TokenDigest, Arc<AccessClaims>>>,
+    /// The table is sized for `MAX_TOKENS` at the start, so it never rehashes under the lock.
+    tokens: RwLock<HashMap<TokenDigest, Verified>>,
 
     revoked: RwLock<HashMap<Uuid, DateTime<Utc>>>,
     contexts: RwLock<HashMap<(Uuid, Uuid), ContextResult>>,
     accounts: RwLock<HashMap<Uuid, Option<ServiceAccount>>>,
+}
+
+impl Default for AccessCache {
+    fn default() -> Self {
+        Self {
+            generation: AtomicU64::default(),
+            tokens: RwLock::new(HashMap::with_capacity(MAX_TOKENS)),
+            revoked: RwLock::default(),
+            contexts: RwLock::default(),
+            accounts: RwLock::default(),
+        }
+    }
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -82,23 +94,23 @@ impl AccessCache {
 
     /// The claims of a token verified before (the caller still checks time, sessions and
     /// memberships).
-    pub fn verified(&self, token: &TokenDigest) -> Option<Arc<AccessClaims>> {
-        read(&self.tokens).get(token).cloned()
+    pub fn verified(&self, token: &TokenDigest) -> Option<Verified> {
+        read(&self.tokens).get(token).copied()
     }
 
     /// Remembers a verified token if there is room and nobody holds the lock: it is only a
     /// shortcut, so it never makes a request wait (expired entries are pruned every minute).
-    pub fn remember_verified(&self, token: TokenDigest, claims: Arc<AccessClaims>) {
+    pub fn remember_verified(&self, token: TokenDigest, verified: Verified) {
         if let Ok(mut tokens) = self.tokens.try_write()
             && tokens.len() < MAX_TOKENS
         {
-            tokens.insert(token, claims);
+            tokens.insert(token, verified);
         }
     }
 
     /// Forgets verified tokens that have expired.
     pub fn prune_tokens(&self, now: i64) {
-        write(&self.tokens).retain(|_, claims| claims.exp > now);
+        write(&self.tokens).retain(|_, verified| verified.exp > now);
     }
 
     pub fn is_revoked(&self, session: Uuid) -> bool {
@@ -185,14 +197,14 @@ impl AccessCache {
 mod tests {
     use super::*;
 
-    fn claims(exp: i64) -> Arc<AccessClaims> {
-        Arc::new(
-            serde_json::from_value(serde_json::json!({
-                "iss": "https://id.example.com", "aud": "guildhall", "sub": Uuid::nil(), "jti": Uuid::nil(),
-                "iat": 0, "nbf": 0, "exp": exp, "type": "access", "org": {"id": Uuid::nil(), "slug": "acme"}
-            }))
-            .expect("claims"),
-        )
+    fn claims(exp: i64) -> Verified {
+        Verified {
+            sub: Uuid::max(),
+            org_id: Uuid::nil(),
+            sid: None,
+            exp,
+            service: false,
+        }
     }
 
     #[test]
@@ -200,7 +212,7 @@ mod tests {
         let cache = AccessCache::default();
         let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
         cache.remember_verified(TokenDigest::of(token), claims(100));
-        assert_eq!(cache.verified(&TokenDigest::of(token)).map(|c| c.exp), Some(100));
+        assert_eq!(cache.verified(&TokenDigest::of(token)), Some(claims(100)));
         // One byte more, one byte less, another signature: never the remembered claims.
         for other in [
             &format!("{token}A")[..],

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 /// An introspected token that is active.
 pub struct Introspection {
-    pub claims: Arc<AccessClaims>,
+    pub claims: AccessClaims,
 
     /// The user's current context (user tokens only).
     pub context: Option<Arc<MembershipContext>>,
@@ -170,8 +170,8 @@ impl ClientService {
 
     /// RFC 7662: `None` for anything not active, or not of the caller's organisation.
     pub async fn introspect(&self, caller: &ServiceAccount, token: &str) -> Result<Option<Introspection>> {
-        let principal = match self.core.authenticate(token).await {
-            Ok(p) => p,
+        let (principal, claims) = match self.core.authenticate_with_claims(token).await {
+            Ok(found) => found,
             Err(ServiceError::InvalidToken(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
@@ -185,9 +185,6 @@ impl ClientService {
             },
             Subject::Service { .. } => None,
         };
-        Ok(Some(Introspection {
-            claims: principal.claims,
-            context,
-        }))
+        Ok(Some(Introspection { claims, context }))
     }
 }

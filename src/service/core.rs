@@ -39,7 +39,6 @@ pub enum Subject {
 pub struct Principal {
     pub subject: Subject,
     pub org_id: Uuid,
-    pub claims: Arc<AccessClaims>,
 }
 
 impl Core {
@@ -71,41 +70,52 @@ impl Core {
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
         let now = self.clock.now();
         let digest = TokenDigest::of(token);
-        let claims = match self.cache.verified(&digest) {
+        let verified = match self.cache.verified(&digest) {
             // Remembered by its exact bytes: the signature and claims were checked; time still moves.
-            Some(claims) if claims.exp > now.timestamp() - LEEWAY_SECONDS => claims,
+            Some(verified) if verified.exp > now.timestamp() - LEEWAY_SECONDS => verified,
             _ => {
                 let ring = self.keys.current();
-                let claims = Arc::new(self.verifier.verify(&ring, token, now.timestamp())?);
-                self.cache.remember_verified(digest, Arc::clone(&claims));
-                claims
+                let verified = self.verifier.verify(&ring, token, now.timestamp())?;
+                self.cache.remember_verified(digest, verified);
+                verified
             }
         };
 
-        let subject = match (&claims.client_id, claims.sid) {
-            (Some(_), _) => {
-                let account = self.service_account(claims.sub).await?;
-                if !account.is_some_and(|a| a.active && a.org_id == claims.org.id) {
+        let subject = match (verified.service, verified.sid) {
+            (true, _) => {
+                let account = self.service_account(verified.sub).await?;
+                if !account.is_some_and(|a| a.active && a.org_id == verified.org_id) {
                     return Err(VerifyError::SessionRevoked.into());
                 }
-                Subject::Service { account_id: claims.sub }
+                Subject::Service {
+                    account_id: verified.sub,
+                }
             }
-            (None, Some(sid)) => {
+            (false, Some(sid)) => {
                 if self.cache.is_revoked(sid) {
                     return Err(VerifyError::SessionRevoked.into());
                 }
                 Subject::User {
-                    user_id: claims.sub,
+                    user_id: verified.sub,
                     session_id: sid,
                 }
             }
-            (None, None) => return Err(VerifyError::Malformed.into()),
+            (false, None) => return Err(VerifyError::Malformed.into()),
         };
         Ok(Principal {
             subject,
-            org_id: claims.org.id,
-            claims,
+            org_id: verified.org_id,
         })
+    }
+
+    /// A token's principal and its claims as signed, for introspection. The claims are read
+    /// from the very bytes `authenticate` accepted (the cache keeps only what authenticating
+    /// needs), so reading them again needs no second signature check.
+    pub async fn authenticate_with_claims(&self, token: &str) -> Result<(Principal, AccessClaims)> {
+        let principal = self.authenticate(token).await?;
+        let claims = jsonwebtoken::dangerous::insecure_decode_claims::<AccessClaims>(token)
+            .map_err(|_| ServiceError::from(VerifyError::Malformed))?;
+        Ok((principal, claims))
     }
 
     pub async fn service_account(&self, id: Uuid) -> Result<Option<ServiceAccount>> {

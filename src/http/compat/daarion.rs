@@ -147,7 +147,7 @@ pub async fn introspect(
     let Some((claims, context)) = state.daarion.introspect(&token).await? else {
         return Ok(Json(json!({"active": false})));
     };
-    let mut answer = serde_json::to_value(claims.as_ref()).map_err(|_| ApiError::Internal)?;
+    let mut answer = serde_json::to_value(&claims).map_err(|_| ApiError::Internal)?;
     if let Value::Object(map) = &mut answer {
         map.insert("active".into(), json!(true));
         map.insert("email".into(), json!(context.user.email));

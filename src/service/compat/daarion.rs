@@ -57,9 +57,9 @@ impl DaarionService {
     }
 
     /// A live user access token's claims with the user's current context; `None` otherwise.
-    pub async fn introspect(&self, token: &str) -> Result<Option<(Arc<AccessClaims>, Arc<MembershipContext>)>> {
-        let principal = match self.core.authenticate(token).await {
-            Ok(principal) => principal,
+    pub async fn introspect(&self, token: &str) -> Result<Option<(AccessClaims, Arc<MembershipContext>)>> {
+        let (principal, claims) = match self.core.authenticate_with_claims(token).await {
+            Ok(found) => found,
             Err(ServiceError::InvalidToken(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
@@ -71,7 +71,7 @@ impl DaarionService {
             .context(user_id, principal.org_id)
             .await?
             .ok()
-            .map(|context| (principal.claims, context)))
+            .map(|context| (claims, context)))
     }
 
     async fn with_matrix(&self, grant: Grant) -> Result<DaarionGrant> {
