@@ -1,7 +1,7 @@
 //! `/auth/*`: register, login, token, refresh, logout, me, sessions.
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiForm, ApiJson, ApiPath, Auth, OptionalJson, basic, bearer};
+use super::extract::{ApiForm, ApiJson, ApiPath, Auth, OptionalJson, TokenInput, basic, bearer};
 use super::state::AppState;
 use crate::model::ClientInfo;
 use crate::service::FieldError;
@@ -189,14 +189,7 @@ pub async fn revoke_session(
 /// Services validate a token and get the user's *current* context (domains expanded).
 #[utoipa::path(post, path = "/auth/validate", tag = "auth", request_body = ValidateRequest,
     responses((status = 200, body = ValidateResponse), (status = 422, body = ErrorBody)))]
-pub async fn validate(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    OptionalJson(body): OptionalJson<ValidateRequest>,
-) -> ApiResult<Response> {
-    let token = body
-        .and_then(|b| b.token)
-        .or_else(|| bearer(&headers).map(String::from));
+pub async fn validate(State(state): State<AppState>, TokenInput(token): TokenInput) -> ApiResult<Response> {
     let token = token.ok_or_else(|| {
         ApiError::Validation(vec![FieldError {
             field: "token".into(),

@@ -1,5 +1,6 @@
 //! Extractors that answer bad input with our error shape: JSON and form bodies (content type,
 //! size, syntax, and per-field problems), path parameters, the bearer principal, client info.
+use super::dto::ValidateRequest;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::model::ClientInfo;
@@ -12,12 +13,17 @@ use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 
 fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
-    headers
+    let Some(essence) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .is_some_and(|v| v == expected || (expected == "application/json" && v.ends_with("+json")))
+        .map(str::trim)
+    else {
+        return false;
+    };
+    let suffix = essence.len().checked_sub(5).and_then(|i| essence.get(i..));
+    essence.eq_ignore_ascii_case(expected)
+        || (expected == "application/json" && suffix.is_some_and(|s| s.eq_ignore_ascii_case("+json")))
 }
 
 async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
@@ -106,6 +112,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
             return Err(ApiError::UnsupportedMediaType("application/json"));
         }
         parse_json(&bytes).map(|v| Self(Some(v)))
+    }
+}
+
+/// The token of a `{"token": ...}` JSON body, or else of `Authorization: Bearer` (validation and
+/// introspection). The headers are read in place: a `HeaderMap` argument beside the body would
+/// be a copy of them on every call of the hottest route.
+pub struct TokenInput(pub Option<String>);
+
+impl<S: Send + Sync> FromRequest<S> for TokenInput {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bearer = bearer(req.headers()).map(String::from);
+        let OptionalJson(body) = OptionalJson::<ValidateRequest>::from_request(req, state).await?;
+        Ok(Self(body.and_then(|b| b.token).or(bearer)))
     }
 }
 

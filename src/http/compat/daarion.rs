@@ -2,7 +2,7 @@
 //! `display_name`, `is_admin` and `matrix_user_id` (null unless Synapse provisioned one).
 use crate::http::dto::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, UserView, ValidateRequest};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, Auth, OptionalJson, bearer};
+use crate::http::extract::{ApiJson, Auth, OptionalJson, TokenInput};
 use crate::http::state::AppState;
 use crate::model::{ClientInfo, MembershipContext};
 use crate::service::FieldError;
@@ -130,20 +130,13 @@ pub async fn me(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<
 /// `{"active": false}`. No client credentials, like seed 000's internal endpoint.
 #[utoipa::path(post, path = "/api/auth/introspect", tag = "compat", request_body = ValidateRequest,
     responses((status = 200, description = "`active` and the token's claims"), (status = 422, body = ErrorBody)))]
-pub async fn introspect(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    OptionalJson(body): OptionalJson<ValidateRequest>,
-) -> ApiResult<Json<Value>> {
-    let token = body
-        .and_then(|b| b.token)
-        .or_else(|| bearer(&headers).map(String::from))
-        .ok_or_else(|| {
-            ApiError::Validation(vec![FieldError {
-                field: "token".into(),
-                message: "is required".into(),
-            }])
-        })?;
+pub async fn introspect(State(state): State<AppState>, TokenInput(token): TokenInput) -> ApiResult<Json<Value>> {
+    let token = token.ok_or_else(|| {
+        ApiError::Validation(vec![FieldError {
+            field: "token".into(),
+            message: "is required".into(),
+        }])
+    })?;
     let Some((claims, context)) = state.daarion.introspect(&token).await? else {
         return Ok(Json(json!({"active": false})));
     };
