@@ -2,8 +2,7 @@
 //!
 //! axum clones the state for every request (the `State` extractor, and the route's handler
 //! service). One `Arc` makes that one atomic increment; a struct of fourteen `Arc`s made it
-//! fourteen, on cache lines every worker thread writes, which cost cold validation about a
-//! tenth of its throughput on two cores.
+//! fourteen, on cache lines that every worker thread writes.
 use crate::config::Config;
 use crate::service::compat::{cl::ClService, daarion::DaarionService};
 use crate::service::oidc::OidcService;
