@@ -9,8 +9,10 @@ use std::path::PathBuf;
 
 mod oidc;
 mod outbound;
+mod throttle;
 pub use oidc::{GLOBAL_PROVIDER, GlobalOidc, OidcConfig, OidcSettings};
 pub use outbound::{OutboundSettings, SmtpConfig, SynapseConfig};
+pub use throttle::{ThrottlePolicy, ThrottleSettings};
 mod legacy;
 pub use legacy::{legacy_args, with_aliases};
 use legacy::{lenient_bool, parse_addr, parse_duration};
@@ -123,6 +125,8 @@ pub struct Settings {
     pub session_ttl: Option<String>,
     #[command(flatten)]
     pub outbound: OutboundSettings,
+    #[command(flatten)]
+    pub throttle: ThrottleSettings,
 }
 
 impl Settings {
@@ -217,6 +221,8 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub password_reset_ttl: Duration,
     pub password_reset_url: Option<String>,
+    /// Brute-force protection on password logins; `None`: off.
+    pub login_throttle: Option<ThrottlePolicy>,
 }
 
 /// Configuration that cannot run: one line saying what is wrong.
@@ -322,6 +328,7 @@ impl TryFrom<Settings> for Config {
             None => seconds("AUTH_SESSION_MAX_LIFETIME", s.session_max_lifetime)?,
         };
         let outbound = s.outbound.validate()?;
+        let login_throttle = s.throttle.validate()?;
         let issuer = s
             .issuer
             .filter(|v| !v.is_empty())
@@ -377,6 +384,7 @@ impl TryFrom<Settings> for Config {
             smtp: outbound.smtp,
             password_reset_ttl: outbound.password_reset_ttl,
             password_reset_url: outbound.password_reset_url,
+            login_throttle,
         })
     }
 }

@@ -53,6 +53,7 @@ fn bad_configuration_is_one_clear_line() {
             "AUTH_OIDC_REDIRECT_URIS",
         ),
         (&["--public-url", "auth.example.com"], "AUTH_PUBLIC_URL"),
+        (&["--login-lockout-seconds", "0"], "AUTH_LOGIN_LOCKOUT_SECONDS"),
     ];
     for (args, expected) in cases {
         let err = Config::try_from(settings_from(&[], args)).unwrap_err().to_string();
@@ -76,6 +77,13 @@ fn defaults_match_the_design() {
     );
     assert_eq!(c.default_org, "default");
     assert!(c.allow_registration && !c.allow_dev_headers);
+    assert_eq!(
+        c.login_throttle,
+        Some(crate::config::ThrottlePolicy {
+            max_failures: 5,
+            lockout: Duration::seconds(60)
+        })
+    );
     assert!(c.oidc.global.is_none() && c.oidc.redirect_uris.is_empty());
     assert_eq!(
         c.oidc.public_url, "http://localhost:8001",

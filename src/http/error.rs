@@ -28,6 +28,8 @@ pub enum ApiError {
     Conflict(&'static str, String),
     /// 413: the body is over the limit.
     PayloadTooLarge,
+    /// 429: too many failed logins for the name; the seconds to wait (also in `Retry-After`).
+    TooManyRequests(i64),
     /// 415: the body is not of the expected content type.
     UnsupportedMediaType(&'static str),
     /// 422: fields failed validation.
@@ -72,6 +74,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(..) => StatusCode::BAD_GATEWAY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -105,6 +108,10 @@ impl ApiError {
                     Some(fields),
                 );
             }
+            Self::TooManyRequests(wait) => (
+                "too_many_attempts",
+                format!("too many failed logins for this account; try again in {wait} seconds"),
+            ),
             Self::Unavailable => ("unavailable", "the service is temporarily unavailable".into()),
             Self::Internal => ("internal_error", "an internal error occurred".into()),
         };
@@ -121,6 +128,10 @@ pub fn current_request_id() -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match self {
+            Self::TooManyRequests(wait) => HeaderValue::from_str(&wait.to_string()).ok(),
+            _ => None,
+        };
         let (error, detail, errors) = self.body();
         let request_id = current_request_id();
         let mut response = (
@@ -138,6 +149,9 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let Some(wait) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, wait);
+        }
         response
     }
 }
@@ -149,6 +163,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::InvalidCredentials => {
                 Self::Unauthorized("invalid_credentials", "Incorrect email/username or password".into())
             }
+            ServiceError::TooManyAttempts(wait) => Self::TooManyRequests(wait),
             ServiceError::InvalidToken(reason) => Self::Unauthorized("invalid_token", reason.to_string()),
             ServiceError::InvalidGrant(detail) => Self::Unauthorized("invalid_grant", detail.into()),
             ServiceError::InvalidClient => Self::Unauthorized("invalid_client", "client authentication failed".into()),
@@ -193,6 +208,11 @@ mod tests {
                 ServiceError::InvalidCredentials,
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
+            ),
+            (
+                ServiceError::TooManyAttempts(60),
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
             ),
             (
                 ServiceError::InvalidToken(VerifyError::Expired),

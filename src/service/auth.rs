@@ -2,6 +2,7 @@
 //! `/auth/me`, `/auth/validate`, and turning a bearer token into a `Caller`.
 use super::core::{Core, denied, load_context};
 use super::journal::{Actor, Journal};
+use super::throttle::LoginThrottle;
 use serde_json::{Value, json};
 
 use super::validate::{self, Problems};
@@ -41,11 +42,15 @@ const NOT_A_MEMBER: ServiceError = ServiceError::Forbidden("not_a_member", "not 
 
 pub struct AuthService {
     pub(super) core: Arc<Core>,
+    /// Every password login goes through `login`, so this one guard covers them all (ours, the
+    /// OAuth password grant and the seed services' routes).
+    throttle: LoginThrottle,
 }
 
 impl AuthService {
     pub fn new(core: Arc<Core>) -> Self {
-        Self { core }
+        let throttle = LoginThrottle::new(core.config.login_throttle);
+        Self { core, throttle }
     }
 
     pub fn core(&self) -> &Core {
@@ -169,6 +174,9 @@ impl AuthService {
         }
         problems.finish()?;
         let login = input.login.trim().to_lowercase();
+        self.throttle
+            .check(&login, self.core.clock.now())
+            .map_err(ServiceError::TooManyAttempts)?;
         let (user, hash) = match store::users::find_credentials(&self.core.db, &login).await? {
             Some((user, hash)) => (Some(user), hash),
             None => (None, None),
@@ -189,9 +197,17 @@ impl AuthService {
                 };
                 journal.audit_outcome(None, &actor, "login", None, "failure", None);
                 self.core.record(journal).await?;
+                if let Some(seconds) = self.throttle.failed(&login, self.core.clock.now()) {
+                    tracing::warn!(
+                        seconds,
+                        ip = client.ip.as_deref(),
+                        "a login name is locked after repeated failed logins"
+                    );
+                }
                 return Err(ServiceError::InvalidCredentials);
             }
         };
+        self.throttle.succeeded(&login);
         let org = self.org_for_login(&user, input.organization.as_deref()).await?;
         let context = self.current_context(user.id, org.id).await?;
         let mut journal = self.core.journal();

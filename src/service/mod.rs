@@ -22,6 +22,7 @@ pub mod roles;
 pub mod seeding;
 pub mod sessions;
 pub mod teams;
+pub mod throttle;
 pub mod tree;
 pub mod users;
 pub mod validate;
@@ -49,6 +50,9 @@ pub enum ServiceError {
     Validation(Vec<FieldError>),
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The login name is locked after repeated failures; the seconds to wait.
+    #[error("too many failed logins")]
+    TooManyAttempts(i64),
     #[error("invalid token: {0}")]
     InvalidToken(VerifyError),
     #[error("invalid client")]

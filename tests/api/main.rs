@@ -30,5 +30,6 @@ mod schema;
 mod seeding;
 mod sessions;
 mod tenancy;
+mod throttle;
 mod tokens;
 mod writes;

@@ -77,7 +77,7 @@ pub async fn register(
 }
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "compat", request_body = LoginRequest,
-    responses((status = 200, body = DaarionTokens), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = DaarionTokens), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,

@@ -33,7 +33,7 @@ pub struct EddMe {
 
 /// `{username or email, password}` → the native token response plus `token`.
 #[utoipa::path(post, path = "/login", tag = "compat", request_body = LoginRequest,
-    responses((status = 200, body = EddLogin), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = EddLogin), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
