@@ -5,6 +5,7 @@
 use super::auth::user_data;
 use super::core::Core;
 use super::journal::{Actor, Invalidation};
+use super::throttle::MailPacer;
 use super::validate::{self, Problems};
 use super::{Result, ServiceError};
 use crate::crypto::{self, password};
@@ -18,15 +19,21 @@ use std::sync::Arc;
 pub struct PasswordService {
     core: Arc<Core>,
     mailer: SharedMailer,
+    pacer: MailPacer,
 }
 
 impl PasswordService {
     pub fn new(core: Arc<Core>, mailer: SharedMailer) -> Self {
-        Self { core, mailer }
+        Self {
+            core,
+            mailer,
+            pacer: MailPacer::default(),
+        }
     }
 
-    /// Starts a reset for `email` if it names an active account. The mail is sent in the
-    /// background, so the answer takes as long either way.
+    /// Starts a reset for `email` if it names an active account, at most once a minute per
+    /// address (`MailPacer`). The mail is sent in the background, so the answer takes as long
+    /// either way.
     #[tracing::instrument(skip_all, err(level = "info"))]
     pub async fn forgot(&self, email: &str, client: ClientInfo) -> Result<()> {
         let mut problems = Problems::default();
@@ -46,6 +53,10 @@ impl PasswordService {
             ip: client.ip,
         };
         let token = match &user {
+            Some(_) if !self.pacer.allow(&email, now) => {
+                journal.audit_outcome(None, &actor, "password.forgot", None, "paced", None);
+                None
+            }
             Some(user) => {
                 let token =
                     crypto::random_token().map_err(|_| ServiceError::Internal(anyhow::anyhow!("no randomness")))?;

@@ -1,5 +1,7 @@
-//! Brute-force protection for password logins (OWASP ASVS V2.2.1), as Keycloak's "brute force
-//! detection" does it with temporary lockout:
+//! Anti-automation on the open password routes (OWASP ASVS V2.2.1): brute-force protection for
+//! password logins, and pacing of password-reset mail (`MailPacer`, below).
+//!
+//! Logins, as Keycloak's "brute force detection" does it with temporary lockout:
 //! - after `max_failures` failed logins in a row for one login name, that name is locked for
 //!   `lockout`; every further failure doubles the lock, up to 15 minutes;
 //! - while a name is locked, its logins are refused before the password is checked (so guessing
@@ -107,6 +109,36 @@ impl LoginThrottle {
     }
 }
 
+/// The shortest time between two password-reset mails to one address.
+pub const RESET_MAIL_INTERVAL: Duration = Duration::minutes(1);
+
+/// At most one password-reset mail per address per `RESET_MAIL_INTERVAL`: `forgot` is open to
+/// anyone, and without this it would mail a victim as fast as it is called. Requests in between
+/// get the same answer and send nothing. When `MAX_TRACKED` addresses were mailed within one
+/// interval, new addresses are not paced until some age out (mail keeps working).
+#[derive(Default)]
+pub struct MailPacer {
+    sent: Mutex<HashMap<NameDigest, DateTime<Utc>>>,
+}
+
+impl MailPacer {
+    /// Whether a mail to `address` (normalised) may go now; if so, it counts as sent.
+    pub fn allow(&self, address: &str, now: DateTime<Utc>) -> bool {
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let key = digest(address);
+        if sent.get(&key).is_some_and(|at| now - *at < RESET_MAIL_INTERVAL) {
+            return false;
+        }
+        if sent.len() >= MAX_TRACKED {
+            sent.retain(|_, at| now - *at < RESET_MAIL_INTERVAL);
+        }
+        if sent.len() < MAX_TRACKED {
+            sent.insert(key, now);
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +178,16 @@ mod tests {
         assert_eq!(t.failed("ada", at(1)), None, "counting starts again after a success");
         assert_eq!(t.failed("ada", at(1 + 12 * 3600 + 1)), None, "and after 12 quiet hours");
         assert_eq!(t.failed("ada", at(1 + 12 * 3600 + 2)), Some(60));
+    }
+
+    #[test]
+    fn reset_mail_is_paced_per_address() {
+        let pacer = MailPacer::default();
+        assert!(pacer.allow("ada", at(0)));
+        assert!(!pacer.allow("ada", at(59)));
+        assert!(pacer.allow("bob", at(59)), "per address");
+        assert!(pacer.allow("ada", at(60)));
+        assert!(!pacer.allow("ada", at(61)));
     }
 
     #[test]

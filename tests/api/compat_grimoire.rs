@@ -251,11 +251,17 @@ async fn reset_tokens_expire_are_stored_hashed_and_a_reset_spends_the_older_ones
     let (url, mut mail) = smtp_sink().await;
     let app = spawn_app_with(|s| s.outbound.smtp_url = Some(url)).await;
     app.register("grim@grimoire.test").await;
+    // At most one mail a minute per address: the second request within the minute sends nothing.
     for _ in 0..2 {
         app.post_json("/auth/password/forgot", &json!({"email": "grim@grimoire.test"}))
             .await;
     }
     let first = token_in(&next_mail(&mut mail).await.data);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(mail.try_recv().is_err(), "a second mail within the minute");
+    app.advance(chrono::Duration::seconds(60));
+    app.post_json("/auth/password/forgot", &json!({"email": "grim@grimoire.test"}))
+        .await;
     let second = token_in(&next_mail(&mut mail).await.data);
     assert_ne!(first, second);
 
@@ -298,7 +304,8 @@ async fn reset_tokens_expire_are_stored_hashed_and_a_reset_spends_the_older_ones
         .await;
     expect_error(stale, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 
-    // Expiry: one hour by default.
+    // Expiry: one hour by default (a minute on, so the mail is not paced).
+    app.advance(chrono::Duration::seconds(60));
     app.post_json("/auth/password/forgot", &json!({"email": "grim@grimoire.test"}))
         .await;
     let late = token_in(&next_mail(&mut mail).await.data);
