@@ -66,6 +66,12 @@ async fn the_providers_tokens_are_accepted_by_validate_and_me() {
     let verdict = app.validate(&parts.join(".")).await;
     assert_eq!(verdict["valid"], false);
     assert_eq!(user_count(&app).await, users + 1);
+
+    // A known subject's next token is answered from caches alone, like our own tokens.
+    app.handle.close_database().await.unwrap();
+    let verdict = app.validate(&idp.mint(json!({}))).await;
+    assert_eq!(verdict["valid"], true, "validate with the database closed: {verdict}");
+    assert_eq!(verdict["user"]["id"], me["id"]);
 }
 
 #[tokio::test]

@@ -27,7 +27,9 @@ const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub struct ExternalKeys {
     jwks: Mutex<Option<(Instant, Arc<JwkSet>)>>,
-    users: Mutex<HashMap<String, Uuid>>,
+    /// Subjects seen before: their account and the organisation it was provisioned into, so a
+    /// known subject's token is answered from caches alone.
+    users: Mutex<HashMap<String, (Uuid, Uuid)>>,
 }
 
 /// An external token's verdict: its user's current context, or the stable reason it is refused.
@@ -78,15 +80,15 @@ impl OidcService {
         let Some(subject) = claims.get("sub").and_then(Value::as_str).map(str::to_owned) else {
             return Ok(Some(Err("malformed_token")));
         };
-        let provider = match self.provider(GLOBAL_PROVIDER).await {
-            Ok(p) => p,
-            Err(OidcError::Service(e)) => return Err(e),
-            Err(_) => return Ok(Some(Err("unknown_provider"))),
-        };
         let cached = self.external.users.lock().ok().and_then(|u| u.get(&subject).copied());
-        let user_id = match cached {
-            Some(id) => id,
+        let (user_id, org_id) = match cached {
+            Some(known) => known,
             None => {
+                let provider = match self.provider(GLOBAL_PROVIDER).await {
+                    Ok(p) => p,
+                    Err(OidcError::Service(e)) => return Err(e),
+                    Err(_) => return Ok(Some(Err("unknown_provider"))),
+                };
                 let identity = Identity {
                     issuer: global.issuer.clone(),
                     subject: subject.clone(),
@@ -100,9 +102,9 @@ impl OidcService {
                 match self.provision(&provider, &identity).await {
                     Ok((user_id, _)) => {
                         if let Ok(mut users) = self.external.users.lock() {
-                            users.insert(subject.clone(), user_id);
+                            users.insert(subject.clone(), (user_id, provider.org_id));
                         }
-                        user_id
+                        (user_id, provider.org_id)
                     }
                     Err(OidcError::Redirect { error, .. }) => return Ok(Some(Err(error))),
                     Err(OidcError::Service(e)) => return Err(e),
@@ -110,7 +112,7 @@ impl OidcService {
                 }
             }
         };
-        let verdict = self.core.context(user_id, provider.org_id).await?.map_err(|d| d.code());
+        let verdict = self.core.context(user_id, org_id).await?.map_err(|d| d.code());
         if verdict.is_err() {
             // The account may have gone; look the subject up again next time.
             if let Ok(mut users) = self.external.users.lock() {
