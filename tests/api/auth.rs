@@ -216,16 +216,7 @@ async fn without_a_configured_password_the_admin_is_never_admin_admin() {
 async fn the_token_endpoint_speaks_oauth_forms() {
     let app = spawn_app().await;
     app.register("ada@acme.test").await;
-    let response = app
-        .post_form(
-            "/auth/token",
-            &[
-                ("grant_type", "password"),
-                ("username", "ada@acme.test"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let response = app.password_grant("ada@acme.test", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     let v = body(response).await;
     assert_eq!(v["token_type"], "bearer");

@@ -173,6 +173,15 @@ impl TestApp {
             .await
     }
 
+    /// The OAuth password grant on `/auth/token` (seed 002's form login).
+    pub async fn password_grant(&self, login: &str, password: &str) -> Response {
+        self.post_form(
+            "/auth/token",
+            &[("grant_type", "password"), ("username", login), ("password", password)],
+        )
+        .await
+    }
+
     /// Logs in and returns the token response, asserting success.
     pub async fn login_ok(&self, login: &str, password: &str) -> Value {
         let response = self.login(login, password).await;

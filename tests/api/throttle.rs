@@ -39,17 +39,7 @@ async fn repeated_failures_lock_the_name_even_against_the_right_password() {
     app.login_ok("bob@acme.test", PASSWORD).await;
     // Every password route goes through the same guard: the OAuth password grant (seed 002's form
     // login) and seed 000's login.
-    let form = app
-        .post_form(
-            "/auth/token",
-            &[
-                ("grant_type", "password"),
-                ("username", "ada@acme.test"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    expect_locked(form, "60").await;
+    expect_locked(app.password_grant("ada@acme.test", PASSWORD).await, "60").await;
     let daarion = app
         .post_json(
             "/api/auth/login",
