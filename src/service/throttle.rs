@@ -6,7 +6,9 @@
 //!   `lockout`; every further failure doubles the lock, up to 15 minutes;
 //! - while a name is locked, its logins are refused before the password is checked (so guessing
 //!   stops, and a flood of them costs no argon2 work) and do not count as failures;
-//! - a successful login forgets the name's failures; so do 12 hours without one.
+//! - a successful login forgets the name's failures; so do 12 hours without one;
+//! - attempts already past the check when a lock starts still finish, so concurrent guesses can
+//!   overshoot the limit by what is in flight (bounded by the hashing queue).
 //!
 //! Names are counted whether or not an account has them, so a lock says nothing about which
 //! accounts exist. They are kept as SHA-256 digests: bounded in size, and no addresses in memory.
