@@ -10,10 +10,18 @@ pub fn random_token() -> Result<String, aws_lc_rs::error::Unspecified> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The SHA-256 of `bytes`: keys of in-memory tables that must not keep what they index
+/// (tokens, login names), and the stored form of opaque tokens.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
 /// Lower-case hex SHA-256 of a token: what the database keeps instead of the token.
 pub fn token_digest(token: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    sha256(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

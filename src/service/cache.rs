@@ -43,10 +43,7 @@ pub struct TokenDigest([u8; 32]);
 
 impl TokenDigest {
     pub fn of(token: &str) -> Self {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-        let mut bytes = [0u8; 32];
-        bytes.copy_from_slice(digest.as_ref());
-        Self(bytes)
+        Self(crate::crypto::sha256(token.as_bytes()))
     }
 }
 

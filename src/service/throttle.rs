@@ -44,10 +44,7 @@ pub struct LoginThrottle {
 }
 
 fn digest(name: &str) -> NameDigest {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, name.as_bytes());
-    let mut bytes = [0u8; 32];
-    bytes.copy_from_slice(digest.as_ref());
-    bytes
+    crate::crypto::sha256(name.as_bytes())
 }
 
 impl LoginThrottle {
