@@ -7,6 +7,7 @@ pub mod http;
 pub mod mail;
 pub mod model;
 pub mod service;
+pub mod services;
 pub mod startup;
 pub mod store;
 pub mod token;

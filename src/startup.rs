@@ -3,20 +3,11 @@
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::crypto::password::Hasher;
-use crate::http::{
-    self,
-    state::{AppState, Services},
-};
-use crate::service::ServiceError;
-use crate::service::compat::{cl::ClService, daarion::DaarionService};
-use crate::service::core::Core;
-use crate::service::journal::Actor;
-use crate::service::oidc::OidcService;
-use crate::service::passwords::PasswordService;
-use crate::service::providers::ProviderService;
+use crate::http::{self, state::AppState};
+use crate::service::change::Actor;
 use crate::service::seeding::{Action, Plan, SeedOptions, SeedService};
-use crate::service::{self, auth::AuthService, clients::ClientService, domains::DomainService};
-use crate::service::{activity::ActivityService, orgs::OrgService, teams::TeamService, users::UserService};
+use crate::service::{self, ServiceError, authn::Authenticator};
+use crate::services::Services;
 use std::path::Path;
 
 use crate::store::{self, Db};
@@ -77,52 +68,13 @@ impl Application {
     }
 
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        install_crypto_provider();
         let config = Arc::new(config);
-        let db = database(&config).await?;
-        let hasher = Hasher::new(config.hashing).context("cannot set up password hashing")?;
-        let ring = service::keys::ensure(&db, &config, clock.as_ref())
-            .await
-            .context("cannot load the signing keys")?;
-        service::bootstrap::run(&db, &config, clock.as_ref(), &hasher)
-            .await
-            .context("cannot bootstrap")?;
-        let keys = Arc::new(KeyStore::new(ring));
-        let core = Arc::new(Core::new(
-            db.clone(),
-            Arc::clone(&config),
-            Arc::clone(&clock),
-            Arc::clone(&keys),
-            hasher,
-        ));
-        core.warm().await.context("cannot load revoked sessions")?;
-        let seeds = Arc::new(SeedService::new(Arc::clone(&core)));
+        let services = services(Arc::clone(&config), Arc::clone(&clock)).await?;
+        services.authn.warm().await.context("cannot load revoked sessions")?;
         if let Some(file) = &config.seed_file {
-            let plan = apply_seed_file(&seeds, file, SeedOptions::default()).await?;
+            let plan = apply_seed_file(&services.seeds, file, SeedOptions::default()).await?;
             tracing::info!(file = %file.display(), created = plan.count(Action::Create), updated = plan.count(Action::Update), "applied the seed document");
         }
-        let auth = Arc::new(AuthService::new(Arc::clone(&core)));
-        let orgs = Arc::new(OrgService::new(Arc::clone(&core)));
-        let users = Arc::new(UserService::new(Arc::clone(&core)));
-        let mailer = crate::mail::from_config(&config)?;
-        let state = AppState::new(Services {
-            config: Arc::clone(&config),
-            teams: Arc::new(TeamService::new(Arc::clone(&core))),
-            domains: Arc::new(DomainService::new(Arc::clone(&core))),
-            passwords: Arc::new(PasswordService::new(Arc::clone(&core), mailer)),
-            daarion: Arc::new(DaarionService::new(Arc::clone(&core), Arc::clone(&auth))?),
-            cl: Arc::new(ClService::new(Arc::clone(&core), Arc::clone(&users))),
-            users,
-            clients: Arc::new(ClientService::new(Arc::clone(&core), Arc::clone(&orgs))),
-            activity: Arc::new(ActivityService::new(Arc::clone(&core))),
-            seeds,
-            providers: Arc::new(ProviderService::new(Arc::clone(&core), Arc::clone(&orgs))),
-            oidc: Arc::new(
-                OidcService::new(Arc::clone(&core), Arc::clone(&auth)).context("cannot build the HTTP client")?,
-            ),
-            orgs,
-            auth,
-        });
         if config.bcrypt_rounds.is_some() {
             tracing::warn!(
                 "AUTH_BCRYPT_ROUNDS / BCRYPT_ROUNDS is ignored: passwords are hashed with argon2id (AUTH_ARGON2_*)"
@@ -132,24 +84,23 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
-        spawn_pruner(Arc::clone(&core));
-        service::notify::spawn_listener(Arc::clone(&core));
-        service::relay::spawn_pruner(Arc::clone(&core), config.event_retention);
+        let db = services.db.clone();
+        spawn_pruner(Arc::clone(&services.authn));
+        service::authn::listener::spawn(db.clone(), Arc::clone(&services.cache), Arc::clone(&services.authn));
+        service::relay::spawn_pruner(db.clone(), Arc::clone(&clock), config.event_retention);
         if let Some(url) = &config.nats_url {
-            service::relay::spawn(Arc::clone(&core), url.clone());
+            service::relay::spawn(db.clone(), Arc::clone(&clock), url.clone());
         }
-
         let handle = AppHandle {
             db,
             config,
             clock,
-            keys,
+            keys: Arc::clone(&services.keys),
         };
         handle.spawn_key_reloader();
-
         Ok(Self {
             listener,
-            router: http::router(state),
+            router: http::router(AppState::new(services)),
             port,
             handle,
         })
@@ -250,17 +201,32 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = terminate => {} }
 }
 
-/// Forgets revoked sessions whose last token has expired, once a minute.
-fn spawn_pruner(core: Arc<Core>) {
+/// Forgets revoked sessions and verified tokens whose last token has expired, once a minute.
+fn spawn_pruner(authn: Arc<Authenticator>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            core.cache.prune(core.clock.now());
-            core.cache
-                .prune_tokens(core.clock.now().timestamp() - crate::token::verify::LEEWAY_SECONDS);
+            authn.prune();
         }
     });
+}
+
+/// Connects, migrates, loads the keys, builds every service and bootstraps the default
+/// organisation and superuser.
+async fn services(config: Arc<Config>, clock: SharedClock) -> anyhow::Result<Services> {
+    install_crypto_provider();
+    let db = database(&config).await?;
+    let hasher = Hasher::new(config.hashing).context("cannot set up password hashing")?;
+    let ring = service::keys::ensure(&db, &config, clock.as_ref())
+        .await
+        .context("cannot load the signing keys")?;
+    let keys = Arc::new(KeyStore::new(ring));
+    let services = Services::build(db, Arc::clone(&config), clock, keys, Arc::clone(&hasher))?;
+    service::bootstrap::run(&services.db, &services.changes, &config, &hasher)
+        .await
+        .context("cannot bootstrap")?;
+    Ok(services)
 }
 
 /// Reads, validates and applies (or plans) a seed file; problems come back one per line.
@@ -268,10 +234,7 @@ async fn apply_seed_file(seeds: &SeedService, file: &Path, options: SeedOptions)
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read the seed file {}", file.display()))?;
     let document = seeds.parse(&text).map_err(|e| seed_error(file, e))?;
-    let actor = Actor {
-        name: Some("guildhall seed".into()),
-        ..Actor::default()
-    };
+    let actor = Actor::system("guildhall seed");
     seeds
         .apply(&actor, &document, options)
         .await
@@ -295,14 +258,6 @@ fn seed_error(file: &Path, error: ServiceError) -> anyhow::Error {
 
 /// `guildhall seed plan|apply FILE`.
 pub async fn seed_command(config: Config, file: &Path, options: SeedOptions) -> anyhow::Result<Plan> {
-    install_crypto_provider();
-    let config = Arc::new(config);
-    let db = database(&config).await?;
-    let hasher = Hasher::new(config.hashing).context("cannot set up password hashing")?;
-    let clock: SharedClock = Arc::new(SystemClock);
-    let ring = service::keys::ensure(&db, &config, clock.as_ref())
-        .await
-        .context("cannot load the signing keys")?;
-    let core = Arc::new(Core::new(db, config, clock, Arc::new(KeyStore::new(ring)), hasher));
-    apply_seed_file(&SeedService::new(core), file, options).await
+    let services = services(Arc::new(config), Arc::new(SystemClock)).await?;
+    apply_seed_file(&services.seeds, file, options).await
 }

@@ -1,6 +1,8 @@
 //! Configuration: every setting is an `AUTH_*` environment variable and a flag (clap), with the
 //! seed services' legacy names accepted as aliases. `Settings` is what clap parses; `Config` is
 //! the validated form the service runs on. Bad configuration is one clear line.
+pub use crate::crypto::password::HashSettings;
+pub use crate::model::input::PasswordPolicy;
 use crate::token::Algorithm;
 use chrono::Duration;
 use clap::{Args, CommandFactory, FromArgMatches, builder::BoolishValueParser};
@@ -167,21 +169,6 @@ pub enum Environment {
     Development,
 }
 
-/// argon2id cost and how many hashes may run at once.
-#[derive(Debug, Clone, Copy)]
-pub struct HashSettings {
-    pub memory_kib: u32,
-    pub iterations: u32,
-    pub parallelism: u32,
-    pub concurrency: usize,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct PasswordPolicy {
-    pub min_length: usize,
-    pub blocklist: bool,
-}
-
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -292,7 +279,7 @@ impl TryFrom<Settings> for Config {
                 s.argon2_memory_kib, s.argon2_iterations, s.argon2_parallelism
             )));
         }
-        if !(1..=crate::crypto::password::MAX_PASSWORD_CHARS).contains(&s.password_min_length) {
+        if !(1..=crate::model::input::MAX_PASSWORD_CHARS).contains(&s.password_min_length) {
             return Err(bad("AUTH_PASSWORD_MIN_LENGTH must be between 1 and 1024"));
         }
         let log_json = match s.log_format.as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -313,7 +300,7 @@ impl TryFrom<Settings> for Config {
             return Err(bad("AUTH_DATABASE_URL must start with sqlite:// or postgres://"));
         }
         let default_org = s.default_org.trim().to_ascii_lowercase();
-        if crate::service::validate::slug(&default_org).is_err() {
+        if seed::rules::slug(&default_org).is_err() {
             return Err(bad(format!(
                 "AUTH_DEFAULT_ORG \"{}\" is not a valid slug",
                 s.default_org

@@ -1,42 +1,22 @@
-//! Password policy and argon2id hashing. Hashing runs on a few dedicated threads (the hash
+//! argon2id password hashing. Hashing runs on a few dedicated threads (the hash
 //! concurrency) fed by a queue, so a flood of logins queues here instead of starving the async
 //! workers, and a hashing thread goes from one hash straight to the next (no hand-back through
 //! the runtime between them) in working memory it keeps. Unknown users verify a dummy hash, so
 //! every credential failure costs the same.
-use crate::config::{HashSettings, PasswordPolicy};
 use argon2::password_hash::{Output, PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use std::cell::RefCell;
-use std::collections::HashSet;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
-/// Longest password accepted, in characters (OWASP ASVS 2.1.2 asks for at least 64).
-pub const MAX_PASSWORD_CHARS: usize = 1024;
-
-static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("common-passwords.txt")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect()
-});
-
-/// Checks a new password against the policy: length only (no composition rules, ASVS 2.1.9),
-/// taken exactly as received, and not on the list of common passwords.
-pub fn check_policy(policy: &PasswordPolicy, password: &str) -> Result<(), String> {
-    let chars = password.chars().count();
-    if chars < policy.min_length {
-        return Err(format!("must be at least {} characters", policy.min_length));
-    }
-    if chars > MAX_PASSWORD_CHARS {
-        return Err(format!("must be at most {MAX_PASSWORD_CHARS} characters"));
-    }
-    if policy.blocklist && COMMON.contains(password.to_lowercase().as_str()) {
-        return Err("is too common; choose another".into());
-    }
-    Ok(())
+/// argon2id cost and how many hashes may run at once.
+#[derive(Debug, Clone, Copy)]
+pub struct HashSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub concurrency: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,33 +186,6 @@ fn verify_in_place(password: &[u8], phc: &PasswordHash<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const POLICY: PasswordPolicy = PasswordPolicy {
-        min_length: 8,
-        blocklist: true,
-    };
-
-    #[test]
-    fn policy_is_length_and_blocklist_only() {
-        let long = "x".repeat(1025);
-        let cases: &[(&str, bool)] = &[
-            ("short", false),
-            ("password", false),
-            ("PassWord123", false),
-            ("correct horse battery staple", true),
-            ("alllowercaseletters", true),
-            ("ééééééééé", true),
-            (long.as_str(), false),
-        ];
-        for (password, ok) in cases {
-            assert_eq!(check_policy(&POLICY, password).is_ok(), *ok, "{password:.20}");
-        }
-        let relaxed = PasswordPolicy {
-            min_length: 4,
-            blocklist: false,
-        };
-        assert!(check_policy(&relaxed, "password").is_ok());
-    }
 
     #[tokio::test]
     async fn hashes_verify_and_unknown_users_fail() {

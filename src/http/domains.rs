@@ -3,8 +3,8 @@ use super::dto::{DomainView, nullable};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Auth};
 use super::state::AppState;
-use crate::model::Domain;
-use crate::service::FieldError;
+use crate::model::input::{DisplayName, Invalid, Key, Problems};
+use crate::model::{Domain, DomainId, UserId};
 use crate::service::domains::{DomainNode, DomainPatch, NewDomain};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -63,6 +63,21 @@ pub struct CreateDomain {
     pub is_active: Option<bool>,
 }
 
+impl CreateDomain {
+    fn parse(self) -> Result<NewDomain, Invalid> {
+        let mut problems = Problems::default();
+        let key = problems.parse::<Key>("key", &self.key);
+        let name = problems.parse::<DisplayName>("name", &self.name);
+        let (key, name) = problems.done((key, name))?;
+        Ok(NewDomain {
+            key,
+            name,
+            parent_id: self.parent_id.map(DomainId),
+            active: self.is_active,
+        })
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDomain {
@@ -78,10 +93,36 @@ pub struct UpdateDomain {
     pub is_active: Option<bool>,
 }
 
+impl UpdateDomain {
+    fn parse(self) -> Result<DomainPatch, Invalid> {
+        let mut problems = Problems::default();
+        let key = problems.parse_opt::<Key>("key", self.key.as_deref());
+        let name = problems.parse_opt::<DisplayName>("name", self.name.as_deref());
+        let (key, name) = problems.done((key, name))?;
+        Ok(DomainPatch {
+            key,
+            name,
+            parent_id: self.parent_id.map(|p| p.map(DomainId)),
+            active: self.is_active,
+        })
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct FormatQuery {
     /// `flat` (default) or `tree`.
     pub format: Option<String>,
+}
+
+impl FormatQuery {
+    /// Whether the tree was asked for.
+    fn tree(&self) -> Result<bool, Invalid> {
+        match self.format.as_deref().unwrap_or("flat") {
+            "flat" => Ok(false),
+            "tree" => Ok(true),
+            _ => Err(Invalid::field("format", "must be flat or tree")),
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/domains", tag = "domains", security(("bearer" = [])),
@@ -105,30 +146,13 @@ pub async fn all(
     Auth(caller): Auth,
     Query(q): Query<FormatQuery>,
 ) -> ApiResult<Json<Vec<DomainDetail>>> {
-    let nodes = match q.format.as_deref().unwrap_or("flat") {
-        "flat" => state
-            .domains
-            .flat(&caller)
-            .await?
-            .into_iter()
-            .map(|n| DomainDetail::node(n, false))
-            .collect(),
-        "tree" => state
-            .domains
-            .forest(&caller)
-            .await?
-            .into_iter()
-            .map(|n| DomainDetail::node(n, true))
-            .collect(),
-        _ => {
-            let error = FieldError {
-                field: "format".into(),
-                message: "must be flat or tree".into(),
-            };
-            return Err(ApiError::Validation(vec![error]));
-        }
+    let tree = q.tree()?;
+    let nodes = if tree {
+        state.domains.forest(&caller).await?
+    } else {
+        state.domains.flat(&caller).await?
     };
-    Ok(Json(nodes))
+    Ok(Json(nodes.into_iter().map(|n| DomainDetail::node(n, tree)).collect()))
 }
 
 #[utoipa::path(post, path = "/domains", tag = "domains", security(("bearer" = [])), request_body = CreateDomain,
@@ -138,14 +162,7 @@ pub async fn create(
     Auth(caller): Auth,
     ApiJson(body): ApiJson<CreateDomain>,
 ) -> ApiResult<(StatusCode, Json<DomainDetail>)> {
-    let input = NewDomain {
-        key: body.key,
-        name: body.name,
-        parent_id: body.parent_id,
-        active: body.is_active,
-    };
-    let domain = state.domains.create(&caller, input).await?;
-    let node = state.domains.get(&caller, domain.id).await?;
+    let node = state.domains.create(&caller, body.parse()?).await?;
     Ok((StatusCode::CREATED, Json(DomainDetail::node(node, false))))
 }
 
@@ -154,7 +171,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<DomainId>,
 ) -> ApiResult<Json<DomainDetail>> {
     Ok(Json(DomainDetail::node(state.domains.get(&caller, id).await?, false)))
 }
@@ -164,17 +181,11 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<DomainId>,
     ApiJson(body): ApiJson<UpdateDomain>,
 ) -> ApiResult<Json<DomainDetail>> {
-    let patch = DomainPatch {
-        key: body.key,
-        name: body.name,
-        parent_id: body.parent_id,
-        active: body.is_active,
-    };
-    state.domains.update(&caller, id, patch).await?;
-    Ok(Json(DomainDetail::node(state.domains.get(&caller, id).await?, false)))
+    let node = state.domains.update(&caller, id, body.parse()?).await?;
+    Ok(Json(DomainDetail::node(node, false)))
 }
 
 #[utoipa::path(delete, path = "/domains/{id}", tag = "domains", security(("bearer" = [])), params(("id" = Uuid, Path)),
@@ -182,7 +193,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<DomainId>,
 ) -> ApiResult<StatusCode> {
     state.domains.delete(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -194,7 +205,7 @@ pub async fn delete(
 pub async fn assign(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath((id, user_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((id, user_id)): ApiPath<(DomainId, UserId)>,
 ) -> ApiResult<StatusCode> {
     state.domains.assign(&caller, id, user_id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -206,7 +217,7 @@ pub async fn assign(
 pub async fn unassign(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath((id, user_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((id, user_id)): ApiPath<(DomainId, UserId)>,
 ) -> ApiResult<StatusCode> {
     state.domains.unassign(&caller, id, user_id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -7,89 +7,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    #[schema(example = "ada@acme.test")]
-    pub email: String,
-    #[schema(example = "correct horse battery staple")]
-    pub password: String,
-    /// Display name (also accepted as `display_name` or `full_name`); defaults to the email's local part.
-    #[serde(default, alias = "display_name", alias = "full_name")]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub username: Option<String>,
-    /// Organisation slug; only the default organisation is open for self-registration.
-    #[serde(default)]
-    pub organization: Option<String>,
-}
-
-impl From<RegisterRequest> for crate::service::auth::Registration {
-    fn from(r: RegisterRequest) -> Self {
-        Self {
-            email: r.email,
-            password: r.password,
-            name: r.name,
-            username: r.username,
-            organization: r.organization,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    /// Email, or username; `username` and `login` are accepted too.
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub login: Option<String>,
-    pub password: String,
-    /// Organisation slug; default: the last one used.
-    #[serde(default)]
-    pub organization: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshRequest {
-    pub refresh_token: String,
-    /// Switch to this organisation (slug).
-    #[serde(default)]
-    pub organization: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LogoutRequest {
-    #[serde(default)]
-    pub refresh_token: Option<String>,
-}
-
-/// `POST /auth/token`, OAuth 2.0 form fields.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct TokenForm {
-    /// `password` (the default), `refresh_token` or `client_credentials`.
-    #[serde(default)]
-    pub grant_type: Option<String>,
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub refresh_token: Option<String>,
-    #[serde(default)]
-    pub organization: Option<String>,
-    #[serde(default)]
-    pub scope: Option<String>,
-    #[serde(default)]
-    pub client_id: Option<String>,
-    #[serde(default)]
-    pub client_secret: Option<String>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrgView {
     pub id: Uuid,
@@ -319,24 +236,10 @@ pub struct PublicKey {
     pub algorithm: String,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct ValidateRequest {
-    /// The access token; `Authorization: Bearer` works too.
-    #[serde(default)]
-    pub token: Option<String>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ValidateResponse {
     pub valid: bool,
     pub user: Option<UserView>,
     /// Why the token is not valid: a stable code.
     pub error: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct IntrospectForm {
-    pub token: String,
-    #[serde(default)]
-    pub token_type_hint: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! The one error type of the HTTP layer. Every error answers
 //! `{"error": code, "detail": message, "request_id": id}` (+ `errors` on 422); internal causes go
 //! to the log, never to the client.
+use crate::model::input::Invalid;
 use crate::service::{FieldError, ServiceError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -156,10 +157,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        Self::Validation(e.0)
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::Validation(errors) => Self::Validation(errors),
+            ServiceError::Unauthenticated => Self::Unauthorized("not_authenticated", "Not authenticated".into()),
+            ServiceError::ExternalTokenRefused(reason) => Self::Unauthorized(reason, "the token is not valid".into()),
             ServiceError::InvalidCredentials => {
                 Self::Unauthorized("invalid_credentials", "Incorrect email/username or password".into())
             }

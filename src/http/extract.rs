@@ -1,10 +1,10 @@
 //! Extractors that answer bad input with our error shape: JSON and form bodies (content type,
 //! size, syntax, and per-field problems), path parameters, the bearer principal, client info.
-use super::dto::ValidateRequest;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::model::ClientInfo;
 use crate::service::FieldError;
+use crate::service::authn::Credential;
 use crate::service::authz::Caller;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -115,21 +115,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     }
 }
 
-/// The token of a `{"token": ...}` JSON body, or else of `Authorization: Bearer` (validation and
-/// introspection). The headers are read in place: a `HeaderMap` argument beside the body would
-/// be a copy of them on every call of the hottest route.
-pub struct TokenInput(pub Option<String>);
-
-impl<S: Send + Sync> FromRequest<S> for TokenInput {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bearer = bearer(req.headers()).map(String::from);
-        let OptionalJson(body) = OptionalJson::<ValidateRequest>::from_request(req, state).await?;
-        Ok(Self(body.and_then(|b| b.token).or(bearer)))
-    }
-}
-
 /// The field serde names in "missing field `x`" or "unknown field `x`".
 fn missing_field(error: &impl std::fmt::Display) -> Option<String> {
     let text = error.to_string();
@@ -184,34 +169,52 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Seed 003's development headers: `X-User-Email` and optionally `X-User-Name`.
-fn dev_headers(headers: &HeaderMap) -> Option<(&str, Option<&str>)> {
-    let email = headers.get("x-user-email")?.to_str().ok()?.trim();
-    let name = headers.get("x-user-name").and_then(|v| v.to_str().ok()).map(str::trim);
-    (!email.is_empty()).then_some((email, name))
+/// What a request presents to authenticate: a bearer token, else seed 003's development headers
+/// (`X-User-Email`, optionally `X-User-Name`; honoured only where the `Authenticator` allows
+/// them), else nothing.
+pub fn credential(headers: &HeaderMap) -> Credential<'_> {
+    if let Some(token) = bearer(headers) {
+        return Credential::Bearer(token);
+    }
+    let email = headers
+        .get("x-user-email")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    match email {
+        Some(email) => Credential::DevHeaders {
+            email,
+            name: headers.get("x-user-name").and_then(|v| v.to_str().ok()).map(str::trim),
+        },
+        None => Credential::None,
+    }
 }
 
-/// The authenticated user: a valid access token of a live session, and their current standing
-/// in the token's organisation; or, only when `AUTH_ALLOW_DEV_HEADERS=true` with
-/// `AUTH_ENV=development`, the user named by `X-User-Email` (seed 003).
+/// The authenticated user: a valid access token of a live session and their current standing in
+/// the token's organisation, or (development only) the user development headers name.
 pub struct Auth(pub Caller);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let mut caller = match bearer(&parts.headers) {
-            Some(token) => state.auth.caller(token).await?,
-            None => match dev_headers(&parts.headers).filter(|_| state.auth.dev_headers_allowed()) {
-                Some((email, name)) => state.auth.dev_caller(email, name).await?,
-                None => return Err(ApiError::Unauthorized("not_authenticated", "Not authenticated".into())),
-            },
-        };
+        let mut caller = state.authn.caller(credential(&parts.headers)).await?;
         caller.ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
         Ok(Self(caller))
+    }
+}
+
+/// The bearer token, if the request has one.
+pub struct Bearer(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(bearer(&parts.headers).map(String::from)))
     }
 }
 

@@ -32,13 +32,13 @@ pub async fn root() -> Json<Message> {
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "meta", responses((status = 200, description = "JSON Web Key Set")))]
 pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
-    Json(state.auth.core().keys.current().jwks().clone())
+    Json(state.keys.current().jwks().clone())
 }
 
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "meta", responses((status = 200, description = "Discovery document")))]
 pub async fn discovery(State(state): State<AppState>) -> Json<Value> {
     let issuer = state.config.issuer.trim_end_matches('/');
-    let algorithm = state.auth.core().keys.current().signing().algorithm.as_str();
+    let algorithm = state.keys.current().signing().algorithm.as_str();
     Json(json!({
         "issuer": state.config.issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
@@ -58,7 +58,7 @@ pub async fn discovery(State(state): State<AppState>) -> Json<Value> {
 /// The current signing key as PEM (seed 002); 404 under HS256, which has no public key.
 #[utoipa::path(get, path = "/auth/public-key", tag = "meta", responses((status = 200, body = PublicKey), (status = 404, body = ErrorBody)))]
 pub async fn public_key(State(state): State<AppState>) -> Result<Json<PublicKey>, ApiError> {
-    let ring = state.auth.core().keys.current();
+    let ring = state.keys.current();
     let key = ring.signing();
     let pem = key.pem.clone().ok_or_else(|| {
         ApiError::NotFound("HS256 tokens have no public key; validate them with POST /auth/validate".into())

@@ -13,7 +13,10 @@ pub mod openapi;
 pub mod orgs;
 pub mod password;
 pub mod providers;
+pub mod render;
+pub mod roles;
 pub mod seed;
+pub mod service_accounts;
 pub mod state;
 pub mod teams;
 pub mod users;
@@ -96,18 +99,18 @@ pub fn router(state: AppState) -> Router {
             "/orgs/{id}/members/{user_id}",
             put(orgs::set_roles).delete(orgs::remove_member),
         )
-        .route("/orgs/{id}/roles", get(orgs::roles).post(orgs::create_role))
+        .route("/orgs/{id}/roles", get(roles::list).post(roles::create))
         .route(
             "/orgs/{id}/roles/{role_id}",
-            axum::routing::patch(orgs::update_role).delete(orgs::delete_role),
+            axum::routing::patch(roles::update).delete(roles::delete),
         )
         .route(
             "/orgs/{id}/service-accounts",
-            get(orgs::service_accounts).post(orgs::create_service_account),
+            get(service_accounts::list).post(service_accounts::create),
         )
         .route(
             "/orgs/{id}/service-accounts/{account_id}",
-            delete(orgs::delete_service_account),
+            delete(service_accounts::delete),
         )
         .route(
             "/orgs/{id}/identity-providers",

@@ -1,12 +1,12 @@
 //! `/auth/oidc/*`: logging in through an external OpenID Connect provider, home-realm discovery,
 //! and the one-time code exchange. See `service::oidc` for the rules.
-use super::dto::{TokenResponse, UserView};
+use super::dto::TokenResponse;
 use super::error::{ApiError, ErrorBody, current_request_id};
 use super::extract::{ApiJson, ApiPath};
 use super::state::AppState;
 use crate::model::ClientInfo;
 use crate::service::ServiceError;
-use crate::service::oidc::{Callback, OidcError};
+use crate::service::oidc::{Callback, OidcError, Served};
 use crate::service::with_query;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -61,19 +61,19 @@ pub async fn login(
         .oidc
         .begin(&provider, query.redirect_uri.as_deref(), query.state)
         .await?;
-    let secure = if state.config.oidc.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{COOKIE}={}; Path=/auth/oidc; Max-Age=600; HttpOnly; SameSite=Lax{secure}",
-        started.browser
-    );
+    let secure = state.config.oidc.public_url.starts_with("https://");
     let mut response = found(&started.location)?;
-    let cookie = HeaderValue::from_str(&cookie).map_err(|_| ApiError::Internal)?;
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, browser_binding(&started.browser, secure)?);
     Ok(response)
+}
+
+/// The cookie binding a login to the browser that started it (ten minutes, this path only).
+fn browser_binding(value: &str, secure: bool) -> ApiResult<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={value}; Path=/auth/oidc; Max-Age=600; HttpOnly; SameSite=Lax{secure}");
+    HeaderValue::from_str(&cookie).map_err(|_| ApiError::Internal)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -114,9 +114,17 @@ pub async fn callback(
         error: query.error,
         iss: query.iss,
     };
+    let outcome = state.oidc.callback(&provider, answer, browser_cookie(&headers)).await;
+    let mut response = found(&where_to(outcome)?)?;
     let clear = HeaderValue::from_static("guildhall_oidc=; Path=/auth/oidc; Max-Age=0; HttpOnly; SameSite=Lax");
-    let location = match state.oidc.callback(&provider, answer, browser_cookie(&headers)).await {
-        Ok(location) => location,
+    response.headers_mut().insert(header::SET_COOKIE, clear);
+    Ok(response)
+}
+
+/// Where the browser goes after the callback: the frontend, with the code or with the error.
+fn where_to(outcome: Result<String, OidcError>) -> ApiResult<String> {
+    match outcome {
+        Ok(location) => Ok(location),
         Err(OidcError::Redirect {
             to,
             client_state,
@@ -124,16 +132,11 @@ pub async fn callback(
             description,
         }) => {
             let mut params = vec![("error", error), ("error_description", description.as_str())];
-            if let Some(s) = client_state.as_deref() {
-                params.push(("state", s));
-            }
-            with_query(&to, &params)
+            params.extend(client_state.as_deref().map(|s| ("state", s)));
+            Ok(with_query(&to, &params))
         }
-        Err(e) => return Err(e.into()),
-    };
-    let mut response = found(&location)?;
-    response.headers_mut().insert(header::SET_COOKIE, clear);
-    Ok(response)
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -150,7 +153,7 @@ pub async fn exchange(
     client: ClientInfo,
     ApiJson(body): ApiJson<ExchangeRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    match state.oidc.exchange(&body.code, client).await {
+    match state.auth.exchange_oidc_code(&body.code, client).await {
         Ok(grant) => Ok(Json(grant.into())),
         Err(ServiceError::InvalidGrant(detail)) => Err(ApiError::BadRequest("invalid_code", detail.into())),
         Err(e) => Err(e.into()),
@@ -172,6 +175,17 @@ pub struct ServedProvider {
     pub login_url: String,
 }
 
+impl From<Served> for ServedProvider {
+    fn from(p: Served) -> Self {
+        Self {
+            slug: p.slug,
+            name: p.name,
+            organization: p.organization,
+            login_url: p.login_url,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DiscoverResponse {
     pub providers: Vec<ServedProvider>,
@@ -184,26 +198,7 @@ pub async fn discover(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DiscoverRequest>,
 ) -> ApiResult<Json<DiscoverResponse>> {
-    let providers = state
-        .oidc
-        .discover(&body.email)
-        .await?
-        .into_iter()
-        .map(|p| ServedProvider {
-            slug: p.slug,
-            name: p.name,
-            organization: p.organization,
-            login_url: p.login_url,
-        })
-        .collect();
+    let served = state.oidc.discover(&body.email).await?;
+    let providers = served.into_iter().map(ServedProvider::from).collect();
     Ok(Json(DiscoverResponse { providers }))
-}
-
-/// `/auth/me` for a token of the global provider (seed 003's enterprise mode).
-pub async fn external_me(state: &AppState, token: &str) -> ApiResult<Option<UserView>> {
-    match state.oidc.external(token).await? {
-        None => Ok(None),
-        Some(Ok(context)) => Ok(Some(context.as_ref().into())),
-        Some(Err(reason)) => Err(ApiError::Unauthorized(reason, "the token is not valid".into())),
-    }
 }

@@ -1,6 +1,7 @@
 //! The OpenAPI description of every route, served at `/openapi.json` and `/docs`.
 use super::compat::{cl, daarion, edd};
-use super::{activity, auth, domains, dto, error, meta, oidc, orgs, password, providers, seed, teams, users};
+use super::{activity, auth, domains, dto, error, meta, oidc, orgs, password, providers, roles, seed};
+use super::{service_accounts, teams, users};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -16,8 +17,8 @@ use utoipa::{Modify, OpenApi};
         domains::mine, domains::all, domains::create, domains::get, domains::update, domains::delete,
         domains::assign, domains::unassign,
         orgs::list, orgs::create, orgs::get, orgs::update, orgs::delete, orgs::members, orgs::add_member,
-        orgs::set_roles, orgs::remove_member, orgs::roles, orgs::create_role, orgs::update_role, orgs::delete_role,
-        orgs::service_accounts, orgs::create_service_account, orgs::delete_service_account,
+        orgs::set_roles, orgs::remove_member, roles::list, roles::create, roles::update, roles::delete,
+        service_accounts::list, service_accounts::create, service_accounts::delete,
         users::list, users::create, users::get, users::update, users::delete, activity::events, activity::audit, seed::apply,
         providers::list, providers::create, providers::get, providers::update, providers::delete,
         oidc::login, oidc::callback, oidc::exchange, oidc::discover,

@@ -1,10 +1,12 @@
-//! `/orgs`: organisations, their members, roles and service accounts.
+//! `/orgs`: organisations and their members (their roles are in `roles`, their service accounts
+//! in `service_accounts`).
 use super::dto::{PageOf, PageQuery};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Auth};
 use super::state::AppState;
-use crate::model::{OrgMember, Organisation, Role, ServiceAccount};
-use crate::service::orgs::{NewMember, RolePatch};
+use crate::model::input::{DisplayName, Email, Invalid, Problems, Slug};
+use crate::model::{OrgId, OrgMember, Organisation, UserId};
+use crate::service::orgs::{MemberRef, NewMember};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -41,6 +43,15 @@ impl From<Organisation> for OrgDetail {
 pub struct CreateOrg {
     pub slug: String,
     pub name: String,
+}
+
+impl CreateOrg {
+    fn parse(self) -> Result<(Slug, DisplayName), Invalid> {
+        let mut problems = Problems::default();
+        let slug = problems.parse::<Slug>("slug", &self.slug);
+        let name = problems.parse::<DisplayName>("name", &self.name);
+        problems.done((slug, name))
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -91,6 +102,17 @@ pub struct AddMember {
     pub roles: Option<Vec<String>>,
 }
 
+impl AddMember {
+    fn parse(self) -> Result<NewMember, Invalid> {
+        let who = match (self.user_id, self.email.as_deref()) {
+            (Some(id), _) => MemberRef::Id(UserId(id)),
+            (None, Some(email)) => MemberRef::Email(Email::parse_field("email", email)?),
+            (None, None) => return Err(Invalid::field("email", "email or user_id is required")),
+        };
+        Ok(NewMember { who, roles: self.roles })
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetRoles {
@@ -103,81 +125,6 @@ pub struct RolesOf {
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RoleView {
-    pub id: Uuid,
-    pub key: String,
-    pub name: String,
-    pub builtin: bool,
-    pub permissions: Vec<String>,
-}
-
-impl From<Role> for RoleView {
-    fn from(r: Role) -> Self {
-        Self {
-            id: r.id,
-            key: r.key,
-            name: r.name,
-            builtin: r.builtin,
-            permissions: r.permissions,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRole {
-    pub key: String,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub permissions: Vec<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateRole {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub permissions: Option<Vec<String>>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServiceAccountView {
-    pub id: Uuid,
-    pub client_id: String,
-    pub name: String,
-    pub permissions: Vec<String>,
-    pub is_active: bool,
-    pub created_at: DateTime<Utc>,
-    /// Only in the answer that creates the account.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
-}
-
-impl From<ServiceAccount> for ServiceAccountView {
-    fn from(a: ServiceAccount) -> Self {
-        Self {
-            id: a.id,
-            client_id: a.client_id,
-            name: a.name,
-            permissions: a.permissions,
-            is_active: a.active,
-            created_at: a.created_at,
-            client_secret: None,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateServiceAccount {
-    pub name: String,
-    #[serde(default)]
-    pub permissions: Vec<String>,
-}
-
 #[utoipa::path(get, path = "/orgs", tag = "orgs", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = PageOf<OrgDetail>), (status = 401, body = ErrorBody)))]
 pub async fn list(
@@ -185,10 +132,8 @@ pub async fn list(
     Auth(caller): Auth,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<PageOf<OrgDetail>>> {
-    Ok(Json(PageOf::map(
-        state.orgs.list(&caller, page.request()?).await?,
-        OrgDetail::from,
-    )))
+    let orgs = state.orgs.list(&caller, page.request()?).await?;
+    Ok(Json(PageOf::map(orgs, OrgDetail::from)))
 }
 
 #[utoipa::path(post, path = "/orgs", tag = "orgs", security(("bearer" = [])), request_body = CreateOrg,
@@ -198,9 +143,10 @@ pub async fn create(
     Auth(caller): Auth,
     ApiJson(body): ApiJson<CreateOrg>,
 ) -> ApiResult<(StatusCode, Json<OrgDetail>)> {
+    let (slug, name) = body.parse()?;
     Ok((
         StatusCode::CREATED,
-        Json(state.orgs.create(&caller, body.slug, body.name).await?.into()),
+        Json(state.orgs.create(&caller, slug, name).await?.into()),
     ))
 }
 
@@ -209,7 +155,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<OrgId>,
 ) -> ApiResult<Json<OrgDetail>> {
     Ok(Json(state.orgs.get(&caller, id).await?.into()))
 }
@@ -219,12 +165,15 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<UpdateOrg>,
 ) -> ApiResult<Json<OrgDetail>> {
-    Ok(Json(
-        state.orgs.update(&caller, id, body.name, body.is_active).await?.into(),
-    ))
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| DisplayName::parse_field("name", n))
+        .transpose()?;
+    Ok(Json(state.orgs.update(&caller, id, name, body.is_active).await?.into()))
 }
 
 #[utoipa::path(delete, path = "/orgs/{id}", tag = "orgs", security(("bearer" = [])), params(("id" = Uuid, Path)),
@@ -232,7 +181,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<OrgId>,
 ) -> ApiResult<StatusCode> {
     state.orgs.delete(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -243,13 +192,11 @@ pub async fn delete(
 pub async fn members(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<OrgId>,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<PageOf<MemberView>>> {
-    Ok(Json(PageOf::map(
-        state.orgs.members(&caller, id, page.request()?).await?,
-        MemberView::from,
-    )))
+    let members = state.orgs.members(&caller, id, page.request()?).await?;
+    Ok(Json(PageOf::map(members, MemberView::from)))
 }
 
 #[utoipa::path(post, path = "/orgs/{id}/members", tag = "orgs", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = AddMember,
@@ -257,18 +204,11 @@ pub async fn members(
 pub async fn add_member(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> ApiResult<(StatusCode, Json<MemberView>)> {
-    let input = NewMember {
-        email: body.email,
-        user_id: body.user_id,
-        roles: body.roles,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(state.orgs.add_member(&caller, id, input).await?.into()),
-    ))
+    let member = state.orgs.add_member(&caller, id, body.parse()?).await?;
+    Ok((StatusCode::CREATED, Json(member.into())))
 }
 
 #[utoipa::path(put, path = "/orgs/{id}/members/{user_id}", tag = "orgs", security(("bearer" = [])),
@@ -277,11 +217,14 @@ pub async fn add_member(
 pub async fn set_roles(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath((id, user_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((id, user_id)): ApiPath<(OrgId, UserId)>,
     ApiJson(body): ApiJson<SetRoles>,
 ) -> ApiResult<Json<RolesOf>> {
     let roles = state.orgs.set_roles(&caller, id, user_id, body.roles).await?;
-    Ok(Json(RolesOf { user_id, roles }))
+    Ok(Json(RolesOf {
+        user_id: user_id.uuid(),
+        roles,
+    }))
 }
 
 #[utoipa::path(delete, path = "/orgs/{id}/members/{user_id}", tag = "orgs", security(("bearer" = [])),
@@ -290,118 +233,8 @@ pub async fn set_roles(
 pub async fn remove_member(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath((id, user_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((id, user_id)): ApiPath<(OrgId, UserId)>,
 ) -> ApiResult<StatusCode> {
     state.orgs.remove_member(&caller, id, user_id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[utoipa::path(get, path = "/orgs/{id}/roles", tag = "orgs", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<RoleView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn roles(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Json<Vec<RoleView>>> {
-    Ok(Json(
-        state
-            .orgs
-            .roles(&caller, id)
-            .await?
-            .into_iter()
-            .map(RoleView::from)
-            .collect(),
-    ))
-}
-
-#[utoipa::path(post, path = "/orgs/{id}/roles", tag = "orgs", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = CreateRole,
-    responses((status = 201, body = RoleView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_role(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<CreateRole>,
-) -> ApiResult<(StatusCode, Json<RoleView>)> {
-    let role = state
-        .orgs
-        .create_role(&caller, id, body.key, body.name, body.permissions)
-        .await?;
-    Ok((StatusCode::CREATED, Json(role.into())))
-}
-
-#[utoipa::path(patch, path = "/orgs/{id}/roles/{role_id}", tag = "orgs", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("role_id" = Uuid, Path)), request_body = UpdateRole,
-    responses((status = 200, body = RoleView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_role(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiPath((id, role_id)): ApiPath<(Uuid, Uuid)>,
-    ApiJson(body): ApiJson<UpdateRole>,
-) -> ApiResult<Json<RoleView>> {
-    let patch = RolePatch {
-        name: body.name,
-        permissions: body.permissions,
-    };
-    Ok(Json(state.orgs.update_role(&caller, id, role_id, patch).await?.into()))
-}
-
-#[utoipa::path(delete, path = "/orgs/{id}/roles/{role_id}", tag = "orgs", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("role_id" = Uuid, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_role(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiPath((id, role_id)): ApiPath<(Uuid, Uuid)>,
-) -> ApiResult<StatusCode> {
-    state.orgs.delete_role(&caller, id, role_id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[utoipa::path(get, path = "/orgs/{id}/service-accounts", tag = "orgs", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<ServiceAccountView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn service_accounts(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Json<Vec<ServiceAccountView>>> {
-    Ok(Json(
-        state
-            .clients
-            .list(&caller, id)
-            .await?
-            .into_iter()
-            .map(ServiceAccountView::from)
-            .collect(),
-    ))
-}
-
-#[utoipa::path(post, path = "/orgs/{id}/service-accounts", tag = "orgs", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    request_body = CreateServiceAccount,
-    responses((status = 201, body = ServiceAccountView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_service_account(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
-    ApiJson(body): ApiJson<CreateServiceAccount>,
-) -> ApiResult<(StatusCode, Json<ServiceAccountView>)> {
-    let (account, secret) = state.clients.create(&caller, id, body.name, body.permissions).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ServiceAccountView {
-            client_secret: Some(secret),
-            ..account.into()
-        }),
-    ))
-}
-
-#[utoipa::path(delete, path = "/orgs/{id}/service-accounts/{account_id}", tag = "orgs", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("account_id" = Uuid, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete_service_account(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiPath((id, account_id)): ApiPath<(Uuid, Uuid)>,
-) -> ApiResult<StatusCode> {
-    state.clients.delete(&caller, id, account_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,7 +2,9 @@
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use super::state::AppState;
+use crate::config::PasswordPolicy;
 use crate::model::ClientInfo;
+use crate::model::input::{Email, Invalid, Password, Problems};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,6 +28,19 @@ pub struct ResetRequest {
     pub new_password: String,
 }
 
+impl ResetRequest {
+    fn parse(self, policy: &PasswordPolicy) -> Result<(String, Password), Invalid> {
+        let mut problems = Problems::default();
+        let token = self.token.trim().to_owned();
+        if token.is_empty() {
+            problems.add("token", "is required");
+        }
+        let password = problems.check("new_password", Password::new(self.new_password, policy));
+        let (password,) = problems.done((password,))?;
+        Ok((token, password))
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Detail {
     pub detail: &'static str,
@@ -40,7 +55,10 @@ pub async fn forgot(
     client: ClientInfo,
     ApiJson(body): ApiJson<ForgotRequest>,
 ) -> Result<(StatusCode, Json<Detail>), ApiError> {
-    state.passwords.forgot(&body.email, client).await?;
+    state
+        .passwords
+        .forgot(Email::parse_field("email", &body.email)?, client)
+        .await?;
     let detail = "If an account with this email exists, a message with a reset token is on its way.";
     Ok((StatusCode::ACCEPTED, Json(Detail { detail })))
 }
@@ -53,7 +71,8 @@ pub async fn reset(
     client: ClientInfo,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> Result<Json<Detail>, ApiError> {
-    state.passwords.reset(&body.token, body.new_password, client).await?;
+    let (token, password) = body.parse(&state.config.password_policy)?;
+    state.passwords.reset(&token, password, client).await?;
     Ok(Json(Detail {
         detail: "The password has been changed; every session has ended, so sign in again.",
     }))

@@ -4,7 +4,7 @@ use super::dto::nullable;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Auth};
 use super::state::AppState;
-use crate::model::{ClaimMapping, IdentityProvider};
+use crate::model::{ClaimMapping, IdentityProvider, OrgId, ProviderId};
 use crate::service::providers::ProviderInput;
 use axum::Json;
 use axum::extract::State;
@@ -149,17 +149,10 @@ impl From<ProviderBody> for ProviderInput {
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<OrgId>,
 ) -> ApiResult<Json<Vec<ProviderView>>> {
-    Ok(Json(
-        state
-            .providers
-            .list(&caller, id)
-            .await?
-            .into_iter()
-            .map(ProviderView::from)
-            .collect(),
-    ))
+    let providers = state.providers.list(&caller, id).await?;
+    Ok(Json(providers.into_iter().map(ProviderView::from).collect()))
 }
 
 #[utoipa::path(post, path = "/orgs/{id}/identity-providers", tag = "orgs", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = ProviderBody,
@@ -167,13 +160,11 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<ProviderBody>,
 ) -> ApiResult<(StatusCode, Json<ProviderView>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(state.providers.create(&caller, id, body.into()).await?.into()),
-    ))
+    let provider = state.providers.create(&caller, id, body.into()).await?;
+    Ok((StatusCode::CREATED, Json(provider.into())))
 }
 
 #[utoipa::path(get, path = "/orgs/{id}/identity-providers/{provider_id}", tag = "orgs", security(("bearer" = [])),
@@ -182,7 +173,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath((id, provider)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((id, provider)): ApiPath<(OrgId, ProviderId)>,
 ) -> ApiResult<Json<ProviderView>> {
     Ok(Json(state.providers.get(&caller, id, provider).await?.into()))
 }
@@ -193,7 +184,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath((id, provider)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((id, provider)): ApiPath<(OrgId, ProviderId)>,
     ApiJson(body): ApiJson<ProviderBody>,
 ) -> ApiResult<Json<ProviderView>> {
     Ok(Json(
@@ -207,7 +198,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath((id, provider)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((id, provider)): ApiPath<(OrgId, ProviderId)>,
 ) -> ApiResult<StatusCode> {
     state.providers.delete(&caller, id, provider).await?;
     Ok(StatusCode::NO_CONTENT)

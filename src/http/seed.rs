@@ -2,11 +2,10 @@
 use super::error::{ApiError, ErrorBody};
 use super::extract::Auth;
 use super::state::AppState;
-use crate::service::seeding::{Action, Change, SeedOptions};
+use crate::service::seeding::{Action, Plan, SeedOptions, Step};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::{FromRequest, Query, Request, State};
+use axum::http::header;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -46,6 +45,62 @@ pub struct SeedResponse {
     pub changes: Vec<SeedChange>,
 }
 
+impl SeedResponse {
+    fn new(plan: Plan, dry_run: bool) -> Self {
+        let summary = SeedSummary {
+            create: plan.count(Action::Create),
+            update: plan.count(Action::Update),
+            delete: plan.count(Action::Delete),
+            unchanged: plan.count(Action::Unchanged),
+        };
+        let changes = plan
+            .changes
+            .into_iter()
+            .map(|Step { action, object }| SeedChange { action, object })
+            .collect();
+        Self {
+            dry_run,
+            summary,
+            changes,
+        }
+    }
+}
+
+/// A seed document as text: YAML or JSON, UTF-8.
+pub struct SeedDocument(String);
+
+impl<S: Send + Sync> FromRequest<S> for SeedDocument {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let accepted = [
+            "application/yaml",
+            "application/x-yaml",
+            "text/yaml",
+            "text/x-yaml",
+            "application/json",
+            "text/plain",
+        ];
+        if !accepted.iter().any(|t| content_type.starts_with(t)) {
+            return Err(ApiError::UnsupportedMediaType("application/yaml or application/json"));
+        }
+        let body = String::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("bad_request", "the document is not UTF-8".into())
+            }
+        })?;
+        Ok(Self(body))
+    }
+}
+
 #[utoipa::path(post, path = "/admin/seed", tag = "admin", security(("bearer" = [])), params(SeedQuery),
     request_body(content = String, content_type = "application/yaml", description = "A seed document (YAML or JSON)"),
     responses((status = 200, body = SeedResponse), (status = 403, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -53,48 +108,12 @@ pub async fn apply(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Query(query): Query<SeedQuery>,
-    headers: HeaderMap,
-    body: Bytes,
+    SeedDocument(text): SeedDocument,
 ) -> Result<Json<SeedResponse>, ApiError> {
-    caller.superuser()?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let accepted = [
-        "application/yaml",
-        "application/x-yaml",
-        "text/yaml",
-        "text/x-yaml",
-        "application/json",
-        "text/plain",
-    ];
-    if !accepted.iter().any(|t| content_type.starts_with(t)) {
-        return Err(ApiError::UnsupportedMediaType("application/yaml or application/json"));
-    }
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::BadRequest("bad_request", "the document is not UTF-8".into()))?;
-    let document = state.seeds.parse(text)?;
     let options = SeedOptions {
         dry_run: query.dry_run,
         prune: query.prune,
     };
-    let plan = state.seeds.apply(&caller.actor(), &document, options).await?;
-    let summary = SeedSummary {
-        create: plan.count(Action::Create),
-        update: plan.count(Action::Update),
-        delete: plan.count(Action::Delete),
-        unchanged: plan.count(Action::Unchanged),
-    };
-    let changes = plan
-        .changes
-        .into_iter()
-        .map(|Change { action, object }| SeedChange { action, object })
-        .collect();
-    Ok(Json(SeedResponse {
-        dry_run: query.dry_run,
-        summary,
-        changes,
-    }))
+    let plan = state.seeds.apply_as(&caller, &text, options).await?;
+    Ok(Json(SeedResponse::new(plan, query.dry_run)))
 }

@@ -3,8 +3,9 @@ use super::dto::{PageOf, PageQuery, TeamView, nullable};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Auth, OptionalJson};
 use super::state::AppState;
-use crate::model::{Team, TeamMember};
-use crate::service::teams::{NewTeam, TeamPatch};
+use crate::model::input::{DisplayName, Invalid, Problems, Reference, Slug};
+use crate::model::{Team, TeamId, TeamMember, UserId};
+use crate::service::teams::{NewTeam, TeamPatch, TeamRole};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -51,6 +52,22 @@ pub struct CreateTeam {
     pub is_active: Option<bool>,
 }
 
+impl CreateTeam {
+    fn parse(self) -> Result<NewTeam, Invalid> {
+        let mut problems = Problems::default();
+        let slug = problems.parse::<Slug>("slug", &self.slug);
+        let name = problems.parse::<DisplayName>("name", &self.name);
+        let external_ref = problems.parse_opt::<Reference>("external_ref", self.external_ref.as_deref());
+        let (slug, name, external_ref) = problems.done((slug, name, external_ref))?;
+        Ok(NewTeam {
+            slug,
+            name,
+            external_ref,
+            active: self.is_active,
+        })
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTeam {
@@ -63,6 +80,25 @@ pub struct UpdateTeam {
     pub external_ref: Option<Option<String>>,
     #[serde(default)]
     pub is_active: Option<bool>,
+}
+
+impl UpdateTeam {
+    fn parse(self) -> Result<TeamPatch, Invalid> {
+        let mut problems = Problems::default();
+        let slug = problems.parse_opt::<Slug>("slug", self.slug.as_deref());
+        let name = problems.parse_opt::<DisplayName>("name", self.name.as_deref());
+        let external_ref = match self.external_ref {
+            Some(r) => problems.parse_opt::<Reference>("external_ref", r.as_deref()).map(Some),
+            None => Some(None),
+        };
+        let (slug, name, external_ref) = problems.done((slug, name, external_ref))?;
+        Ok(TeamPatch {
+            slug,
+            name,
+            external_ref,
+            active: self.is_active,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -118,16 +154,8 @@ pub async fn create(
     Auth(caller): Auth,
     ApiJson(body): ApiJson<CreateTeam>,
 ) -> ApiResult<(StatusCode, Json<TeamDetail>)> {
-    let input = NewTeam {
-        slug: body.slug,
-        name: body.name,
-        external_ref: body.external_ref,
-        active: body.is_active,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(state.teams.create(&caller, input).await?.into()),
-    ))
+    let team = state.teams.create(&caller, body.parse()?).await?;
+    Ok((StatusCode::CREATED, Json(team.into())))
 }
 
 #[utoipa::path(get, path = "/teams/{id}", tag = "teams", security(("bearer" = [])), params(("id" = Uuid, Path)),
@@ -135,7 +163,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TeamId>,
 ) -> ApiResult<Json<TeamDetail>> {
     Ok(Json(state.teams.get(&caller, id).await?.into()))
 }
@@ -145,16 +173,10 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TeamId>,
     ApiJson(body): ApiJson<UpdateTeam>,
 ) -> ApiResult<Json<TeamDetail>> {
-    let patch = TeamPatch {
-        slug: body.slug,
-        name: body.name,
-        external_ref: body.external_ref,
-        active: body.is_active,
-    };
-    Ok(Json(state.teams.update(&caller, id, patch).await?.into()))
+    Ok(Json(state.teams.update(&caller, id, body.parse()?).await?.into()))
 }
 
 #[utoipa::path(delete, path = "/teams/{id}", tag = "teams", security(("bearer" = [])), params(("id" = Uuid, Path)),
@@ -162,7 +184,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TeamId>,
 ) -> ApiResult<StatusCode> {
     state.teams.delete(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -173,17 +195,10 @@ pub async fn delete(
 pub async fn members(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<TeamId>,
 ) -> ApiResult<Json<Vec<TeamMemberView>>> {
-    Ok(Json(
-        state
-            .teams
-            .members(&caller, id)
-            .await?
-            .into_iter()
-            .map(TeamMemberView::from)
-            .collect(),
-    ))
+    let members = state.teams.members(&caller, id).await?;
+    Ok(Json(members.into_iter().map(TeamMemberView::from).collect()))
 }
 
 #[utoipa::path(put, path = "/teams/{id}/members/{user_id}", tag = "teams", security(("bearer" = [])),
@@ -192,10 +207,10 @@ pub async fn members(
 pub async fn put_member(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath((id, user_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((id, user_id)): ApiPath<(TeamId, UserId)>,
     OptionalJson(body): OptionalJson<PutMember>,
 ) -> ApiResult<StatusCode> {
-    let role = body.and_then(|b| b.role);
+    let role = TeamRole::parse(body.and_then(|b| b.role))?;
     state.teams.put_member(&caller, id, user_id, role).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -206,7 +221,7 @@ pub async fn put_member(
 pub async fn remove_member(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath((id, user_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((id, user_id)): ApiPath<(TeamId, UserId)>,
 ) -> ApiResult<StatusCode> {
     state.teams.remove_member(&caller, id, user_id).await?;
     Ok(StatusCode::NO_CONTENT)

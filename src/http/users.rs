@@ -4,7 +4,9 @@ use super::dto::{PageOf, PageQuery, nullable};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Auth};
 use super::state::AppState;
-use crate::model::User;
+use crate::config::PasswordPolicy;
+use crate::model::input::{DisplayName, Email, Invalid, Password, Problems, Username};
+use crate::model::{User, UserId};
 use crate::service::users::{NewUser, UserPatch};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -66,6 +68,34 @@ pub struct CreateUser {
     pub is_superuser: Option<bool>,
 }
 
+impl CreateUser {
+    fn parse(self, policy: &PasswordPolicy) -> Result<NewUser, Invalid> {
+        // Seed 001 names accounts by a `username` that is an email address.
+        let (email, username) = match (self.email, self.username) {
+            (Some(email), username) => (email, username),
+            (None, Some(username)) if username.contains('@') => (username, None),
+            (None, username) => (String::new(), username),
+        };
+        let mut problems = Problems::default();
+        let email = problems.parse::<Email>("email", &email);
+        let password = match self.password {
+            Some(p) => problems.check("password", Password::new(p, policy)).map(Some),
+            None => Some(None),
+        };
+        let username = problems.parse_opt::<Username>("username", username.as_deref());
+        let name = problems.parse_opt::<DisplayName>("name", self.name.as_deref());
+        let (email, password, username, name) = problems.done((email, password, username, name))?;
+        Ok(NewUser {
+            email,
+            password,
+            name,
+            username,
+            roles: self.roles,
+            superuser: self.is_superuser,
+        })
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
@@ -85,6 +115,31 @@ pub struct UpdateUser {
     pub is_superuser: Option<bool>,
 }
 
+impl UpdateUser {
+    fn parse(self, policy: &PasswordPolicy) -> Result<UserPatch, Invalid> {
+        let mut problems = Problems::default();
+        let email = problems.parse_opt::<Email>("email", self.email.as_deref());
+        let name = problems.parse_opt::<DisplayName>("name", self.name.as_deref());
+        let username = match &self.username {
+            Some(u) => problems.parse_opt::<Username>("username", u.as_deref()).map(Some),
+            None => Some(None),
+        };
+        let password = match self.password {
+            Some(p) => problems.check("password", Password::new(p, policy)).map(Some),
+            None => Some(None),
+        };
+        let (email, name, username, password) = problems.done((email, name, username, password))?;
+        Ok(UserPatch {
+            email,
+            password,
+            name,
+            username,
+            active: self.is_active,
+            superuser: self.is_superuser,
+        })
+    }
+}
+
 #[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = PageOf<AdminUserView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list(
@@ -92,10 +147,8 @@ pub async fn list(
     Auth(caller): Auth,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<PageOf<AdminUserView>>> {
-    Ok(Json(PageOf::map(
-        state.users.list(&caller, page.request()?).await?,
-        AdminUserView::from,
-    )))
+    let users = state.users.list(&caller, page.request()?).await?;
+    Ok(Json(PageOf::map(users, AdminUserView::from)))
 }
 
 #[utoipa::path(post, path = "/admin/users", tag = "admin", security(("bearer" = [])), request_body = CreateUser,
@@ -105,20 +158,7 @@ pub async fn create(
     Auth(caller): Auth,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<AdminUserView>)> {
-    // Seed 001 names accounts by a `username` that is an email address.
-    let (email, username) = match (body.email, body.username) {
-        (Some(email), username) => (email, username),
-        (None, Some(username)) if username.contains('@') => (username, None),
-        (None, username) => (String::new(), username),
-    };
-    let input = NewUser {
-        email,
-        password: body.password,
-        name: body.name,
-        username,
-        roles: body.roles,
-        superuser: body.is_superuser,
-    };
+    let input = body.parse(&state.config.password_policy)?;
     Ok((
         StatusCode::CREATED,
         Json(state.users.create(&caller, input).await?.into()),
@@ -130,7 +170,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<UserId>,
 ) -> ApiResult<Json<AdminUserView>> {
     Ok(Json(state.users.get(&caller, id).await?.into()))
 }
@@ -140,17 +180,10 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<UserId>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<AdminUserView>> {
-    let patch = UserPatch {
-        email: body.email,
-        password: body.password,
-        name: body.name,
-        username: body.username,
-        active: body.is_active,
-        superuser: body.is_superuser,
-    };
+    let patch = body.parse(&state.config.password_policy)?;
     Ok(Json(state.users.update(&caller, id, patch).await?.into()))
 }
 
@@ -159,7 +192,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<UserId>,
 ) -> ApiResult<StatusCode> {
     state.users.delete(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,18 +2,16 @@
 //! organisation's; superusers see everything.
 use super::Result;
 use super::authz::Caller;
-use super::core::Core;
 use crate::model::{AuditEntry, Page, PageRequest, StoredEvent};
-use crate::store;
-use std::sync::Arc;
+use crate::store::{self, Db};
 
 pub struct ActivityService {
-    core: Arc<Core>,
+    db: Db,
 }
 
 impl ActivityService {
-    pub fn new(core: Arc<Core>) -> Self {
-        Self { core }
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
     pub async fn events(&self, caller: &Caller, page: PageRequest) -> Result<Page<StoredEvent>> {
@@ -22,7 +20,7 @@ impl ActivityService {
         } else {
             Some(caller.admin()?.org_id())
         };
-        Ok(store::events::list(&self.core.db, scope, page).await?)
+        Ok(store::events::list(&self.db, scope, page).await?)
     }
 
     pub async fn audit(&self, caller: &Caller, page: PageRequest) -> Result<Page<AuditEntry>> {
@@ -31,6 +29,6 @@ impl ActivityService {
         } else {
             Some(caller.admin()?.org_id())
         };
-        Ok(store::audit::list(&self.core.db, scope, page).await?)
+        Ok(store::audit::list(&self.db, scope, page).await?)
     }
 }

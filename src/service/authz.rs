@@ -35,8 +35,8 @@ impl Caller {
     }
 
     /// The caller as the audit log names them.
-    pub fn actor(&self) -> super::journal::Actor {
-        super::journal::Actor {
+    pub fn actor(&self) -> super::change::Actor {
+        super::change::Actor {
             id: Some(self.user_id),
             name: Some(self.email.clone()),
             ip: self.ip.clone(),

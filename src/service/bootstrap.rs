@@ -1,7 +1,7 @@
 //! First start: the default organisation and a superuser. Idempotent, and safe when several
 //! replicas start at once (a unique-constraint loss means another replica did it).
 use super::Result;
-use crate::clock::Clock;
+use super::change::{Changes, Event};
 use crate::config::Config;
 use crate::crypto::password::Hasher;
 use crate::model::Organisation;
@@ -9,19 +9,26 @@ use crate::store::{self, Db, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 
-pub async fn run(db: &Db, config: &Config, clock: &dyn Clock, hasher: &Arc<Hasher>) -> Result<Organisation> {
-    let now = clock.now();
+pub async fn run(db: &Db, changes: &Changes, config: &Config, hasher: &Arc<Hasher>) -> Result<Organisation> {
     let org = match store::orgs::find_by_slug(db, &config.default_org).await? {
         Some(org) => org,
         None => {
-            let tx = store::begin(db).await?;
-            match store::orgs::insert(&tx, None, &config.default_org, "Default organisation", now).await {
+            let change = changes.begin().await?;
+            match store::orgs::insert(
+                change.tx(),
+                None,
+                &config.default_org,
+                "Default organisation",
+                change.now(),
+            )
+            .await
+            {
                 Ok(org) => {
-                    store::commit(tx).await?;
+                    change.commit().await?;
                     org
                 }
                 Err(StoreError::Conflict(_)) => {
-                    drop(tx);
+                    drop(change);
                     store::orgs::find_by_slug(db, &config.default_org)
                         .await?
                         .ok_or_else(|| {
@@ -44,7 +51,8 @@ pub async fn run(db: &Db, config: &Config, clock: &dyn Clock, hasher: &Arc<Hashe
         }
     };
     let hash = hasher.hash(password.clone()).await?;
-    let tx = store::begin(db).await?;
+    let mut change = changes.begin().await?;
+    let now = change.now();
     let new = store::users::NewUser {
         id: None,
         email: config.admin_email.clone(),
@@ -54,13 +62,14 @@ pub async fn run(db: &Db, config: &Config, clock: &dyn Clock, hasher: &Arc<Hashe
         superuser: true,
         default_org_id: Some(org.id),
     };
-    let admin = match store::users::insert(&tx, new, now).await {
+    let admin = match store::users::insert(change.tx(), new, now).await {
         Ok(user) => user,
         Err(StoreError::Conflict(_)) => return Ok(org),
         Err(e) => return Err(e.into()),
     };
-    store::orgs::add_member(&tx, org.id, admin.id, &["owner"], now).await?;
-    store::commit(tx).await?;
+    store::members::add(change.tx(), org.id, admin.id, &["owner"], now).await?;
+    change.event(org.id, Event::UserCreated { user: admin.clone() });
+    change.commit().await?;
     tracing::info!(email = %admin.email, org = %org.slug, "bootstrapped the superuser");
     if generated {
         eprintln!(

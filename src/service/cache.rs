@@ -1,9 +1,11 @@
-//! What the validate path reads instead of the database: revoked sessions, and each user's
-//! current context per organisation. Every change invalidates what it touches; a generation
+//! What the read path keeps instead of asking the database: verified tokens, revoked sessions,
+//! each user's current context per organisation, service accounts. Every change says what it
+//! touched as an `Invalidation` (applied here, and sent to the other replicas); a generation
 //! counter keeps a load that raced with an invalidation from storing a stale answer.
 use crate::model::{MembershipContext, ServiceAccount};
 use crate::token::verify::Verified;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -30,6 +32,22 @@ impl Denial {
 }
 
 pub type ContextResult = Result<Arc<MembershipContext>, Denial>;
+
+/// What the caches of every replica must forget after a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Invalidation {
+    /// Sessions revoked; their tokens are refused until `until`.
+    Sessions { ids: Vec<Uuid>, until: DateTime<Utc> },
+    /// Some users' memberships in one organisation changed.
+    Members { org: Uuid, users: Vec<Uuid> },
+    /// A user's account changed (every organisation).
+    User { user: Uuid },
+    /// Something every member of an organisation sees changed.
+    Org { org: Uuid },
+    /// A service account changed or went away.
+    Account { id: Uuid },
+}
 
 /// Entries kept before the context cache starts over (a bound, not a tuning knob).
 const MAX_CONTEXTS: usize = 200_000;
@@ -81,6 +99,17 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl AccessCache {
+    /// Forgets what an invalidation names.
+    pub fn apply(&self, invalidation: &Invalidation) {
+        match invalidation {
+            Invalidation::Sessions { ids, until } => self.revoke(ids, *until),
+            Invalidation::Members { org, users } => self.invalidate_users(*org, users),
+            Invalidation::User { user } => self.invalidate_user(*user),
+            Invalidation::Org { org } => self.invalidate_org(*org),
+            Invalidation::Account { id } => self.invalidate_account(*id),
+        }
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }

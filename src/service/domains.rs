@@ -1,30 +1,29 @@
 //! The domain tree of the caller's organisation. A change to the tree (a node added under an
 //! assigned one, moved, renamed, deactivated or deleted) can change what every assigned user is
-//! granted, so it bumps `mv` for all users with an assignment in the organisation.
-use super::authz::{Caller, OrgAdmin};
-use super::core::{Core, denied};
-use super::journal::{Invalidation, Journal};
-use serde_json::{Value, json};
-
+//! granted, so it moves `mv` for all users with an assignment in the organisation.
+use super::authn::Authenticator;
+use super::authz::Caller;
+use super::change::{Audit, Change, Changes, Event};
 use super::tree::DomainTree;
-use super::validate::{self, Problems};
-use super::{Result, ServiceError};
-use crate::model::{Domain, DomainGrant};
-use crate::store::{self, StoreError, Tx};
+use super::{Result, ServiceError, conflict};
+use crate::model::input::{DisplayName, Invalid, Key};
+use crate::model::{Domain, DomainGrant, DomainId, UserId};
+use crate::store::{self, Db};
+use serde_json::json;
 use std::sync::Arc;
 use uuid::Uuid;
 
 pub struct NewDomain {
-    pub key: String,
-    pub name: String,
-    pub parent_id: Option<Uuid>,
+    pub key: Key,
+    pub name: DisplayName,
+    pub parent_id: Option<DomainId>,
     pub active: Option<bool>,
 }
 
 pub struct DomainPatch {
-    pub key: Option<String>,
-    pub name: Option<String>,
-    pub parent_id: Option<Option<Uuid>>,
+    pub key: Option<Key>,
+    pub name: Option<DisplayName>,
+    pub parent_id: Option<Option<DomainId>>,
     pub active: Option<bool>,
 }
 
@@ -36,30 +35,29 @@ pub struct DomainNode {
 }
 
 const NOT_FOUND: ServiceError = ServiceError::NotFound("domain not found");
+const DOMAIN_EXISTS: (&str, &str) = ("domain_exists", "a domain with this key already exists");
 
-fn conflict(e: StoreError) -> ServiceError {
-    match e {
-        StoreError::Conflict(_) => ServiceError::Conflict("domain_exists", "a domain with this key already exists"),
-        e => e.into(),
-    }
+fn not_in_tree() -> Invalid {
+    Invalid::field("parent_id", "is not a domain of this organisation")
 }
 
 pub struct DomainService {
-    core: Arc<Core>,
+    db: Db,
+    changes: Changes,
+    authn: Arc<Authenticator>,
 }
 
 impl DomainService {
-    pub fn new(core: Arc<Core>) -> Self {
-        Self { core }
+    pub fn new(db: Db, changes: Changes, authn: Arc<Authenticator>) -> Self {
+        Self { db, changes, authn }
     }
 
     /// The caller's domains, each assignment expanded to its subtree.
     pub async fn mine(&self, caller: &Caller) -> Result<Vec<DomainGrant>> {
         Ok(self
-            .core
-            .context(caller.user_id, caller.org_id)
+            .authn
+            .current(caller.user_id, caller.org_id)
             .await?
-            .map_err(denied)?
             .expanded_domains
             .clone())
     }
@@ -97,235 +95,179 @@ impl DomainService {
             .collect())
     }
 
-    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<DomainNode> {
+    pub async fn get(&self, caller: &Caller, id: DomainId) -> Result<DomainNode> {
         let tree = self.tree(caller.org_id).await?;
-        let domain = tree.get(id).ok_or(NOT_FOUND)?.clone();
+        let domain = tree.get(id.uuid()).ok_or(NOT_FOUND)?.clone();
         Ok(DomainNode {
-            path: tree.path(id),
+            path: tree.path(id.uuid()),
             domain,
             children: vec![],
         })
     }
 
-    pub async fn create(&self, caller: &Caller, input: NewDomain) -> Result<Domain> {
+    /// Creates a domain; answers it with its path.
+    pub async fn create(&self, caller: &Caller, input: NewDomain) -> Result<DomainNode> {
         let admin = caller.admin()?;
-        let mut problems = Problems::default();
-        let key = problems.check("key", validate::key(&input.key));
-        let name = problems.check("name", validate::display_name(&input.name));
-        let tree = self.tree(admin.org_id()).await?;
-        if let Some(parent) = input.parent_id
-            && tree.get(parent).is_none()
-        {
-            problems.add("parent_id", "is not a domain of this organisation");
+        let org = admin.org_id();
+        let tree = self.tree(org).await?;
+        if input.parent_id.is_some_and(|p| tree.get(p.uuid()).is_none()) {
+            return Err(not_in_tree().into());
         }
-        problems.finish()?;
-        let (Some(key), Some(name)) = (key, name) else {
-            return Err(ServiceError::Internal(anyhow::anyhow!("validated fields missing")));
-        };
         let new = store::domains::NewDomain {
             id: None,
-            key,
-            name,
-            parent_id: input.parent_id,
+            key: input.key.into_inner(),
+            name: input.name.into_inner(),
+            parent_id: input.parent_id.map(DomainId::uuid),
             active: input.active.unwrap_or(true),
         };
-        let mut journal = self.core.journal();
-        let tx = store::begin(&self.core.db).await?;
-        let domain = store::domains::insert(&tx, admin.org_id(), new, journal.now())
+        let mut change = self.changes.begin().await?;
+        let domain = store::domains::insert(change.tx(), org, new, change.now())
             .await
-            .map_err(conflict)?;
-        journal.event(
-            Some(admin.org_id()),
-            "domain",
-            domain.id,
-            "created",
-            "DomainCreated",
-            domain_data(&domain),
+            .map_err(conflict(DOMAIN_EXISTS.0, DOMAIN_EXISTS.1))?;
+        change.event(org, Event::DomainCreated { domain: domain.clone() });
+        change.audit(
+            Audit::new(&caller.actor(), "domain.create")
+                .org(org)
+                .target("domain", domain.id),
         );
-        journal.audit(
-            Some(admin.org_id()),
-            &caller.actor(),
-            "domain.create",
-            Some(("domain", domain.id.to_string())),
-            None,
-        );
-        self.commit_tree_change(tx, journal, admin).await?;
-        Ok(domain)
+        self.commit_tree_change(change, org).await?;
+        self.get(caller, DomainId(domain.id)).await
     }
 
-    pub async fn update(&self, caller: &Caller, id: Uuid, patch: DomainPatch) -> Result<Domain> {
+    /// Changes a domain; answers it with its (perhaps new) path.
+    pub async fn update(&self, caller: &Caller, id: DomainId, patch: DomainPatch) -> Result<DomainNode> {
         let admin = caller.admin()?;
-        let tree = self.tree(admin.org_id()).await?;
-        tree.get(id).ok_or(NOT_FOUND)?;
-        let mut problems = Problems::default();
-        let key = patch.key.map(|k| problems.check("key", validate::key(&k)));
-        let name = patch.name.map(|n| problems.check("name", validate::display_name(&n)));
-        if let Some(Some(parent)) = patch.parent_id
-            && tree.get(parent).is_none()
-        {
-            problems.add("parent_id", "is not a domain of this organisation");
-        }
-        problems.finish()?;
-        if let Some(Some(parent)) = patch.parent_id
-            && tree.would_cycle(id, parent)
-        {
-            return Err(ServiceError::Conflict(
-                "domain_cycle",
-                "a domain cannot move under itself or its descendants",
-            ));
+        let org = admin.org_id();
+        let tree = self.tree(org).await?;
+        let before = tree.get(id.uuid()).ok_or(NOT_FOUND)?.clone();
+        if let Some(Some(parent)) = patch.parent_id {
+            if tree.get(parent.uuid()).is_none() {
+                return Err(not_in_tree().into());
+            }
+            if tree.would_cycle(id.uuid(), parent.uuid()) {
+                return Err(ServiceError::Conflict(
+                    "domain_cycle",
+                    "a domain cannot move under itself or its descendants",
+                ));
+            }
         }
         let changes = store::domains::DomainChanges {
-            key: key.flatten(),
-            name: name.flatten(),
-            parent_id: patch.parent_id,
+            key: patch.key.map(Key::into_inner),
+            name: patch.name.map(DisplayName::into_inner),
+            parent_id: patch.parent_id.map(|p| p.map(DomainId::uuid)),
             active: patch.active,
         };
-        let before = tree.get(id).map(domain_data);
-        let mut journal = self.core.journal();
-        let tx = store::begin(&self.core.db).await?;
-        let domain = store::domains::update(&tx, id, changes, journal.now())
+        let mut change = self.changes.begin().await?;
+        let domain = store::domains::update(change.tx(), id.uuid(), changes, change.now())
             .await
-            .map_err(conflict)?;
-        journal.event(
-            Some(admin.org_id()),
-            "domain",
-            id,
-            "updated",
-            "DomainUpdated",
-            json!({"before": before, "after": domain_data(&domain)}),
+            .map_err(conflict(DOMAIN_EXISTS.0, DOMAIN_EXISTS.1))?;
+        change.event(
+            org,
+            Event::DomainUpdated {
+                before,
+                after: domain.clone(),
+            },
         );
-        journal.audit(
-            Some(admin.org_id()),
-            &caller.actor(),
-            "domain.update",
-            Some(("domain", id.to_string())),
-            None,
+        change.audit(
+            Audit::new(&caller.actor(), "domain.update")
+                .org(org)
+                .target("domain", id),
         );
-        self.commit_tree_change(tx, journal, admin).await?;
-        Ok(domain)
+        self.commit_tree_change(change, org).await?;
+        self.get(caller, id).await
     }
 
     /// Deletes a domain with its whole subtree and their assignments.
-    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<()> {
+    pub async fn delete(&self, caller: &Caller, id: DomainId) -> Result<()> {
         let admin = caller.admin()?;
-        let tree = self.tree(admin.org_id()).await?;
-        tree.get(id).ok_or(NOT_FOUND)?;
-        let mut doomed = tree.subtree(id);
+        let org = admin.org_id();
+        let tree = self.tree(org).await?;
+        tree.get(id.uuid()).ok_or(NOT_FOUND)?;
+        let mut doomed = tree.subtree(id.uuid());
         doomed.reverse();
-        let mut journal = self.core.journal();
-        let tx = store::begin(&self.core.db).await?;
-        let affected = store::domains::assigned_users(&tx, admin.org_id(), None).await?;
-        store::domains::delete_many(&tx, admin.org_id(), &doomed).await?;
-        store::orgs::bump_mv(&tx, admin.org_id(), &affected, journal.now()).await?;
+        let mut change = self.changes.begin().await?;
+        let affected = store::domains::assigned_users(change.tx(), org, None).await?;
+        store::domains::delete_many(change.tx(), org, &doomed).await?;
+        change.members_changed(org, affected);
         for gone in &doomed {
-            journal.event(
-                Some(admin.org_id()),
-                "domain",
-                gone,
-                "deleted",
-                "DomainDeleted",
-                json!({"domain_id": gone, "deleted_with": id}),
+            change.event(
+                org,
+                Event::DomainDeleted {
+                    domain: *gone,
+                    deleted_with: id.uuid(),
+                },
             );
         }
-        journal.audit(
-            Some(admin.org_id()),
-            &caller.actor(),
-            "domain.delete",
-            Some(("domain", id.to_string())),
-            Some(json!({"subtree": doomed})),
+        change.audit(
+            Audit::new(&caller.actor(), "domain.delete")
+                .org(org)
+                .target("domain", id)
+                .detail(json!({"subtree": doomed})),
         );
-        journal.invalidate(Invalidation::Members {
-            org: admin.org_id(),
-            users: affected,
-        });
-        self.core.commit(tx, journal).await?;
-        Ok(())
+        change.commit().await
     }
 
-    pub async fn assign(&self, caller: &Caller, id: Uuid, user_id: Uuid) -> Result<()> {
+    pub async fn assign(&self, caller: &Caller, id: DomainId, user: UserId) -> Result<()> {
         let admin = caller.admin()?;
-        let db = &self.core.db;
-        store::domains::find(db, admin.org_id(), id).await?.ok_or(NOT_FOUND)?;
-        if !store::orgs::is_member(db, admin.org_id(), user_id).await? {
+        let org = admin.org_id();
+        store::domains::find(&self.db, org, id.uuid()).await?.ok_or(NOT_FOUND)?;
+        if !store::members::is_member(&self.db, org, user.uuid()).await? {
             return Err(ServiceError::NotFound("user not found"));
         }
-        let mut journal = self.core.journal();
-        let tx = store::begin(db).await?;
-        if store::domains::assign(&tx, admin.org_id(), id, user_id, journal.now()).await? {
-            store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], journal.now()).await?;
-            journal.event(
-                Some(admin.org_id()),
-                "domain",
-                id,
-                "users.changed",
-                "DomainUsersChanged",
-                json!({"domain_id": id, "user_id": user_id, "action": "assigned"}),
-            );
-            journal.audit(
-                Some(admin.org_id()),
-                &caller.actor(),
-                "domain.assign",
-                Some(("user", user_id.to_string())),
-                Some(json!({"domain_id": id})),
-            );
-            journal.invalidate(Invalidation::Members {
-                org: admin.org_id(),
-                users: vec![user_id],
-            });
+        let mut change = self.changes.begin().await?;
+        if store::domains::assign(change.tx(), org, id.uuid(), user.uuid(), change.now()).await? {
+            self.assignment_changed(&mut change, caller, org, id, user, true);
         }
-        self.core.commit(tx, journal).await?;
-        Ok(())
+        change.commit().await
     }
 
-    pub async fn unassign(&self, caller: &Caller, id: Uuid, user_id: Uuid) -> Result<()> {
+    pub async fn unassign(&self, caller: &Caller, id: DomainId, user: UserId) -> Result<()> {
         let admin = caller.admin()?;
-        let db = &self.core.db;
-        store::domains::find(db, admin.org_id(), id).await?.ok_or(NOT_FOUND)?;
-        let mut journal = self.core.journal();
-        let tx = store::begin(db).await?;
-        if !store::domains::unassign(&tx, admin.org_id(), id, user_id).await? {
+        let org = admin.org_id();
+        store::domains::find(&self.db, org, id.uuid()).await?.ok_or(NOT_FOUND)?;
+        let mut change = self.changes.begin().await?;
+        if !store::domains::unassign(change.tx(), org, id.uuid(), user.uuid()).await? {
             return Err(ServiceError::NotFound("the user is not assigned to this domain"));
         }
-        store::orgs::bump_mv(&tx, admin.org_id(), &[user_id], journal.now()).await?;
-        journal.event(
-            Some(admin.org_id()),
-            "domain",
-            id,
-            "users.changed",
-            "DomainUsersChanged",
-            json!({"domain_id": id, "user_id": user_id, "action": "unassigned"}),
+        self.assignment_changed(&mut change, caller, org, id, user, false);
+        change.commit().await
+    }
+
+    fn assignment_changed(
+        &self,
+        change: &mut Change,
+        caller: &Caller,
+        org: Uuid,
+        id: DomainId,
+        user: UserId,
+        assigned: bool,
+    ) {
+        change.members_changed(org, [user.uuid()]);
+        change.event(
+            org,
+            Event::DomainUsersChanged {
+                domain: id.uuid(),
+                user: user.uuid(),
+                assigned,
+            },
         );
-        journal.audit(
-            Some(admin.org_id()),
-            &caller.actor(),
-            "domain.unassign",
-            Some(("user", user_id.to_string())),
-            Some(json!({"domain_id": id})),
+        let action = if assigned { "domain.assign" } else { "domain.unassign" };
+        change.audit(
+            Audit::new(&caller.actor(), action)
+                .org(org)
+                .target("user", user)
+                .detail(json!({"domain_id": id})),
         );
-        journal.invalidate(Invalidation::Members {
-            org: admin.org_id(),
-            users: vec![user_id],
-        });
-        self.core.commit(tx, journal).await?;
-        Ok(())
     }
 
     async fn tree(&self, org_id: Uuid) -> Result<DomainTree> {
-        Ok(DomainTree::new(store::domains::list(&self.core.db, org_id).await?))
+        Ok(DomainTree::new(store::domains::list(&self.db, org_id).await?))
     }
 
-    /// Bumps `mv` for every user with an assignment in the organisation, then commits.
-    async fn commit_tree_change(&self, tx: Tx, mut journal: Journal, admin: OrgAdmin) -> Result<()> {
-        let affected = store::domains::assigned_users(&tx, admin.org_id(), None).await?;
-        store::orgs::bump_mv(&tx, admin.org_id(), &affected, journal.now()).await?;
-        journal.invalidate(Invalidation::Members {
-            org: admin.org_id(),
-            users: affected,
-        });
-        self.core.commit(tx, journal).await
+    /// Every user with an assignment in the organisation may see the tree differently now.
+    async fn commit_tree_change(&self, mut change: Change, org: Uuid) -> Result<()> {
+        let affected = store::domains::assigned_users(change.tx(), org, None).await?;
+        change.members_changed(org, affected);
+        change.commit().await
     }
-}
-
-fn domain_data(d: &Domain) -> Value {
-    json!({"domain_id": d.id, "org_id": d.org_id, "key": d.key, "name": d.name, "parent_id": d.parent_id, "is_active": d.active})
 }

@@ -1,33 +1,28 @@
 //! Use cases: authorisation decisions, transactions, and the rules of each operation. Services
 //! take the caller's context first and reach the database only through `crate::store`.
-pub mod access;
 pub mod activity;
 pub mod auth;
+pub mod authn;
 pub mod authz;
 pub mod bootstrap;
 pub mod cache;
+pub mod change;
 pub mod clients;
 pub mod compat;
-pub mod core;
 pub mod domains;
-pub mod journal;
 pub mod keys;
-pub mod notify;
 pub mod oidc;
 pub mod orgs;
-pub mod passwords;
 pub mod providers;
 pub mod relay;
-pub mod roles;
 pub mod seeding;
-pub mod sessions;
 pub mod teams;
-pub mod throttle;
 pub mod tree;
 pub mod users;
-pub mod validate;
 
 use crate::crypto::password::HashError;
+pub use crate::model::input::FieldError;
+use crate::model::input::Invalid;
 use crate::store::StoreError;
 use crate::token::VerifyError;
 
@@ -37,17 +32,13 @@ pub fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
     format!("{uri}{sep}{}", serde_urlencoded::to_string(params).unwrap_or_default())
 }
 
-/// One field's problem, reported on 422.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("invalid input")]
     Validation(Vec<FieldError>),
+    /// No credentials at all where a caller is needed.
+    #[error("not authenticated")]
+    Unauthenticated,
     #[error("invalid credentials")]
     InvalidCredentials,
     /// The login name is locked after repeated failures; the seconds to wait.
@@ -55,6 +46,9 @@ pub enum ServiceError {
     TooManyAttempts(i64),
     #[error("invalid token: {0}")]
     InvalidToken(VerifyError),
+    /// The global provider's token, refused for this stable reason.
+    #[error("invalid external token: {0}")]
+    ExternalTokenRefused(&'static str),
     #[error("invalid client")]
     InvalidClient,
     #[error("invalid grant: {0}")]
@@ -78,6 +72,31 @@ impl From<StoreError> for ServiceError {
             StoreError::Db(e) => Self::Internal(e.into()),
         }
     }
+}
+
+impl From<Invalid> for ServiceError {
+    fn from(e: Invalid) -> Self {
+        Self::Validation(e.0)
+    }
+}
+
+impl From<jsonwebtoken::errors::Error> for ServiceError {
+    fn from(e: jsonwebtoken::errors::Error) -> Self {
+        Self::Internal(anyhow::anyhow!("cannot sign a token: {e}"))
+    }
+}
+
+/// Maps a unique constraint's refusal to a 409 with this code and message.
+pub fn conflict(code: &'static str, detail: &'static str) -> impl Fn(StoreError) -> ServiceError {
+    move |e| match e {
+        StoreError::Conflict(_) => ServiceError::Conflict(code, detail),
+        e => e.into(),
+    }
+}
+
+/// No randomness from the operating system: nothing can be issued.
+pub fn no_randomness(_: aws_lc_rs::error::Unspecified) -> ServiceError {
+    ServiceError::Internal(anyhow::anyhow!("no randomness"))
 }
 
 impl From<HashError> for ServiceError {

@@ -3,12 +3,12 @@
 //! on first login, and what the provider's groups grant. The client secret is written, never read
 //! back.
 use super::authz::Caller;
-use super::core::Core;
+use super::change::{Audit, Changes};
 use super::orgs::OrgService;
-use super::validate::Problems;
-use super::{Result, ServiceError};
-use crate::model::{ClaimMapping, IdentityProvider};
-use crate::store::{self, Conn, StoreError};
+use super::{Result, ServiceError, conflict};
+use crate::model::input::Problems;
+use crate::model::{ClaimMapping, IdentityProvider, OrgId, ProviderId};
+use crate::store::{self, Conn, Db};
 use seed::rules;
 use serde_json::json;
 use std::sync::Arc;
@@ -32,37 +32,32 @@ pub struct ProviderInput {
 
 const NOT_FOUND: ServiceError = ServiceError::NotFound("identity provider not found");
 
+const PROVIDER_EXISTS: (&str, &str) = ("provider_exists", "an identity provider with this slug already exists");
+
 pub struct ProviderService {
-    core: Arc<Core>,
+    db: Db,
+    changes: Changes,
     orgs: Arc<OrgService>,
 }
 
-/// Checks a provider and turns it into what the store writes; problems are named by field.
-pub async fn check<C: Conn>(
+/// Checks a provider and turns it into what the store writes; every problem is named by field.
+async fn check<C: Conn>(
     c: &C,
     org_id: Uuid,
     input: ProviderInput,
-    problems: &mut Problems,
-    base: &str,
-) -> Result<Option<store::identity_providers::ProviderFields>> {
-    let field = |name: &str| {
-        if base.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{base}.{name}")
-        }
-    };
-    let slug = problems.check(&field("slug"), rules::slug(&input.slug));
+) -> Result<store::identity_providers::ProviderFields> {
+    let mut problems = Problems::default();
+    let slug = problems.check("slug", rules::slug(&input.slug));
     if input.slug == crate::config::GLOBAL_PROVIDER {
-        problems.add(&field("slug"), "is reserved for the provider configured by AUTH_OIDC_*");
+        problems.add("slug", "is reserved for the provider configured by AUTH_OIDC_*");
     }
-    let name = problems.check(&field("name"), rules::display_name(&input.name));
-    let issuer = problems.check(&field("issuer"), rules::issuer(&input.issuer));
+    let name = problems.check("name", rules::display_name(&input.name));
+    let issuer = problems.check("issuer", rules::issuer(&input.issuer));
     if input.client_id.trim().is_empty() || input.client_id.len() > 255 {
-        problems.add(&field("client_id"), "must be 1 to 255 characters");
+        problems.add("client_id", "must be 1 to 255 characters");
     }
     let scopes = problems.check(
-        &field("scopes"),
+        "scopes",
         rules::scopes(
             &input
                 .scopes
@@ -71,39 +66,37 @@ pub async fn check<C: Conn>(
     );
     let mut domains = Vec::new();
     for (i, d) in input.email_domains.iter().enumerate() {
-        domains.extend(problems.check(&field(&format!("email_domains[{i}]")), rules::email_domain(d)));
+        domains.extend(problems.check(&format!("email_domains[{i}]"), rules::email_domain(d)));
     }
     let groups_claim = input.groups_claim.unwrap_or_else(|| "groups".into());
     if groups_claim.is_empty() || groups_claim.len() > 100 {
-        problems.add(&field("groups_claim"), "must be 1 to 100 characters");
+        problems.add("groups_claim", "must be 1 to 100 characters");
     }
-    let roles = store::orgs::roles(c, org_id).await?;
+    let roles = store::roles::list(c, org_id).await?;
     let teams = store::teams::list_all(c, org_id).await?;
     let tree = store::domains::list(c, org_id).await?;
     for (i, m) in input.mappings.iter().enumerate() {
-        let at = field(&format!("mappings[{i}]"));
+        let at = format!("mappings[{i}]");
         if m.value.is_empty() {
-            problems.add(&format!("{at}.value"), "is required");
+            problems.add(format!("{at}.value"), "is required");
         }
         for r in m.roles.iter().filter(|r| !roles.iter().any(|x| &x.key == *r)) {
-            problems.add(&format!("{at}.roles"), format!("unknown role \"{r}\""));
+            problems.add(format!("{at}.roles"), format!("unknown role \"{r}\""));
         }
         for (t, role) in &m.teams {
             if !teams.iter().any(|x| &x.slug == t) {
-                problems.add(&format!("{at}.teams.{t}"), format!("unknown team \"{t}\""));
+                problems.add(format!("{at}.teams.{t}"), format!("unknown team \"{t}\""));
             }
             if !seed::TEAM_ROLES.contains(&role.as_str()) {
-                problems.add(&format!("{at}.teams.{t}"), format!("unknown team role \"{role}\""));
+                problems.add(format!("{at}.teams.{t}"), format!("unknown team role \"{role}\""));
             }
         }
         for d in m.domains.iter().filter(|d| !tree.iter().any(|x| &x.key == *d)) {
-            problems.add(&format!("{at}.domains"), format!("unknown domain \"{d}\""));
+            problems.add(format!("{at}.domains"), format!("unknown domain \"{d}\""));
         }
     }
-    let (Some(slug), Some(name), Some(issuer), Some(scopes)) = (slug, name, issuer, scopes) else {
-        return Ok(None);
-    };
-    Ok(Some(store::identity_providers::ProviderFields {
+    let (slug, name, issuer, scopes) = problems.done((slug, name, issuer, scopes))?;
+    Ok(store::identity_providers::ProviderFields {
         slug,
         name,
         issuer,
@@ -116,103 +109,82 @@ pub async fn check<C: Conn>(
         groups_claim,
         mappings: input.mappings,
         active: input.active,
-    }))
-}
-
-fn conflict(e: StoreError) -> ServiceError {
-    match e {
-        StoreError::Conflict(_) => {
-            ServiceError::Conflict("provider_exists", "an identity provider with this slug already exists")
-        }
-        e => e.into(),
-    }
+    })
 }
 
 impl ProviderService {
-    pub fn new(core: Arc<Core>, orgs: Arc<OrgService>) -> Self {
-        Self { core, orgs }
+    pub fn new(db: Db, changes: Changes, orgs: Arc<OrgService>) -> Self {
+        Self { db, changes, orgs }
     }
 
-    pub async fn list(&self, caller: &Caller, org_id: Uuid) -> Result<Vec<IdentityProvider>> {
-        let admin = self.orgs.admin_of_existing(caller, org_id).await?;
-        Ok(store::identity_providers::list(&self.core.db, admin.org_id()).await?)
+    pub async fn list(&self, caller: &Caller, org: OrgId) -> Result<Vec<IdentityProvider>> {
+        let admin = self.orgs.admin_of_existing(caller, org).await?;
+        Ok(store::identity_providers::list(&self.db, admin.org_id()).await?)
     }
 
-    pub async fn get(&self, caller: &Caller, org_id: Uuid, id: Uuid) -> Result<IdentityProvider> {
-        let admin = self.orgs.admin_of_existing(caller, org_id).await?;
-        store::identity_providers::find(&self.core.db, admin.org_id(), id)
+    pub async fn get(&self, caller: &Caller, org: OrgId, id: ProviderId) -> Result<IdentityProvider> {
+        let admin = self.orgs.admin_of_existing(caller, org).await?;
+        store::identity_providers::find(&self.db, admin.org_id(), id.uuid())
             .await?
             .ok_or(NOT_FOUND)
     }
 
-    pub async fn create(&self, caller: &Caller, org_id: Uuid, input: ProviderInput) -> Result<IdentityProvider> {
-        let admin = self.orgs.admin_of_existing(caller, org_id).await?;
-        let mut problems = Problems::default();
-        let fields = check(&self.core.db, admin.org_id(), input, &mut problems, "").await?;
-        problems.finish()?;
-        let fields = fields.ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("validated fields missing")))?;
-        let mut journal = self.core.journal();
-        let tx = store::begin(&self.core.db).await?;
-        let provider = store::identity_providers::insert(&tx, None, admin.org_id(), fields, journal.now())
+    pub async fn create(&self, caller: &Caller, org: OrgId, input: ProviderInput) -> Result<IdentityProvider> {
+        let admin = self.orgs.admin_of_existing(caller, org).await?;
+        let org = admin.org_id();
+        let fields = check(&self.db, org, input).await?;
+        let mut change = self.changes.begin().await?;
+        let provider = store::identity_providers::insert(change.tx(), None, org, fields, change.now())
             .await
-            .map_err(conflict)?;
-        let target = Some(("identity_provider", provider.id.to_string()));
-        journal.audit(
-            Some(admin.org_id()),
-            &caller.actor(),
-            "identity_provider.create",
-            target,
-            Some(json!({"slug": provider.slug, "issuer": provider.issuer})),
+            .map_err(conflict(PROVIDER_EXISTS.0, PROVIDER_EXISTS.1))?;
+        change.audit(
+            Audit::new(&caller.actor(), "identity_provider.create")
+                .org(org)
+                .target("identity_provider", provider.id)
+                .detail(json!({"slug": provider.slug, "issuer": provider.issuer})),
         );
-        self.core.commit(tx, journal).await?;
+        change.commit().await?;
         Ok(provider)
     }
 
     pub async fn update(
         &self,
         caller: &Caller,
-        org_id: Uuid,
-        id: Uuid,
+        org: OrgId,
+        id: ProviderId,
         input: ProviderInput,
     ) -> Result<IdentityProvider> {
-        let admin = self.orgs.admin_of_existing(caller, org_id).await?;
-        store::identity_providers::find(&self.core.db, admin.org_id(), id)
+        let admin = self.orgs.admin_of_existing(caller, org).await?;
+        let org = admin.org_id();
+        store::identity_providers::find(&self.db, org, id.uuid())
             .await?
             .ok_or(NOT_FOUND)?;
-        let mut problems = Problems::default();
-        let fields = check(&self.core.db, admin.org_id(), input, &mut problems, "").await?;
-        problems.finish()?;
-        let fields = fields.ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("validated fields missing")))?;
-        let mut journal = self.core.journal();
-        let tx = store::begin(&self.core.db).await?;
-        let provider = store::identity_providers::update(&tx, id, fields, journal.now())
+        let fields = check(&self.db, org, input).await?;
+        let mut change = self.changes.begin().await?;
+        let provider = store::identity_providers::update(change.tx(), id.uuid(), fields, change.now())
             .await
-            .map_err(conflict)?;
-        journal.audit(
-            Some(admin.org_id()),
-            &caller.actor(),
-            "identity_provider.update",
-            Some(("identity_provider", id.to_string())),
-            None,
+            .map_err(conflict(PROVIDER_EXISTS.0, PROVIDER_EXISTS.1))?;
+        change.audit(
+            Audit::new(&caller.actor(), "identity_provider.update")
+                .org(org)
+                .target("identity_provider", id),
         );
-        self.core.commit(tx, journal).await?;
+        change.commit().await?;
         Ok(provider)
     }
 
-    pub async fn delete(&self, caller: &Caller, org_id: Uuid, id: Uuid) -> Result<()> {
-        let admin = self.orgs.admin_of_existing(caller, org_id).await?;
-        let mut journal = self.core.journal();
-        let tx = store::begin(&self.core.db).await?;
-        if !store::identity_providers::delete(&tx, admin.org_id(), id).await? {
+    pub async fn delete(&self, caller: &Caller, org: OrgId, id: ProviderId) -> Result<()> {
+        let admin = self.orgs.admin_of_existing(caller, org).await?;
+        let org = admin.org_id();
+        let mut change = self.changes.begin().await?;
+        if !store::identity_providers::delete(change.tx(), org, id.uuid()).await? {
             return Err(NOT_FOUND);
         }
-        journal.audit(
-            Some(admin.org_id()),
-            &caller.actor(),
-            "identity_provider.delete",
-            Some(("identity_provider", id.to_string())),
-            None,
+        change.audit(
+            Audit::new(&caller.actor(), "identity_provider.delete")
+                .org(org)
+                .target("identity_provider", id),
         );
-        self.core.commit(tx, journal).await
+        change.commit().await
     }
 }

@@ -3,20 +3,19 @@
 //! them: a JetStream ack where a stream captures the subject (the event id is the `Nats-Msg-Id`,
 //! so a retry is deduplicated), otherwise a flushed core publish. While NATS is away the outbox
 //! keeps them; retries back off up to 30 s. Requests never wait for any of this.
-use super::core::Core;
+use crate::clock::SharedClock;
 use crate::model::StoredEvent;
-use crate::store::{self, Conn};
+use crate::store::{self, Conn, Db};
 use async_nats::connection::State;
 use chrono::Duration as Age;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const BATCH: u64 = 100;
 const IDLE_POLL: Duration = Duration::from_millis(200);
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub fn spawn(core: Arc<Core>, url: String) {
+pub fn spawn(db: Db, clock: SharedClock, url: String) {
     tokio::spawn(async move {
         let client = match async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
@@ -36,7 +35,7 @@ pub fn spawn(core: Arc<Core>, url: String) {
         };
         let mut backoff = Duration::from_millis(100);
         loop {
-            match relay_batch(&core, &mut nats).await {
+            match relay_batch(&db, &clock, &mut nats).await {
                 Ok(0) => tokio::time::sleep(IDLE_POLL).await,
                 Ok(_) => backoff = Duration::from_millis(100),
                 Err(error) => {
@@ -62,18 +61,18 @@ const STREAM_LOOKUP_TTL: Duration = Duration::from_secs(10);
 /// Publishes one batch; returns how many went out. On PostgreSQL the batch is claimed in a
 /// transaction (`SKIP LOCKED`, so replicas share the work); SQLite is one process and must not
 /// hold a write transaction across network calls.
-async fn relay_batch(core: &Core, nats: &mut Nats) -> anyhow::Result<usize> {
-    if store::notify::is_postgres(&core.db) {
-        let tx = store::begin(&core.db).await?;
-        let result = relay_on(&tx, core, nats).await;
+async fn relay_batch(db: &Db, clock: &SharedClock, nats: &mut Nats) -> anyhow::Result<usize> {
+    if store::notify::is_postgres(db) {
+        let tx = store::begin(db).await?;
+        let result = relay_on(&tx, clock, nats).await;
         store::commit(tx).await?;
         result
     } else {
-        relay_on(&core.db, core, nats).await
+        relay_on(db, clock, nats).await
     }
 }
 
-async fn relay_on<C: Conn>(c: &C, core: &Core, nats: &mut Nats) -> anyhow::Result<usize> {
+async fn relay_on<C: Conn>(c: &C, clock: &SharedClock, nats: &mut Nats) -> anyhow::Result<usize> {
     let events = store::events::claim_pending(c, BATCH).await?;
     let mut published = Vec::new();
     let mut failure = None;
@@ -87,7 +86,7 @@ async fn relay_on<C: Conn>(c: &C, core: &Core, nats: &mut Nats) -> anyhow::Resul
             }
         }
     }
-    store::events::mark_published(c, &published, core.clock.now()).await?;
+    store::events::mark_published(c, &published, clock.now()).await?;
     match failure {
         Some(error) => Err(error),
         None => Ok(published.len()),
@@ -149,17 +148,17 @@ fn family(subject: &str) -> String {
 }
 
 /// Deletes published events past the retention, hourly.
-pub fn spawn_pruner(core: Arc<Core>, retention: Age) {
+pub fn spawn_pruner(db: Db, clock: SharedClock, retention: Age) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            match store::events::prune(&core.db, core.clock.now() - retention).await {
+            match store::events::prune(&db, clock.now() - retention).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(pruned = n, "pruned published events"),
                 Err(error) => tracing::warn!(%error, "cannot prune the outbox"),
             }
-            if let Err(error) = store::oidc::prune(&core.db, core.clock.now()).await {
+            if let Err(error) = store::oidc::prune(&db, clock.now()).await {
                 tracing::warn!(%error, "cannot prune expired external logins");
             }
         }

@@ -2,57 +2,50 @@
 //! them; an organisation's admins see its members, create users into it, and change or delete
 //! an account only while it belongs to their organisation alone (so one tenant's admin never
 //! changes another tenant's user).
-use super::auth::user_data;
 use super::authz::{Caller, OrgAdmin};
-use super::core::Core;
-use super::journal::Invalidation;
+use super::change::{Audit, Changes, Event, MembershipAction};
+use super::orgs::resolve_roles;
+use super::{Result, ServiceError, conflict};
+use crate::crypto::password::Hasher;
+use crate::model::input::{DisplayName, Email, Password, Username};
+use crate::model::{Page, PageRequest, User, UserId};
+use crate::store::{self, Db};
 use serde_json::json;
-
-use super::validate::{self, Problems};
-use super::{Result, ServiceError};
-use crate::crypto::password;
-use crate::model::{Page, PageRequest, User};
-use crate::store::{self, StoreError};
-use secrecy::SecretString;
 use std::sync::Arc;
-use uuid::Uuid;
 
 pub struct NewUser {
-    pub email: String,
-    pub password: Option<String>,
-    pub name: Option<String>,
-    pub username: Option<String>,
+    pub email: Email,
+    /// `None`: an account that only logs in through an identity provider.
+    pub password: Option<Password>,
+    /// Defaults to the email's local part.
+    pub name: Option<DisplayName>,
+    pub username: Option<Username>,
     pub roles: Option<Vec<String>>,
     pub superuser: Option<bool>,
 }
 
+#[derive(Default)]
 pub struct UserPatch {
-    pub email: Option<String>,
-    pub password: Option<String>,
-    pub name: Option<String>,
-    pub username: Option<Option<String>>,
+    pub email: Option<Email>,
+    pub password: Option<Password>,
+    pub name: Option<DisplayName>,
+    pub username: Option<Option<Username>>,
     pub active: Option<bool>,
     pub superuser: Option<bool>,
 }
 
 const NOT_FOUND: ServiceError = ServiceError::NotFound("User not found");
-
-fn conflict(e: StoreError) -> ServiceError {
-    match e {
-        StoreError::Conflict(_) => {
-            ServiceError::Conflict("user_exists", "a user with this email or username already exists")
-        }
-        e => e.into(),
-    }
-}
+const USER_EXISTS: (&str, &str) = ("user_exists", "a user with this email or username already exists");
 
 pub struct UserService {
-    core: Arc<Core>,
+    db: Db,
+    changes: Changes,
+    hasher: Arc<Hasher>,
 }
 
 impl UserService {
-    pub fn new(core: Arc<Core>) -> Self {
-        Self { core }
+    pub fn new(db: Db, changes: Changes, hasher: Arc<Hasher>) -> Self {
+        Self { db, changes, hasher }
     }
 
     pub async fn list(&self, caller: &Caller, page: PageRequest) -> Result<Page<User>> {
@@ -61,204 +54,157 @@ impl UserService {
         } else {
             Some(caller.admin()?.org_id())
         };
-        Ok(store::users::list(&self.core.db, scope, page).await?)
+        Ok(store::users::list(&self.db, scope, page).await?)
     }
 
-    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<User> {
+    pub async fn get(&self, caller: &Caller, id: UserId) -> Result<User> {
         let admin = caller.admin()?;
         self.visible(admin, id).await
     }
 
-    /// Creates a user (without a password: an OIDC-only account) and makes them a member of the
-    /// caller's organisation with `roles` (default `member`).
+    /// Creates a user and makes them a member of the caller's organisation with `roles`
+    /// (default `member`; `owner` only from an owner).
     pub async fn create(&self, caller: &Caller, input: NewUser) -> Result<User> {
         let admin = caller.admin()?;
         if input.superuser == Some(true) {
             caller.superuser()?;
         }
-        let mut problems = Problems::default();
-        let email = problems.check("email", validate::email(&input.email));
-        if let Some(p) = &input.password {
-            problems.check("password", password::check_policy(&self.core.config.password_policy, p));
+        let org = admin.org_id();
+        let wanted = input.roles.unwrap_or_else(|| vec!["member".into()]);
+        if wanted.iter().any(|r| r == "owner") && !(caller.org_owner || caller.superuser) {
+            let invalid = crate::model::input::Invalid::field("roles", "only an owner can grant the owner role");
+            return Err(invalid.into());
         }
-        let username = match input.username.as_deref() {
-            Some(raw) => problems.check("username", validate::username(raw)).map(Some),
-            None => Some(None),
-        };
-        let default_name = email
-            .as_deref()
-            .and_then(|e| e.split('@').next())
-            .unwrap_or_default()
-            .to_owned();
-        let name = problems.check(
-            "name",
-            validate::display_name(input.name.as_deref().unwrap_or(&default_name)),
-        );
-        let roles = input.roles.unwrap_or_else(|| vec!["member".into()]);
-        let known = store::orgs::roles(&self.core.db, admin.org_id()).await?;
-        let mut role_ids = Vec::new();
-        for key in &roles {
-            match known.iter().find(|r| &r.key == key) {
-                Some(r) if r.key == "owner" && !(caller.org_owner || caller.superuser) => {
-                    problems.add("roles", "only an owner can grant the owner role")
-                }
-                Some(r) => role_ids.push(r.id),
-                None => problems.add("roles", format!("unknown role \"{key}\"")),
-            }
-        }
-        problems.finish()?;
-        let (Some(email), Some(username), Some(name)) = (email, username, name) else {
-            return Err(ServiceError::Internal(anyhow::anyhow!("validated fields missing")));
-        };
-        let hash = match input.password {
-            Some(p) => Some(self.core.hasher.hash(SecretString::from(p)).await?),
+        let (role_ids, keys) = resolve_roles(&self.db, org, &wanted).await?;
+        let hash = match &input.password {
+            Some(p) => Some(self.hasher.hash(p.secret()).await?),
             None => None,
         };
-        let mut journal = self.core.journal();
-        let now = journal.now();
-        let tx = store::begin(&self.core.db).await?;
+        let name = input.name.unwrap_or_else(|| input.email.default_name());
+        let mut change = self.changes.begin().await?;
+        let now = change.now();
         let new = store::users::NewUser {
             id: None,
-            email,
-            username,
-            display_name: name,
+            email: input.email.into_inner(),
+            username: input.username.map(Username::into_inner),
+            display_name: name.into_inner(),
             password_hash: hash,
             superuser: input.superuser.unwrap_or(false),
-            default_org_id: Some(admin.org_id()),
+            default_org_id: Some(org),
         };
-        let user = store::users::insert(&tx, new, now).await.map_err(conflict)?;
-        store::orgs::add_member(&tx, admin.org_id(), user.id, &[], now).await?;
-        store::orgs::set_member_roles(&tx, admin.org_id(), user.id, &role_ids).await?;
-        journal.event(
-            Some(admin.org_id()),
-            "user",
-            user.id,
-            "created",
-            "UserCreated",
-            user_data(&user),
+        let user = store::users::insert(change.tx(), new, now)
+            .await
+            .map_err(conflict(USER_EXISTS.0, USER_EXISTS.1))?;
+        store::members::add(change.tx(), org, user.id, &[], now).await?;
+        store::members::set_roles(change.tx(), org, user.id, &role_ids).await?;
+        change.event(org, Event::UserCreated { user: user.clone() });
+        change.event(
+            org,
+            Event::MembershipChanged {
+                org,
+                user: user.id,
+                action: MembershipAction::Added,
+                before: Vec::new(),
+                after: keys,
+                extra: None,
+            },
         );
-        journal.event(Some(admin.org_id()), "org", admin.org_id(), "membership.changed", "MembershipChanged",
-            json!({"org_id": admin.org_id(), "user_id": user.id, "action": "added", "roles": roles, "roles_added": roles, "roles_removed": []}));
-        journal.audit(
-            Some(admin.org_id()),
-            &caller.actor(),
-            "user.create",
-            Some(("user", user.id.to_string())),
-            None,
+        change.audit(
+            Audit::new(&caller.actor(), "user.create")
+                .org(org)
+                .target("user", user.id),
         );
-        self.core.commit(tx, journal).await?;
+        change.commit().await?;
         Ok(user)
     }
 
-    pub async fn update(&self, caller: &Caller, id: Uuid, patch: UserPatch) -> Result<User> {
+    pub async fn update(&self, caller: &Caller, id: UserId, patch: UserPatch) -> Result<User> {
         let admin = caller.admin()?;
         if patch.superuser.is_some() {
             caller.superuser()?;
         }
         let user = self.manageable(admin, id).await?;
-        if id == caller.user_id && (patch.active == Some(false) || patch.superuser == Some(false)) {
+        if id.uuid() == caller.user_id && (patch.active == Some(false) || patch.superuser == Some(false)) {
             return Err(ServiceError::Conflict(
                 "self_lockout",
                 "you cannot deactivate yourself or drop your own superuser flag",
             ));
         }
-        let mut problems = Problems::default();
-        let email = patch.email.map(|e| problems.check("email", validate::email(&e)));
-        let name = patch.name.map(|n| problems.check("name", validate::display_name(&n)));
-        let username = match patch.username {
-            Some(Some(u)) => Some(problems.check("username", validate::username(&u)).map(Some)),
-            Some(None) => Some(Some(None)),
-            None => None,
-        };
-        if let Some(p) = &patch.password {
-            problems.check("password", password::check_policy(&self.core.config.password_policy, p));
-        }
-        problems.finish()?;
         let password_changed = patch.password.is_some();
-        let password_hash = match patch.password {
-            Some(p) => Some(self.core.hasher.hash(SecretString::from(p)).await?),
+        let password_hash = match &patch.password {
+            Some(p) => Some(self.hasher.hash(p.secret()).await?),
             None => None,
         };
         let changes = store::users::UserChanges {
-            email: email.flatten(),
-            username: username.flatten(),
-            display_name: name.flatten(),
+            email: patch.email.map(Email::into_inner),
+            username: patch.username.map(|u| u.map(Username::into_inner)),
+            display_name: patch.name.map(DisplayName::into_inner),
             password_hash,
             active: patch.active,
             superuser: patch.superuser,
         };
-        let mut journal = self.core.journal();
-        let tx = store::begin(&self.core.db).await?;
-        let updated = store::users::update(&tx, user.id, changes, journal.now())
+        let mut change = self.changes.begin().await?;
+        let updated = store::users::update(change.tx(), user.id, changes, change.now())
             .await
-            .map_err(conflict)?;
+            .map_err(conflict(USER_EXISTS.0, USER_EXISTS.1))?;
         if patch.active == Some(false) {
-            let sessions = store::sessions::unrevoked_of_user(&tx, user.id).await?;
-            self.core
-                .end_sessions(&tx, &mut journal, sessions, "user_deactivated")
-                .await?;
+            let sessions = store::sessions::unrevoked_of_user(change.tx(), user.id).await?;
+            change.end_sessions(sessions, "user_deactivated").await?;
         }
-        let data =
-            json!({"before": user_data(&user), "after": user_data(&updated), "password_changed": password_changed});
-        journal.event(Some(admin.org_id()), "user", user.id, "updated", "UserUpdated", data);
-        journal.audit(
-            Some(admin.org_id()),
-            &caller.actor(),
-            "user.update",
-            Some(("user", user.id.to_string())),
-            None,
+        let org = admin.org_id();
+        change.audit(
+            Audit::new(&caller.actor(), "user.update")
+                .org(org)
+                .target("user", user.id),
         );
-        journal.invalidate(Invalidation::User { user: user.id });
-        self.core.commit(tx, journal).await?;
+        change.user_changed(user.id);
+        change.event(
+            org,
+            Event::UserUpdated {
+                before: user,
+                after: updated.clone(),
+                password_changed,
+            },
+        );
+        change.commit().await?;
         Ok(updated)
     }
 
-    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<()> {
+    pub async fn delete(&self, caller: &Caller, id: UserId) -> Result<()> {
         let admin = caller.admin()?;
         let user = self.manageable(admin, id).await?;
-        if id == caller.user_id {
+        if id.uuid() == caller.user_id {
             return Err(ServiceError::Conflict("self_lockout", "you cannot delete yourself"));
         }
-        let mut journal = self.core.journal();
-        let tx = store::begin(&self.core.db).await?;
-        let sessions = store::sessions::unrevoked_of_user(&tx, user.id).await?;
-        self.core
-            .end_sessions(&tx, &mut journal, sessions, "user_deleted")
-            .await?;
-        store::users::delete(&tx, user.id).await?;
-        journal.event(
-            Some(admin.org_id()),
-            "user",
-            user.id,
-            "deleted",
-            "UserDeleted",
-            user_data(&user),
+        let org = admin.org_id();
+        let mut change = self.changes.begin().await?;
+        let sessions = store::sessions::unrevoked_of_user(change.tx(), user.id).await?;
+        change.end_sessions(sessions, "user_deleted").await?;
+        store::users::delete(change.tx(), user.id).await?;
+        change.audit(
+            Audit::new(&caller.actor(), "user.delete")
+                .org(org)
+                .target("user", user.id)
+                .detail(json!({"email": user.email})),
         );
-        journal.audit(
-            Some(admin.org_id()),
-            &caller.actor(),
-            "user.delete",
-            Some(("user", user.id.to_string())),
-            Some(json!({"email": user.email})),
-        );
-        journal.invalidate(Invalidation::User { user: user.id });
-        self.core.commit(tx, journal).await?;
-        Ok(())
+        change.user_changed(user.id);
+        change.event(org, Event::UserDeleted { user });
+        change.commit().await
     }
 
     /// A user the admin may see: any for a superuser, else a member of the admin's organisation.
-    async fn visible(&self, admin: OrgAdmin, id: Uuid) -> Result<User> {
-        let db = &self.core.db;
-        let user = store::users::find(db, id).await?.ok_or(NOT_FOUND)?;
-        if admin.is_superuser() || store::orgs::is_member(db, admin.org_id(), id).await? {
+    async fn visible(&self, admin: OrgAdmin, id: UserId) -> Result<User> {
+        let user = store::users::find(&self.db, id.uuid()).await?.ok_or(NOT_FOUND)?;
+        if admin.is_superuser() || store::members::is_member(&self.db, admin.org_id(), user.id).await? {
             Ok(user)
         } else {
             Err(NOT_FOUND)
         }
     }
 
-    /// A user the admin may change: visible, and (for non-superusers) in no other organisation.
-    async fn manageable(&self, admin: OrgAdmin, id: Uuid) -> Result<User> {
+    /// A user the admin may change: visible, and (for non-superusers) not a superuser and in no
+    /// other organisation.
+    pub(crate) async fn manageable(&self, admin: OrgAdmin, id: UserId) -> Result<User> {
         let user = self.visible(admin, id).await?;
         if !admin.is_superuser() {
             if user.superuser {
@@ -267,7 +213,7 @@ impl UserService {
                     "only a superuser can change a superuser",
                 ));
             }
-            let orgs = store::orgs::orgs_of(&self.core.db, id).await?;
+            let orgs = store::members::orgs_of(&self.db, user.id).await?;
             if orgs.iter().any(|o| *o != admin.org_id()) {
                 return Err(ServiceError::Conflict(
                     "user_in_other_organizations",

@@ -1,5 +1,5 @@
-//! What the seed services' clients need besides the native model: user numbers (integer ids),
-//! permissions granted directly to a membership, Matrix accounts.
+//! What the seed services' clients need besides the native model: user numbers (integer ids,
+//! assigned by `service::compat::numbers` as accounts are created) and Matrix accounts.
 use super::{Conn, Result};
 use crate::model::User;
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use sea_orm::{
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Gives a new account the next number.
+/// Gives an account the next number.
 pub async fn assign_number<C: Conn>(c: &C, user_id: Uuid) -> Result<i32> {
     let model = user_number::ActiveModel {
         number: NotSet,
@@ -35,7 +35,7 @@ pub async fn member_by_number<C: Conn>(c: &C, org_id: Uuid, number: i32) -> Resu
     let Some(link) = user_number::Entity::find_by_id(number).one(c).await? else {
         return Ok(None);
     };
-    if !super::orgs::is_member(c, org_id, link.user_id).await? {
+    if !super::members::is_member(c, org_id, link.user_id).await? {
         return Ok(None);
     }
     super::users::find(c, link.user_id).await
@@ -140,53 +140,6 @@ async fn grants_of<C: Conn>(
         permissions.dedup();
     }
     Ok(out)
-}
-
-async fn member_id<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<Option<Uuid>> {
-    Ok(org_member::Entity::find()
-        .select_only()
-        .column(org_member::Column::Id)
-        .filter(org_member::Column::OrgId.eq(org_id))
-        .filter(org_member::Column::UserId.eq(user_id))
-        .into_tuple::<Uuid>()
-        .one(c)
-        .await?)
-}
-
-/// Permissions granted to a membership directly.
-pub async fn direct_permissions<C: Conn>(c: &C, member_id: Uuid) -> Result<Vec<String>> {
-    Ok(member_permission::Entity::find()
-        .filter(member_permission::Column::MemberId.eq(member_id))
-        .all(c)
-        .await?
-        .into_iter()
-        .map(|p| p.permission)
-        .collect())
-}
-
-/// Replaces the permissions granted directly to a user's membership; false if not a member.
-pub async fn set_direct_permissions<C: Conn>(
-    c: &C,
-    org_id: Uuid,
-    user_id: Uuid,
-    permissions: &[String],
-) -> Result<bool> {
-    let Some(member_id) = member_id(c, org_id, user_id).await? else {
-        return Ok(false);
-    };
-    member_permission::Entity::delete_many()
-        .filter(member_permission::Column::MemberId.eq(member_id))
-        .exec(c)
-        .await?;
-    for permission in permissions {
-        member_permission::ActiveModel {
-            member_id: Set(member_id),
-            permission: Set(permission.clone()),
-        }
-        .insert(c)
-        .await?;
-    }
-    Ok(true)
 }
 
 pub async fn matrix_user_id<C: Conn>(c: &C, user_id: Uuid) -> Result<Option<String>> {

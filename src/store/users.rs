@@ -35,7 +35,7 @@ pub struct NewUser {
     pub default_org_id: Option<Uuid>,
 }
 
-/// Creates an account and gives it the next user number.
+/// Creates an account.
 pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<User> {
     let model = user::ActiveModel {
         id: Set(new.id.unwrap_or_else(Uuid::now_v7)),
@@ -52,7 +52,6 @@ pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<
     }
     .insert(c)
     .await?;
-    super::compat::assign_number(c, model.id).await?;
     Ok(model.into())
 }
 
@@ -117,6 +116,7 @@ pub async fn list<C: Conn>(c: &C, org_id: Option<Uuid>, request: PageRequest) ->
     page::paginate(c, base, user::Column::Id, request, User::from, |u| u.id).await
 }
 
+#[derive(Default)]
 pub struct UserChanges {
     pub email: Option<String>,
     pub username: Option<Option<String>>,

@@ -189,7 +189,6 @@ mod tests {
                 .collect(),
             domains: vec![],
             expanded_domains: vec![],
-            rendered: Default::default(),
         }
     }
 

@@ -1,10 +1,12 @@
 //! Access tokens: the algorithm choice, keys (generation, JWKS, PEM), claims and the one
 //! verifier every authenticated route uses.
 pub mod claims;
+pub mod issuer;
 pub mod keys;
 pub mod verify;
 
 pub use claims::{AccessClaims, OrgClaim, TeamClaim};
+pub use issuer::{AccessToken, Issuer};
 pub use keys::{Key, KeyMaterial, KeyRing, KeyStore};
 pub use verify::{Verifier, VerifyError};
 

@@ -2,11 +2,12 @@
 //! their number (`id`); bodies are forms (or JSON); `permissions` is `[a, b]`, `a,b` or a JSON
 //! list. Errors keep the seed's `detail` strings.
 use super::FormOrJson;
+use crate::config::PasswordPolicy;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::Auth;
 use crate::http::state::AppState;
-use crate::service::FieldError;
-use crate::service::compat::cl::{ClNewUser, ClPatch, ClUser};
+use crate::model::input::{Email, Invalid, Password, Permissions as PermissionList, Problems, Username};
+use crate::service::compat::cl::{ClName, ClNewUser, ClPatch, ClUser};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -81,20 +82,26 @@ pub enum Flag {
     Text(String),
 }
 
-fn flag(field: &str, value: Option<Flag>, errors: &mut Vec<FieldError>) -> Option<bool> {
-    match value? {
-        Flag::Bool(b) => Some(b),
-        Flag::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Some(true),
-            "false" | "0" | "no" | "off" => Some(false),
-            _ => {
-                errors.push(FieldError {
-                    field: field.into(),
-                    message: "is not a boolean".into(),
-                });
-                None
-            }
-        },
+impl Flag {
+    fn parse(value: Option<Self>) -> Result<Option<bool>, String> {
+        match value {
+            None => Ok(None),
+            Some(Self::Bool(b)) => Ok(Some(b)),
+            Some(Self::Text(text)) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(Some(true)),
+                "false" | "0" | "no" | "off" => Ok(Some(false)),
+                _ => Err("is not a boolean".into()),
+            },
+        }
+    }
+}
+
+fn permissions(problems: &mut Problems, value: Option<Permissions>) -> Option<Option<PermissionList>> {
+    match value {
+        Some(p) => problems
+            .check("permissions", PermissionList::parse(&p.into_vec()))
+            .map(Some),
+        None => Some(None),
     }
 }
 
@@ -106,12 +113,58 @@ pub struct CreateForm {
     pub is_admin: Option<Flag>,
 }
 
+impl CreateForm {
+    /// A username with `@` is the account's email.
+    fn parse(self, policy: &PasswordPolicy) -> Result<ClNewUser, Invalid> {
+        let mut problems = Problems::default();
+        let name = match self.username.as_deref() {
+            None => problems.check("username", Err("field required".into())),
+            Some(raw) if raw.contains('@') => problems.parse::<Email>("username", raw).map(ClName::Email),
+            Some(raw) => problems.parse::<Username>("username", raw).map(ClName::Username),
+        };
+        let password = match self.password {
+            None => problems.check("password", Err("field required".into())),
+            Some(p) => problems.check("password", Password::new(p, policy)),
+        };
+        let permissions = permissions(&mut problems, self.permissions);
+        let is_admin = problems.check("is_admin", Flag::parse(self.is_admin));
+        let (name, password, permissions, is_admin) = problems.done((name, password, permissions, is_admin))?;
+        Ok(ClNewUser {
+            name,
+            password,
+            permissions: permissions.unwrap_or_default(),
+            is_admin: is_admin.unwrap_or(false),
+        })
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateForm {
     pub password: Option<String>,
     pub permissions: Option<Permissions>,
     pub is_active: Option<Flag>,
     pub is_admin: Option<Flag>,
+}
+
+impl UpdateForm {
+    fn parse(self, policy: &PasswordPolicy) -> Result<ClPatch, Invalid> {
+        let mut problems = Problems::default();
+        let password = match self.password {
+            Some(p) => problems.check("password", Password::new(p, policy)).map(Some),
+            None => Some(None),
+        };
+        let permissions = permissions(&mut problems, self.permissions);
+        let is_active = problems.check("is_active", Flag::parse(self.is_active));
+        let is_admin = problems.check("is_admin", Flag::parse(self.is_admin));
+        let (password, permissions, is_active, is_admin) =
+            problems.done((password, permissions, is_active, is_admin))?;
+        Ok(ClPatch {
+            password,
+            permissions,
+            is_active,
+            is_admin,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -131,11 +184,11 @@ fn number(raw: &str) -> ApiResult<i32> {
 #[utoipa::path(post, path = "/auth/token/refresh", tag = "compat", security(("bearer" = [])),
     responses((status = 200, body = ClToken), (status = 401, body = ErrorBody)))]
 pub async fn refresh(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<ClToken>> {
-    let (access_token, expires_in) = state.cl.reissue(&caller).await?;
+    let token = state.cl.reissue(&caller).await?;
     Ok(Json(ClToken {
-        access_token,
+        access_token: token.token,
         token_type: "bearer",
-        expires_in,
+        expires_in: token.expires_in,
     }))
 }
 
@@ -155,11 +208,7 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<ClUserView>>> {
     let limit = query.limit.unwrap_or(100);
     if limit > 1000 {
-        let field = FieldError {
-            field: "limit".into(),
-            message: "must be at most 1000".into(),
-        };
-        return Err(ApiError::Validation(vec![field]));
+        return Err(Invalid::field("limit", "must be at most 1000").into());
     }
     let users = state.cl.list(&caller, query.skip.unwrap_or(0), limit).await?;
     Ok(Json(users.into_iter().map(ClUserView::from).collect()))
@@ -174,28 +223,7 @@ pub async fn create(
     Auth(caller): Auth,
     FormOrJson(form): FormOrJson<CreateForm>,
 ) -> ApiResult<(StatusCode, Json<ClUserView>)> {
-    let mut errors = Vec::new();
-    for (field, missing) in [
-        ("username", form.username.is_none()),
-        ("password", form.password.is_none()),
-    ] {
-        if missing {
-            errors.push(FieldError {
-                field: field.into(),
-                message: "field required".into(),
-            });
-        }
-    }
-    let is_admin = flag("is_admin", form.is_admin, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let input = ClNewUser {
-        username: form.username.unwrap_or_default(),
-        password: form.password.unwrap_or_default(),
-        permissions: form.permissions.map(Permissions::into_vec).unwrap_or_default(),
-        is_admin: is_admin.unwrap_or(false),
-    };
+    let input = form.parse(&state.config.password_policy)?;
     Ok((StatusCode::CREATED, Json(state.cl.create(&caller, input).await?.into())))
 }
 
@@ -221,16 +249,7 @@ pub async fn update(
     FormOrJson(form): FormOrJson<UpdateForm>,
 ) -> ApiResult<Json<ClUserView>> {
     let number = number(&user_id)?;
-    let mut errors = Vec::new();
-    let patch = ClPatch {
-        password: form.password,
-        permissions: form.permissions.map(Permissions::into_vec),
-        is_active: flag("is_active", form.is_active, &mut errors),
-        is_admin: flag("is_admin", form.is_admin, &mut errors),
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let patch = form.parse(&state.config.password_policy)?;
     Ok(Json(state.cl.update(&caller, number, patch).await?.into()))
 }
 

@@ -1,18 +1,20 @@
 //! Seed 000 (DAARION): `/api/auth/*`. The native shapes plus what its clients read:
 //! `display_name`, `is_admin` and `matrix_user_id` (null unless Synapse provisioned one).
-use crate::http::dto::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, UserView, ValidateRequest};
+use crate::http::auth::TokenInput;
+use crate::http::auth::introspection;
+use crate::http::auth::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, ValidateRequest};
+use crate::http::dto::UserView;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, Auth, OptionalJson, TokenInput};
+use crate::http::extract::{ApiJson, Auth, Bearer, OptionalJson};
 use crate::http::state::AppState;
+use crate::model::input::Invalid;
 use crate::model::{ClientInfo, MembershipContext};
-use crate::service::FieldError;
-use crate::service::auth::Login;
 use crate::service::compat::daarion::DaarionGrant;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -72,7 +74,8 @@ pub async fn register(
     client: ClientInfo,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<DaarionTokens>)> {
-    let grant = state.daarion.register(body.into(), client).await?;
+    let input = body.parse(&state.config.password_policy)?;
+    let grant = state.daarion.register(input, client).await?;
     Ok((StatusCode::CREATED, Json(grant.into())))
 }
 
@@ -83,12 +86,7 @@ pub async fn login(
     client: ClientInfo,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<DaarionTokens>> {
-    let input = Login {
-        login: body.email.or(body.username).or(body.login).unwrap_or_default(),
-        password: body.password,
-        organization: body.organization,
-    };
-    Ok(Json(state.daarion.login(input, client).await?.into()))
+    Ok(Json(state.daarion.login(body.parse()?, client).await?.into()))
 }
 
 /// Rotates the refresh token (the old one is spent).
@@ -99,11 +97,7 @@ pub async fn refresh(
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<DaarionTokens>> {
     if body.organization.is_some() {
-        let field = FieldError {
-            field: "organization".into(),
-            message: "switch organisation with POST /auth/refresh".into(),
-        };
-        return Err(ApiError::Validation(vec![field]));
+        return Err(Invalid::field("organization", "switch organisation with POST /auth/refresh").into());
     }
     Ok(Json(state.daarion.refresh(&body.refresh_token).await?.into()))
 }
@@ -113,10 +107,10 @@ pub async fn refresh(
     security((), ("bearer" = [])), responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(
     state: State<AppState>,
-    headers: HeaderMap,
+    bearer: Bearer,
     body: OptionalJson<LogoutRequest>,
 ) -> ApiResult<StatusCode> {
-    crate::http::auth::logout(state, headers, body).await
+    crate::http::auth::logout(state, bearer, body).await
 }
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "compat", security(("bearer" = [])),
@@ -130,23 +124,7 @@ pub async fn me(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<
 /// `{"active": false}`. No client credentials, like seed 000's internal endpoint.
 #[utoipa::path(post, path = "/api/auth/introspect", tag = "compat", request_body = ValidateRequest,
     responses((status = 200, description = "`active` and the token's claims"), (status = 422, body = ErrorBody)))]
-pub async fn introspect(State(state): State<AppState>, TokenInput(token): TokenInput) -> ApiResult<Json<Value>> {
-    let token = token.ok_or_else(|| {
-        ApiError::Validation(vec![FieldError {
-            field: "token".into(),
-            message: "is required".into(),
-        }])
-    })?;
-    let Some((claims, context)) = state.daarion.introspect(&token).await? else {
-        return Ok(Json(json!({"active": false})));
-    };
-    let mut answer = serde_json::to_value(&claims).map_err(|_| ApiError::Internal)?;
-    if let Value::Object(map) = &mut answer {
-        map.insert("active".into(), json!(true));
-        map.insert("email".into(), json!(context.user.email));
-        map.insert("name".into(), json!(context.user.display_name));
-        map.insert("roles".into(), json!(context.roles));
-        map.insert("permissions".into(), json!(context.permissions));
-    }
-    Ok(Json(answer))
+pub async fn introspect(State(state): State<AppState>, token: TokenInput) -> ApiResult<Json<Value>> {
+    let token = token.0.ok_or_else(|| Invalid::field("token", "is required"))?;
+    Ok(Json(introspection::daarion(state.daarion.introspect(&token).await?)))
 }

@@ -1,14 +1,14 @@
 //! Seed 001 (edd-cloud): `/login`, `/logout`, `/me` at the root. The native shapes plus `token`
 //! (the access token) on login, and `user_id` (the account's number) and `display_name` on `/me`.
-use crate::http::dto::{LoginRequest, LogoutRequest, TokenResponse, UserView};
+use crate::http::auth::{LoginRequest, LogoutRequest};
+use crate::http::dto::{TokenResponse, UserView};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiJson, Auth, OptionalJson};
+use crate::http::extract::{ApiJson, Auth, Bearer, OptionalJson};
 use crate::http::state::AppState;
 use crate::model::ClientInfo;
-use crate::service::auth::Login;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -39,12 +39,7 @@ pub async fn login(
     client: ClientInfo,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<EddLogin>> {
-    let input = Login {
-        login: body.email.or(body.username).or(body.login).unwrap_or_default(),
-        password: body.password,
-        organization: body.organization,
-    };
-    let tokens = TokenResponse::from(state.auth.login(input, client).await?);
+    let tokens = TokenResponse::from(state.auth.login(body.parse()?, client).await?);
     Ok(Json(EddLogin {
         token: tokens.access_token.clone(),
         tokens,
@@ -56,10 +51,10 @@ pub async fn login(
     security((), ("bearer" = [])), responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(
     state: State<AppState>,
-    headers: HeaderMap,
+    bearer: Bearer,
     body: OptionalJson<LogoutRequest>,
 ) -> ApiResult<StatusCode> {
-    crate::http::auth::logout(state, headers, body).await
+    crate::http::auth::logout(state, bearer, body).await
 }
 
 #[utoipa::path(get, path = "/me", tag = "compat", security(("bearer" = [])),

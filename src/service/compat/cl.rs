@@ -2,20 +2,17 @@
 //! membership directly), an admin flag (the `admin` role), and re-issuing an access token for a
 //! live session. Everything happens in the caller's organisation; a user outside it is "User
 //! not found", exactly like a missing one.
-use crate::crypto::password;
-use crate::model::{MembershipContext, User};
-use crate::service::auth::{sign, user_data};
+use crate::crypto::password::Hasher;
+use crate::model::input::{Email, Password, Permissions, Username};
+use crate::model::{MembershipContext, User, UserId};
+use crate::service::authn::Authenticator;
 use crate::service::authz::{Caller, OrgAdmin};
-use crate::service::core::{Core, denied};
-use crate::service::journal::Invalidation;
+use crate::service::change::{Audit, Changes, Event, MembershipAction};
 use crate::service::orgs::membership_changed;
 use crate::service::users::UserService;
-use crate::service::validate::{self, Problems};
-use crate::service::{Result, ServiceError};
-use crate::store::{self, StoreError};
-use crate::token::claims::Issuance;
-use crate::token::{AccessClaims, VerifyError};
-use secrecy::SecretString;
+use crate::service::{Result, ServiceError, conflict};
+use crate::store::{self, Db};
+use crate::token::{AccessToken, Issuer, VerifyError};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -31,23 +28,33 @@ pub struct ClUser {
     pub permissions: Vec<String>,
 }
 
+/// Seed 002 names accounts by a username, which may be an email address.
+pub enum ClName {
+    Email(Email),
+    Username(Username),
+}
+
 pub struct ClNewUser {
-    pub username: String,
-    pub password: String,
-    pub permissions: Vec<String>,
+    pub name: ClName,
+    pub password: Password,
+    pub permissions: Permissions,
     pub is_admin: bool,
 }
 
 #[derive(Default)]
 pub struct ClPatch {
-    pub password: Option<String>,
-    pub permissions: Option<Vec<String>>,
+    pub password: Option<Password>,
+    pub permissions: Option<Permissions>,
     pub is_active: Option<bool>,
     pub is_admin: Option<bool>,
 }
 
 pub struct ClService {
-    core: Arc<Core>,
+    db: Db,
+    changes: Changes,
+    authn: Arc<Authenticator>,
+    tokens: Arc<Issuer>,
+    hasher: Arc<Hasher>,
     users: Arc<UserService>,
 }
 
@@ -56,18 +63,28 @@ fn is_admin_role(role: &str) -> bool {
 }
 
 impl ClService {
-    pub fn new(core: Arc<Core>, users: Arc<UserService>) -> Self {
-        Self { core, users }
+    pub fn new(
+        db: Db,
+        changes: Changes,
+        authn: Arc<Authenticator>,
+        tokens: Arc<Issuer>,
+        hasher: Arc<Hasher>,
+        users: Arc<UserService>,
+    ) -> Self {
+        Self {
+            db,
+            changes,
+            authn,
+            tokens,
+            hasher,
+            users,
+        }
     }
 
     /// The caller's context and number (seed 001's `/me` shows both).
     pub async fn context_with_number(&self, caller: &Caller) -> Result<(Arc<MembershipContext>, i32)> {
-        let context = self
-            .core
-            .context(caller.user_id, caller.org_id)
-            .await?
-            .map_err(denied)?;
-        let number = store::compat::number_of(&self.core.db, caller.user_id)
+        let context = self.authn.current(caller.user_id, caller.org_id).await?;
+        let number = store::compat::number_of(&self.db, caller.user_id)
             .await?
             .ok_or(NOT_FOUND)?;
         Ok((context, number))
@@ -85,7 +102,7 @@ impl ClService {
 
     pub async fn list(&self, caller: &Caller, skip: u64, limit: u64) -> Result<Vec<ClUser>> {
         let admin = caller.admin()?;
-        let members = store::compat::numbered_members(&self.core.db, admin.org_id(), skip, limit).await?;
+        let members = store::compat::numbered_members(&self.db, admin.org_id(), skip, limit).await?;
         Ok(members
             .into_iter()
             .map(|m| ClUser {
@@ -107,32 +124,19 @@ impl ClService {
     /// the permissions granted directly. A username with `@` is the account's email.
     pub async fn create(&self, caller: &Caller, input: ClNewUser) -> Result<ClUser> {
         let admin = caller.admin()?;
-        let mut problems = Problems::default();
-        let (email, username) = if input.username.contains('@') {
-            (problems.check("username", validate::email(&input.username)), Some(None))
-        } else {
-            let username = problems.check("username", validate::username(&input.username));
-            let email = username.as_ref().map(|u| format!("{u}@{NO_EMAIL_DOMAIN}"));
-            (email, username.map(Some))
-        };
-        problems.check(
-            "password",
-            password::check_policy(&self.core.config.password_policy, &input.password),
-        );
-        let permissions = problems.check("permissions", validate::permissions(&input.permissions));
-        problems.finish()?;
-        let (Some(email), Some(username), Some(permissions)) = (email, username, permissions) else {
-            return Err(ServiceError::Internal(anyhow::anyhow!("validated fields missing")));
+        let org = admin.org_id();
+        let (email, username) = match input.name {
+            ClName::Email(email) => (email.into_inner(), None),
+            ClName::Username(username) => (format!("{username}@{NO_EMAIL_DOMAIN}"), Some(username.into_inner())),
         };
         let roles: &[&str] = if input.is_admin {
             &["admin", "member"]
         } else {
             &["member"]
         };
-        let hash = self.core.hasher.hash(SecretString::from(input.password)).await?;
-        let mut journal = self.core.journal();
-        let now = journal.now();
-        let tx = store::begin(&self.core.db).await?;
+        let hash = self.hasher.hash(input.password.secret()).await?;
+        let mut change = self.changes.begin().await?;
+        let now = change.now();
         let new = store::users::NewUser {
             id: None,
             display_name: username.clone().unwrap_or_else(|| email.clone()),
@@ -140,31 +144,28 @@ impl ClService {
             username,
             password_hash: Some(hash),
             superuser: false,
-            default_org_id: Some(admin.org_id()),
+            default_org_id: Some(org),
         };
-        let user = store::users::insert(&tx, new, now).await.map_err(|e| match e {
-            StoreError::Conflict(_) => {
-                ServiceError::Conflict("user_exists", "a user with this username already exists")
-            }
-            e => e.into(),
-        })?;
-        store::orgs::add_member(&tx, admin.org_id(), user.id, roles, now).await?;
-        store::compat::set_direct_permissions(&tx, admin.org_id(), user.id, &permissions).await?;
-        let number = store::compat::number_of(&tx, user.id).await?.ok_or(NOT_FOUND)?;
+        let user = store::users::insert(change.tx(), new, now)
+            .await
+            .map_err(conflict("user_exists", "a user with this username already exists"))?;
+        store::members::add(change.tx(), org, user.id, roles, now).await?;
+        let permissions = input.permissions.into_inner();
+        store::members::set_direct_permissions(change.tx(), org, user.id, &permissions).await?;
         let role_keys: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-        journal.event(
-            Some(admin.org_id()),
-            "user",
-            user.id,
-            "created",
-            "UserCreated",
-            user_data(&user),
+        change.event(org, Event::UserCreated { user: user.clone() });
+        change.event(
+            org,
+            membership_changed(org, user.id, MembershipAction::Added, &[], &role_keys),
         );
-        membership_changed(&mut journal, admin.org_id(), user.id, "added", &[], &role_keys);
-        let detail = Some(json!({"roles": role_keys, "permissions": permissions}));
-        let target = Some(("user", user.id.to_string()));
-        journal.audit(Some(admin.org_id()), &caller.actor(), "user.create", target, detail);
-        self.core.commit(tx, journal).await?;
+        change.audit(
+            Audit::new(&caller.actor(), "user.create")
+                .org(org)
+                .target("user", user.id)
+                .detail(json!({"roles": role_keys, "permissions": permissions})),
+        );
+        change.commit().await?;
+        let number = store::compat::number_of(&self.db, user.id).await?.ok_or(NOT_FOUND)?;
         self.view(admin, number, user).await
     }
 
@@ -172,9 +173,9 @@ impl ClService {
     /// flag or permissions (the membership in the caller's organisation).
     pub async fn update(&self, caller: &Caller, number: i32, patch: ClPatch) -> Result<ClUser> {
         let admin = caller.admin()?;
+        let org = admin.org_id();
         let user = self.member(admin, number).await?;
-        let db = &self.core.db;
-        let membership = store::orgs::membership(db, admin.org_id(), user.id)
+        let membership = store::members::membership(&self.db, org, user.id)
             .await?
             .ok_or(NOT_FOUND)?;
         let self_lockout =
@@ -185,18 +186,9 @@ impl ClService {
                 "you cannot deactivate yourself or drop your own admin flag",
             ));
         }
-        if (patch.password.is_some() || patch.is_active.is_some()) && !admin.is_superuser() {
-            self.account_manageable(admin, &user).await?;
+        if patch.password.is_some() || patch.is_active.is_some() {
+            self.users.manageable(admin, UserId(user.id)).await?;
         }
-        let mut problems = Problems::default();
-        if let Some(p) = &patch.password {
-            problems.check("password", password::check_policy(&self.core.config.password_policy, p));
-        }
-        let permissions = match &patch.permissions {
-            Some(p) => problems.check("permissions", validate::permissions(p)),
-            None => None,
-        };
-        problems.finish()?;
         let roles = match patch.is_admin {
             Some(true) if !membership.roles.iter().any(|r| is_admin_role(r)) => {
                 Some([membership.roles.clone(), vec!["admin".to_owned()]].concat())
@@ -212,66 +204,56 @@ impl ClService {
             }
             _ => None,
         };
-        let hash = match patch.password {
-            Some(p) => Some(self.core.hasher.hash(SecretString::from(p)).await?),
+        let hash = match &patch.password {
+            Some(p) => Some(self.hasher.hash(p.secret()).await?),
             None => None,
         };
-        let account_changed = hash.is_some() || patch.is_active.is_some();
         let password_changed = hash.is_some();
-        let mut journal = self.core.journal();
-        let now = journal.now();
-        let tx = store::begin(db).await?;
-        if account_changed {
+        let mut change = self.changes.begin().await?;
+        let now = change.now();
+        if hash.is_some() || patch.is_active.is_some() {
             let changes = store::users::UserChanges {
-                email: None,
-                username: None,
-                display_name: None,
                 password_hash: hash,
                 active: patch.is_active,
-                superuser: None,
+                ..store::users::UserChanges::default()
             };
-            let updated = store::users::update(&tx, user.id, changes, now).await?;
+            let updated = store::users::update(change.tx(), user.id, changes, now).await?;
             if patch.is_active == Some(false) {
-                let sessions = store::sessions::unrevoked_of_user(&tx, user.id).await?;
-                self.core
-                    .end_sessions(&tx, &mut journal, sessions, "user_deactivated")
-                    .await?;
+                let sessions = store::sessions::unrevoked_of_user(change.tx(), user.id).await?;
+                change.end_sessions(sessions, "user_deactivated").await?;
             }
-            let data =
-                json!({"before": user_data(&user), "after": user_data(&updated), "password_changed": password_changed});
-            journal.event(Some(admin.org_id()), "user", user.id, "updated", "UserUpdated", data);
-            journal.invalidate(Invalidation::User { user: user.id });
+            change.event(
+                org,
+                Event::UserUpdated {
+                    before: user.clone(),
+                    after: updated,
+                    password_changed,
+                },
+            );
+            change.user_changed(user.id);
         }
         if let Some(keys) = &roles {
-            let known = store::orgs::roles(&tx, admin.org_id()).await?;
+            let known = store::roles::list(change.tx(), org).await?;
             let ids: Vec<_> = known.iter().filter(|r| keys.contains(&r.key)).map(|r| r.id).collect();
-            store::orgs::set_member_roles(&tx, admin.org_id(), user.id, &ids).await?;
-            membership_changed(
-                &mut journal,
-                admin.org_id(),
-                user.id,
-                "roles_changed",
-                &membership.roles,
-                keys,
-            );
+            store::members::set_roles(change.tx(), org, user.id, &ids).await?;
+            let action = MembershipAction::RolesChanged;
+            change.event(org, membership_changed(org, user.id, action, &membership.roles, keys));
         }
+        let permissions = patch.permissions.map(Permissions::into_inner);
         if let Some(permissions) = &permissions {
-            store::compat::set_direct_permissions(&tx, admin.org_id(), user.id, permissions).await?;
+            store::members::set_direct_permissions(change.tx(), org, user.id, permissions).await?;
         }
         if roles.is_some() || permissions.is_some() {
-            store::orgs::bump_mv(&tx, admin.org_id(), &[user.id], now).await?;
-            journal.invalidate(Invalidation::Members {
-                org: admin.org_id(),
-                users: vec![user.id],
-            });
+            change.members_changed(org, [user.id]);
         }
-        let detail = Some(
-            json!({"password_changed": password_changed, "is_active": patch.is_active, "roles": roles, "permissions": permissions}),
+        change.audit(
+            Audit::new(&caller.actor(), "user.update")
+                .org(org)
+                .target("user", user.id)
+                .detail(json!({"password_changed": password_changed, "is_active": patch.is_active, "roles": roles, "permissions": permissions})),
         );
-        let target = Some(("user", user.id.to_string()));
-        journal.audit(Some(admin.org_id()), &caller.actor(), "user.update", target, detail);
-        self.core.commit(tx, journal).await?;
-        let user = store::users::find(db, user.id).await?.ok_or(NOT_FOUND)?;
+        change.commit().await?;
+        let user = store::users::find(&self.db, user.id).await?.ok_or(NOT_FOUND)?;
         self.view(admin, number, user).await
     }
 
@@ -279,65 +261,32 @@ impl ClService {
     pub async fn delete(&self, caller: &Caller, number: i32) -> Result<()> {
         let admin = caller.admin()?;
         let user = self.member(admin, number).await?;
-        self.users.delete(caller, user.id).await
+        self.users.delete(caller, UserId(user.id)).await
     }
 
     /// A new access token for the caller's live session (no refresh token involved).
-    pub async fn reissue(&self, caller: &Caller) -> Result<(String, i64)> {
-        let db = &self.core.db;
-        let now = self.core.clock.now();
-        let session = store::sessions::find(db, caller.session_id)
+    pub async fn reissue(&self, caller: &Caller) -> Result<AccessToken> {
+        let now = self.changes.now();
+        let session = store::sessions::find(&self.db, caller.session_id)
             .await?
             .filter(|s| s.is_live(now))
             .ok_or(ServiceError::InvalidToken(VerifyError::SessionRevoked))?;
-        let context = self
-            .core
-            .context(caller.user_id, caller.org_id)
-            .await?
-            .map_err(denied)?;
-        let expires_at = (now + self.core.config.access_token_ttl).min(session.expires_at);
-        let verifier = &self.core.verifier;
-        let issuance = Issuance {
-            issuer: verifier.issuer(),
-            audience: verifier.audience(),
-            now,
-            expires_at,
-        };
-        let claims = AccessClaims::for_user(&context, &session, &issuance, self.core.config.claim_budget);
-        let token = sign(&self.core, &claims)?;
-        let tx = store::begin(db).await?;
-        store::sessions::touch(&tx, session.id, session.org_id, now).await?;
-        store::commit(tx).await?;
-        Ok((token, (expires_at - now).num_seconds()))
+        let context = self.authn.current(caller.user_id, caller.org_id).await?;
+        let token = self.tokens.user_token(&context, &session)?;
+        let change = self.changes.begin().await?;
+        store::sessions::touch(change.tx(), session.id, session.org_id, now).await?;
+        change.commit().await?;
+        Ok(token)
     }
 
     async fn member(&self, admin: OrgAdmin, number: i32) -> Result<User> {
-        store::compat::member_by_number(&self.core.db, admin.org_id(), number)
+        store::compat::member_by_number(&self.db, admin.org_id(), number)
             .await?
             .ok_or(NOT_FOUND)
     }
 
-    /// As `/admin/users`: an organisation admin changes an account only while it belongs to
-    /// their organisation alone, and never a superuser's.
-    async fn account_manageable(&self, admin: OrgAdmin, user: &User) -> Result<()> {
-        if user.superuser {
-            return Err(ServiceError::Forbidden(
-                "forbidden",
-                "only a superuser can change a superuser",
-            ));
-        }
-        let orgs = store::orgs::orgs_of(&self.core.db, user.id).await?;
-        if orgs.iter().any(|o| *o != admin.org_id()) {
-            return Err(ServiceError::Conflict(
-                "user_in_other_organizations",
-                "the user belongs to other organisations too; ask a superuser",
-            ));
-        }
-        Ok(())
-    }
-
     async fn view(&self, admin: OrgAdmin, number: i32, user: User) -> Result<ClUser> {
-        let membership = store::orgs::membership(&self.core.db, admin.org_id(), user.id)
+        let membership = store::members::membership(&self.db, admin.org_id(), user.id)
             .await?
             .ok_or(NOT_FOUND)?;
         Ok(ClUser {

@@ -2,19 +2,22 @@
 //! configured (a Synapse failure never fails the registration), the Matrix id beside the user,
 //! and introspection of any access token without client credentials (as `/auth/validate`).
 use super::matrix::Synapse;
+use crate::config::SynapseConfig;
 use crate::model::{ClientInfo, MembershipContext};
+use crate::service::Result;
 use crate::service::auth::{AuthService, Grant, Login, Registration};
+use crate::service::authn::Authenticator;
 use crate::service::authz::Caller;
-use crate::service::core::{Core, Subject};
-use crate::service::journal::Actor;
-use crate::service::{Result, ServiceError};
-use crate::store;
+use crate::service::change::{Actor, Audit, Changes};
+use crate::store::{self, Db};
 use crate::token::AccessClaims;
 use std::sync::Arc;
 use uuid::Uuid;
 
 pub struct DaarionService {
-    core: Arc<Core>,
+    db: Db,
+    changes: Changes,
+    authn: Arc<Authenticator>,
     auth: Arc<AuthService>,
     synapse: Option<Synapse>,
 }
@@ -26,9 +29,21 @@ pub struct DaarionGrant {
 }
 
 impl DaarionService {
-    pub fn new(core: Arc<Core>, auth: Arc<AuthService>) -> anyhow::Result<Self> {
-        let synapse = core.config.synapse.as_ref().map(Synapse::new).transpose()?;
-        Ok(Self { core, auth, synapse })
+    pub fn new(
+        db: Db,
+        changes: Changes,
+        authn: Arc<Authenticator>,
+        auth: Arc<AuthService>,
+        synapse: Option<&SynapseConfig>,
+    ) -> anyhow::Result<Self> {
+        let synapse = synapse.map(Synapse::new).transpose()?;
+        Ok(Self {
+            db,
+            changes,
+            authn,
+            auth,
+            synapse,
+        })
     }
 
     pub async fn register(&self, input: Registration, client: ClientInfo) -> Result<DaarionGrant> {
@@ -51,31 +66,23 @@ impl DaarionService {
     }
 
     pub async fn me(&self, caller: &Caller) -> Result<(Arc<MembershipContext>, Option<String>)> {
-        let context = self.auth.me(caller).await?;
-        let matrix = store::compat::matrix_user_id(&self.core.db, caller.user_id).await?;
+        let context = self.authn.current(caller.user_id, caller.org_id).await?;
+        let matrix = store::compat::matrix_user_id(&self.db, caller.user_id).await?;
         Ok((context, matrix))
     }
 
-    /// A live user access token's claims with the user's current context; `None` otherwise.
+    /// A live user access token's claims with the user's current context, in any organisation;
+    /// `None` otherwise.
     pub async fn introspect(&self, token: &str) -> Result<Option<(AccessClaims, Arc<MembershipContext>)>> {
-        let (principal, claims) = match self.core.authenticate_with_claims(token).await {
-            Ok(found) => found,
-            Err(ServiceError::InvalidToken(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let Subject::User { user_id, .. } = principal.subject else {
-            return Ok(None);
-        };
         Ok(self
-            .core
-            .context(user_id, principal.org_id)
+            .authn
+            .introspect(token, None)
             .await?
-            .ok()
-            .map(|context| (claims, context)))
+            .and_then(|found| Some((found.claims, found.context?))))
     }
 
     async fn with_matrix(&self, grant: Grant) -> Result<DaarionGrant> {
-        let matrix_user_id = store::compat::matrix_user_id(&self.core.db, grant.context.user.id).await?;
+        let matrix_user_id = store::compat::matrix_user_id(&self.db, grant.context.user.id).await?;
         Ok(DaarionGrant { grant, matrix_user_id })
     }
 
@@ -97,22 +104,19 @@ impl DaarionService {
     }
 
     async fn record(&self, user_id: Uuid, org_id: Uuid, matrix_user_id: &str, client: ClientInfo) -> Result<()> {
-        let mut journal = self.core.journal();
-        let tx = store::begin(&self.core.db).await?;
-        store::compat::insert_matrix_account(&tx, user_id, matrix_user_id, journal.now()).await?;
+        let mut change = self.changes.begin().await?;
+        store::compat::insert_matrix_account(change.tx(), user_id, matrix_user_id, change.now()).await?;
         let actor = Actor {
             id: Some(user_id),
             name: None,
             ip: client.ip,
         };
-        let detail = Some(serde_json::json!({"matrix_user_id": matrix_user_id}));
-        journal.audit(
-            Some(org_id),
-            &actor,
-            "user.matrix.provision",
-            Some(("user", user_id.to_string())),
-            detail,
+        change.audit(
+            Audit::new(&actor, "user.matrix.provision")
+                .org(org_id)
+                .target("user", user_id)
+                .detail(serde_json::json!({"matrix_user_id": matrix_user_id})),
         );
-        self.core.commit(tx, journal).await
+        change.commit().await
     }
 }

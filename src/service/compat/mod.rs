@@ -5,3 +5,4 @@ pub mod cl;
 pub mod daarion;
 pub mod dev;
 pub mod matrix;
+pub mod numbers;

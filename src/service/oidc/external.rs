@@ -6,10 +6,11 @@
 //! Cognito's access tokens do, in `client_id`) and be within its lifetime. Its subject maps to
 //! the linked account, or one is provisioned by the global provider's rules.
 use super::flow::{groups, raw_claims};
-use super::provision::Identity;
-use super::{OidcError, OidcService};
-use crate::config::GLOBAL_PROVIDER;
-use crate::model::MembershipContext;
+use super::http::Discovery;
+use super::provision::{Identity, Provisioner};
+use super::{Directory, OidcError};
+use crate::clock::SharedClock;
+use crate::config::{GLOBAL_PROVIDER, GlobalOidc};
 use crate::service::Result;
 use crate::token::verify::LEEWAY_SECONDS;
 use jsonwebtoken::jwk::JwkSet;
@@ -23,17 +24,29 @@ use uuid::Uuid;
 const JWKS_TTL: Duration = Duration::from_secs(600);
 const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(60);
 
-/// The global provider's keys and the accounts its subjects map to.
-#[derive(Default)]
-pub struct ExternalKeys {
+/// The global provider's tokens: its keys, and the accounts its subjects map to.
+pub struct ExternalTokens {
+    global: GlobalOidc,
+    directory: Arc<Directory>,
+    discovery: Arc<Discovery>,
+    provisioner: Arc<Provisioner>,
+    clock: SharedClock,
     jwks: Mutex<Option<(Instant, Arc<JwkSet>)>>,
     /// Subjects seen before: their account and the organisation it was provisioned into, so a
     /// known subject's token is answered from caches alone.
     users: Mutex<HashMap<String, (Uuid, Uuid)>>,
 }
 
-/// An external token's verdict: its user's current context, or the stable reason it is refused.
-pub type Verdict = std::result::Result<Arc<MembershipContext>, &'static str>;
+/// The account and organisation an external token's subject logs in to.
+#[derive(Debug, Clone)]
+pub struct Identified {
+    pub user_id: Uuid,
+    pub org_id: Uuid,
+    pub subject: String,
+}
+
+/// An external token's account, or the stable reason it is refused.
+pub type Found = std::result::Result<Identified, &'static str>;
 
 fn asymmetric(alg: Algorithm) -> bool {
     !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
@@ -48,21 +61,45 @@ fn audience_ok(claims: &Value, audience: &str) -> bool {
     in_aud || claims.get("client_id").and_then(Value::as_str) == Some(audience)
 }
 
-impl OidcService {
-    /// `None` when the token is not the global provider's (or there is none).
-    pub async fn external(&self, token: &str) -> Result<Option<Verdict>> {
-        let Some(global) = self.core.config.oidc.global.as_ref() else {
-            return Ok(None);
-        };
+impl ExternalTokens {
+    pub fn new(
+        global: GlobalOidc,
+        directory: Arc<Directory>,
+        discovery: Arc<Discovery>,
+        provisioner: Arc<Provisioner>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            global,
+            directory,
+            discovery,
+            provisioner,
+            clock,
+            jwks: Mutex::default(),
+            users: Mutex::default(),
+        }
+    }
+
+    /// Forgets what a subject maps to (its account went away).
+    pub fn forget(&self, subject: &str) {
+        if let Ok(mut users) = self.users.lock() {
+            users.remove(subject);
+        }
+    }
+
+    /// The account a token of the global provider logs in to; `None` when the token is not that
+    /// provider's.
+    pub async fn identify(&self, token: &str) -> Result<Option<Found>> {
+        let global = &self.global;
         let unverified = raw_claims(token);
         if unverified.get("iss").and_then(Value::as_str) != Some(global.issuer.as_str()) {
             return Ok(None);
         }
-        let claims = match self.verify_external(token, &global.issuer).await {
+        let claims = match self.verify(token, &global.issuer).await {
             Ok(claims) => claims,
             Err(reason) => return Ok(Some(Err(reason))),
         };
-        let now = self.core.clock.now().timestamp();
+        let now = self.clock.now().timestamp();
         let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(i64::MIN);
         if exp <= now - LEEWAY_SECONDS {
             return Ok(Some(Err("token_expired")));
@@ -80,11 +117,11 @@ impl OidcService {
         let Some(subject) = claims.get("sub").and_then(Value::as_str).map(str::to_owned) else {
             return Ok(Some(Err("malformed_token")));
         };
-        let cached = self.external.users.lock().ok().and_then(|u| u.get(&subject).copied());
+        let cached = self.users.lock().ok().and_then(|u| u.get(&subject).copied());
         let (user_id, org_id) = match cached {
             Some(known) => known,
             None => {
-                let provider = match self.provider(GLOBAL_PROVIDER).await {
+                let provider = match self.directory.provider(GLOBAL_PROVIDER).await {
                     Ok(p) => p,
                     Err(OidcError::Service(e)) => return Err(e),
                     Err(_) => return Ok(Some(Err("unknown_provider"))),
@@ -99,9 +136,9 @@ impl OidcService {
                     name: claims.get("name").and_then(Value::as_str).map(str::to_owned),
                     groups: groups(&claims, &provider.groups_claim),
                 };
-                match self.provision(&provider, &identity).await {
+                match self.provisioner.provision(&provider, &identity).await {
                     Ok((user_id, _)) => {
-                        if let Ok(mut users) = self.external.users.lock() {
+                        if let Ok(mut users) = self.users.lock() {
                             users.insert(subject.clone(), (user_id, provider.org_id));
                         }
                         (user_id, provider.org_id)
@@ -112,18 +149,15 @@ impl OidcService {
                 }
             }
         };
-        let verdict = self.core.context(user_id, org_id).await?.map_err(|d| d.code());
-        if verdict.is_err() {
-            // The account may have gone; look the subject up again next time.
-            if let Ok(mut users) = self.external.users.lock() {
-                users.remove(&subject);
-            }
-        }
-        Ok(Some(verdict))
+        Ok(Some(Ok(Identified {
+            user_id,
+            org_id,
+            subject,
+        })))
     }
 
     /// Checks the signature (and issuer) of a token from the global provider.
-    async fn verify_external(&self, token: &str, issuer: &str) -> std::result::Result<Value, &'static str> {
+    async fn verify(&self, token: &str, issuer: &str) -> std::result::Result<Value, &'static str> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed_token")?;
         if !asymmetric(header.alg) {
             return Err("algorithm_not_allowed");
@@ -155,7 +189,7 @@ impl OidcService {
     /// The global provider's JWKS: cached; `refresh` fetches it again unless that was done in
     /// the last minute.
     async fn jwks(&self, refresh: bool) -> std::result::Result<Arc<JwkSet>, OidcError> {
-        let cached = self.external.jwks.lock().ok().and_then(|j| j.clone());
+        let cached = self.jwks.lock().ok().and_then(|j| j.clone());
         if let Some((at, set)) = &cached {
             let fresh_enough = if refresh {
                 at.elapsed() < REFETCH_AT_MOST_EVERY
@@ -166,30 +200,26 @@ impl OidcService {
                 return Ok(Arc::clone(set));
             }
         }
-        let Some(global) = self.core.config.oidc.global.as_ref() else {
-            return Err(OidcError::Unreachable(anyhow::anyhow!("no global provider")));
-        };
+        let global = &self.global;
         let url = match &global.jwks_url {
             Some(url) => url.clone(),
             None => self
+                .discovery
                 .metadata(&global.issuer, refresh)
                 .await?
                 .jwks_uri()
                 .url()
                 .to_string(),
         };
-        let response = self
-            .http
-            .0
-            .get(&url)
-            .send()
+        let body = self
+            .discovery
+            .http()
+            .get_bytes(&url)
             .await
-            .and_then(reqwest::Response::error_for_status)
             .map_err(|e| OidcError::Unreachable(e.into()))?;
-        let body = response.bytes().await.map_err(|e| OidcError::Unreachable(e.into()))?;
         let set: JwkSet = serde_json::from_slice(&body).map_err(|e| OidcError::Unreachable(e.into()))?;
         let set = Arc::new(set);
-        if let Ok(mut slot) = self.external.jwks.lock() {
+        if let Ok(mut slot) = self.jwks.lock() {
             *slot = Some((Instant::now(), Arc::clone(&set)));
         }
         Ok(set)

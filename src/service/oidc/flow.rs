@@ -1,13 +1,13 @@
 //! The authorization code flow: start (`/login`), come back (`/callback`), hand over
 //! (`/exchange`).
-use super::provision::Identity;
-use super::{OidcError, OidcService, Provider};
+use super::http::Discovery;
+use super::provision::{Identity, Provisioner};
+use super::{Directory, OidcError, Provider};
+use crate::clock::SharedClock;
+use crate::config::OidcConfig;
 use crate::crypto;
-use crate::model::ClientInfo;
-use crate::service::auth::Grant;
-use crate::service::journal::Actor;
 use crate::service::{ServiceError, with_query};
-use crate::store::{self, oidc::PendingLogin};
+use crate::store::{self, Db, oidc::PendingLogin};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
@@ -16,7 +16,8 @@ use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
+use std::sync::Arc;
 
 /// How long a started login may take at the provider.
 const LOGIN_TTL_MINUTES: i64 = 10;
@@ -81,7 +82,40 @@ fn random() -> Result<String, OidcError> {
     crypto::random_token().map_err(|_| OidcError::Service(ServiceError::Internal(anyhow::anyhow!("no randomness"))))
 }
 
+/// The code flow against external providers.
+pub struct OidcService {
+    db: Db,
+    clock: SharedClock,
+    config: OidcConfig,
+    directory: Arc<Directory>,
+    discovery: Arc<Discovery>,
+    provisioner: Arc<Provisioner>,
+}
+
 impl OidcService {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        config: OidcConfig,
+        directory: Arc<Directory>,
+        discovery: Arc<Discovery>,
+        provisioner: Arc<Provisioner>,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            config,
+            directory,
+            discovery,
+            provisioner,
+        }
+    }
+
+    /// Home-realm discovery: the active providers that serve this email's domain.
+    pub async fn discover(&self, email: &str) -> crate::service::Result<Vec<super::Served>> {
+        self.directory.discover(email).await
+    }
+
     /// Starts a login: checks the frontend's `redirect_uri` against the allow-list, records the
     /// login and answers where to send the browser.
     pub async fn begin(
@@ -90,7 +124,7 @@ impl OidcService {
         redirect_uri: Option<&str>,
         client_state: Option<String>,
     ) -> Result<Started, OidcError> {
-        let config = &self.core.config.oidc;
+        let config = &self.config;
         let redirect_uri = redirect_uri
             .filter(|r| config.redirect_uris.iter().any(|allowed| allowed == r))
             .ok_or(OidcError::Invalid(
@@ -100,8 +134,8 @@ impl OidcService {
         if client_state.as_ref().is_some_and(|s| s.len() > MAX_CLIENT_STATE) {
             return Err(OidcError::Invalid("invalid_request", "state is longer than 512 bytes"));
         }
-        let provider = self.provider(slug).await?;
-        let metadata = self.metadata(&provider.issuer, false).await?;
+        let provider = self.directory.provider(slug).await?;
+        let metadata = self.discovery.metadata(&provider.issuer, false).await?;
         let callback = format!("{}/auth/oidc/{}/callback", config.public_url, provider.slug);
         let client = client_for(&provider, &metadata, &callback)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -117,9 +151,9 @@ impl OidcService {
         }
         let (url, state, nonce) = request.url();
         let browser = random()?;
-        let now = self.core.clock.now();
+        let now = self.clock.now();
         store::oidc::insert_login(
-            &self.core.db,
+            &self.db,
             PendingLogin {
                 state_digest: crypto::token_digest(state.secret()),
                 provider_slug: provider.slug,
@@ -147,8 +181,8 @@ impl OidcService {
             .state
             .filter(|s| !s.is_empty())
             .ok_or(OidcError::Invalid("invalid_state", "the callback has no state"))?;
-        let now = self.core.clock.now();
-        let login = store::oidc::take_login(&self.core.db, &crypto::token_digest(&state), now)
+        let now = self.clock.now();
+        let login = store::oidc::take_login(&self.db, &crypto::token_digest(&state), now)
             .await?
             .ok_or(OidcError::Invalid(
                 "invalid_state",
@@ -183,6 +217,7 @@ impl OidcService {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| fail("invalid_request", "the provider sent neither a code nor an error"))?;
         let provider = self
+            .directory
             .provider(slug)
             .await
             .map_err(|_| fail("provider_unavailable", "the identity provider is no longer enabled"))?;
@@ -205,14 +240,14 @@ impl OidcService {
             Err(OidcError::Redirect { error, description, .. }) => return Err(fail(error, &description)),
             Err(e) => return Err(e),
         };
-        let (user_id, org_id) = match self.provision(&provider, &identity).await {
+        let (user_id, org_id) = match self.provisioner.provision(&provider, &identity).await {
             Ok(found) => found,
             Err(OidcError::Redirect { error, description, .. }) => return Err(fail(error, &description)),
             Err(e) => return Err(e),
         };
         let code = random()?;
         store::oidc::insert_code(
-            &self.core.db,
+            &self.db,
             crypto::token_digest(&code),
             store::oidc::CodeGrant {
                 user_id,
@@ -238,14 +273,14 @@ impl OidcService {
             error,
             description: description.to_owned(),
         };
-        let metadata = self.metadata(&provider.issuer, false).await?;
+        let metadata = self.discovery.metadata(&provider.issuer, false).await?;
         let client = client_for(provider, &metadata, &login.callback_url)?;
         let request = client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|_| redirect("provider_error", "the identity provider has no token endpoint"))?;
         let response = request
             .set_pkce_verifier(PkceCodeVerifier::new(login.pkce_verifier.clone()))
-            .request_async(&self.http)
+            .request_async(self.discovery.http())
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(_) => {
@@ -258,7 +293,7 @@ impl OidcService {
             .id_token()
             .ok_or_else(|| redirect("invalid_id_token", "the identity provider returned no ID token"))?;
         let nonce = Nonce::new(login.nonce.clone());
-        let clock = self.core.clock.clone();
+        let clock = self.clock.clone();
         let mut client = client;
         let mut refetched = false;
         loop {
@@ -280,47 +315,12 @@ impl OidcService {
                 Ok(identity) => return Ok(identity),
                 Err(ClaimsVerificationError::SignatureVerification(_)) if !refetched => {
                     refetched = true;
-                    let fresh = self.metadata(&provider.issuer, true).await?;
+                    let fresh = self.discovery.metadata(&provider.issuer, true).await?;
                     client = client_for(provider, &fresh, &login.callback_url)?;
                 }
                 Err(e) => return Err(redirect("invalid_id_token", describe(&e))),
             }
         }
-    }
-
-    /// `POST /auth/oidc/exchange`: the one-time code for a session's tokens.
-    pub async fn exchange(&self, code: &str, client: ClientInfo) -> crate::service::Result<Grant> {
-        let now = self.core.clock.now();
-        let grant = store::oidc::take_code(&self.core.db, &crypto::token_digest(code), now)
-            .await?
-            .ok_or(ServiceError::InvalidGrant(
-                "the code is unknown, expired or already used",
-            ))?;
-        let context = self
-            .core
-            .context(grant.user_id, grant.org_id)
-            .await?
-            .map_err(crate::service::core::denied)?;
-        let mut journal = self.core.journal();
-        let actor = Actor {
-            id: Some(grant.user_id),
-            name: Some(context.user.email.clone()),
-            ip: client.ip.clone(),
-        };
-        journal.audit(
-            Some(grant.org_id),
-            &actor,
-            "login",
-            None,
-            Some(json!({"method": "oidc", "provider": grant.provider_slug})),
-        );
-        let tx = store::begin(&self.core.db).await?;
-        let issued = self
-            .auth
-            .start_session(&tx, &mut journal, (*context).clone(), client)
-            .await?;
-        self.core.commit(tx, journal).await?;
-        Ok(issued)
     }
 }
 

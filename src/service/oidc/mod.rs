@@ -13,34 +13,26 @@
 //!   the provider allows it; otherwise a new account is created when the provider provisions just
 //!   in time, with its group mapping applied as the membership is created.
 //! - **Hand-over**: tokens never travel in a URL. The frontend gets a one-time code (valid a
-//!   minute) on its exactly-matched `redirect_uri` and exchanges it at `POST /auth/oidc/exchange`.
+//!   minute) on its exactly-matched `redirect_uri` and exchanges it at `POST /auth/oidc/exchange`
+//!   (`AuthService::exchange_oidc_code`, which starts the session).
 //! - **External tokens** (`external`): with `AUTH_OIDC_ISSUER` set, `/auth/me` and
-//!   `/auth/validate` also accept that provider's own JWTs (seed 003's enterprise mode).
-mod external;
+//!   `/auth/validate` also accept that provider's own JWTs (seed 003's enterprise mode); the
+//!   `Authenticator` asks `ExternalTokens` when its own verification refuses a token.
+pub mod external;
 mod flow;
-mod provision;
+pub mod http;
+pub mod provision;
 
-pub use flow::{Callback, Started};
+pub use flow::{Callback, OidcService, Started};
 
 use super::ServiceError;
-use super::auth::AuthService;
-use super::core::Core;
-use crate::config::GLOBAL_PROVIDER;
+use crate::config::{Config, GLOBAL_PROVIDER};
 use crate::model::ClaimMapping;
-use crate::store;
-use openidconnect::core::CoreProviderMetadata;
-use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse, IssuerUrl};
-use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use crate::model::input::{Email, Problems};
+use crate::store::{self, Db};
+use secrecy::ExposeSecret;
+use std::sync::Arc;
 use uuid::Uuid;
-
-/// How long a provider's discovery document (and keys) are trusted before they are fetched again.
-const METADATA_TTL: Duration = Duration::from_secs(300);
-/// Largest response read from a provider.
-const MAX_RESPONSE: usize = 1024 * 1024;
 
 /// What can go wrong in an external login.
 #[derive(Debug, thiserror::Error)]
@@ -98,104 +90,25 @@ pub struct Served {
     pub login_url: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HttpError {
-    #[error(transparent)]
-    Request(#[from] reqwest::Error),
-    #[error(transparent)]
-    Http(#[from] openidconnect::http::Error),
-    #[error("response larger than {MAX_RESPONSE} bytes")]
-    TooLarge,
+/// The providers logins can go through: the organisations' (by slug) and the operator's.
+pub struct Directory {
+    db: Db,
+    config: Arc<Config>,
 }
 
-/// The HTTP client `openidconnect` talks to providers with: no redirects followed, bounded
-/// time and response size.
-pub struct Http(reqwest::Client);
-
-impl<'c> AsyncHttpClient<'c> for Http {
-    type Error = HttpError;
-    type Future = Pin<Box<dyn Future<Output = std::result::Result<HttpResponse, HttpError>> + Send + 'c>>;
-
-    fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(async move {
-            let (parts, body) = request.into_parts();
-            let mut response = self
-                .0
-                .request(parts.method, parts.uri.to_string())
-                .headers(parts.headers)
-                .body(body)
-                .send()
-                .await?;
-            let mut builder = openidconnect::http::Response::builder().status(response.status());
-            for (name, value) in response.headers() {
-                builder = builder.header(name, value);
-            }
-            let mut bytes = Vec::new();
-            while let Some(chunk) = response.chunk().await? {
-                bytes.extend_from_slice(&chunk);
-                if bytes.len() > MAX_RESPONSE {
-                    return Err(HttpError::TooLarge);
-                }
-            }
-            Ok(builder.body(bytes)?)
-        })
-    }
-}
-
-pub struct OidcService {
-    core: Arc<Core>,
-    auth: Arc<AuthService>,
-    http: Http,
-    metadata: Mutex<HashMap<String, (Instant, Arc<CoreProviderMetadata>)>>,
-    external: external::ExternalKeys,
-}
-
-impl OidcService {
-    pub fn new(core: Arc<Core>, auth: Arc<AuthService>) -> std::result::Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            // Following redirects would let a provider's answer point us anywhere (SSRF).
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .build()?;
-        Ok(Self {
-            core,
-            auth,
-            http: Http(http),
-            metadata: Mutex::new(HashMap::new()),
-            external: external::ExternalKeys::default(),
-        })
-    }
-
-    /// The provider's discovery document and keys, cached for a few minutes. `fresh` skips the
-    /// cache (a token signed with a key we do not know yet).
-    async fn metadata(&self, issuer: &str, fresh: bool) -> Result<Arc<CoreProviderMetadata>, OidcError> {
-        if !fresh {
-            let cached = self.metadata.lock().ok().and_then(|m| m.get(issuer).cloned());
-            if let Some((_, metadata)) = cached.filter(|(at, _)| at.elapsed() < METADATA_TTL) {
-                return Ok(metadata);
-            }
-        }
-        let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| OidcError::Unreachable(e.into()))?;
-        let metadata = CoreProviderMetadata::discover_async(url, &self.http)
-            .await
-            .map_err(|e| OidcError::Unreachable(anyhow::anyhow!("discovery of {issuer} failed: {e}")))?;
-        let metadata = Arc::new(metadata);
-        if let Ok(mut cache) = self.metadata.lock() {
-            cache.insert(issuer.to_owned(), (Instant::now(), Arc::clone(&metadata)));
-        }
-        Ok(metadata)
+impl Directory {
+    pub fn new(db: Db, config: Arc<Config>) -> Self {
+        Self { db, config }
     }
 
     /// The active provider with this slug, with its organisation active too.
     pub async fn provider(&self, slug: &str) -> Result<Provider, OidcError> {
         const UNKNOWN: OidcError = OidcError::Service(ServiceError::NotFound("identity provider not found"));
-        let db = &self.core.db;
         if slug == GLOBAL_PROVIDER {
-            let global = self.core.config.oidc.global.as_ref().ok_or(UNKNOWN)?;
+            let global = self.config.oidc.global.as_ref().ok_or(UNKNOWN)?;
             // Without a client id only external tokens work; their audience stands in.
             let client_id = global.client_id.clone().unwrap_or_else(|| global.audience.clone());
-            let org = store::orgs::find_by_slug(db, &self.core.config.default_org)
+            let org = store::orgs::find_by_slug(&self.db, &self.config.default_org)
                 .await?
                 .filter(|o| o.active)
                 .ok_or(UNKNOWN)?;
@@ -204,10 +117,7 @@ impl OidcService {
                 org_id: org.id,
                 issuer: global.issuer.clone(),
                 client_id,
-                client_secret: global
-                    .client_secret
-                    .as_ref()
-                    .map(|s| secrecy::ExposeSecret::expose_secret(s).to_owned()),
+                client_secret: global.client_secret.as_ref().map(|s| s.expose_secret().to_owned()),
                 scopes: vec!["openid".into(), "email".into(), "profile".into()],
                 email_domains: Vec::new(),
                 jit: global.jit,
@@ -217,12 +127,14 @@ impl OidcService {
                 operator: true,
             });
         }
-        let found = store::identity_providers::by_slug(db, slug).await?.filter(|p| p.active);
+        let found = store::identity_providers::by_slug(&self.db, slug)
+            .await?
+            .filter(|p| p.active);
         let p = found.ok_or(UNKNOWN)?;
-        if !store::orgs::find(db, p.org_id).await?.is_some_and(|o| o.active) {
+        if !store::orgs::find(&self.db, p.org_id).await?.is_some_and(|o| o.active) {
             return Err(UNKNOWN);
         }
-        let client_secret = store::identity_providers::secret_of(db, p.id).await?;
+        let client_secret = store::identity_providers::secret_of(&self.db, p.id).await?;
         Ok(Provider {
             slug: p.slug,
             org_id: p.org_id,
@@ -241,16 +153,13 @@ impl OidcService {
 
     /// Home-realm discovery: the active providers that serve this email's domain.
     pub async fn discover(&self, email: &str) -> super::Result<Vec<Served>> {
-        let mut problems = super::validate::Problems::default();
-        let email = problems.check("email", super::validate::email(email));
-        problems.finish()?;
-        let email = email.unwrap_or_default();
-        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        let db = &self.core.db;
+        let mut problems = Problems::default();
+        let email = problems.parse::<Email>("email", email);
+        let (email,) = problems.done((email,))?;
         let mut served = Vec::new();
-        for (provider, org) in store::identity_providers::serving(db, domain).await? {
+        for (provider, org) in store::identity_providers::serving(&self.db, email.domain()).await? {
             served.push(Served {
-                login_url: format!("{}/auth/oidc/{}/login", self.core.config.oidc.public_url, provider.slug),
+                login_url: format!("{}/auth/oidc/{}/login", self.config.oidc.public_url, provider.slug),
                 slug: provider.slug,
                 name: provider.name,
                 organization: org,

@@ -16,12 +16,12 @@
 //! The group mapping is applied when the membership is created: the roles, teams and domains of
 //! every mapping whose value is among the identity's groups (the highest team role wins). Later
 //! logins do not change memberships an admin may have edited since.
-use super::{OidcError, OidcService, Provider};
+use super::{OidcError, Provider};
 use crate::model::User;
+use crate::model::input::{DisplayName, Email, Parse};
 use crate::service::ServiceError;
-use crate::service::journal::{Actor, Invalidation, Journal};
-use crate::service::validate;
-use crate::store::{self, Tx};
+use crate::service::change::{Actor, Audit, Change, Changes, Event, MembershipAction};
+use crate::store;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
@@ -48,11 +48,21 @@ fn refuse(error: &'static str, description: &str) -> OidcError {
 
 const TEAM_RANK: [&str; 3] = ["member", "maintainer", "owner"];
 
-impl OidcService {
+/// Finds, links or creates the account of an external identity (the code flow's callback and the
+/// global provider's tokens both come here).
+pub struct Provisioner {
+    changes: Changes,
+}
+
+impl Provisioner {
+    pub fn new(changes: Changes) -> Self {
+        Self { changes }
+    }
+
     /// The account and organisation this identity logs in to, provisioning per the rules above.
     /// Two first logins of one identity at once: the loser's insert conflicts, rolls back, and
     /// its second attempt finds the winner's account.
-    pub(super) async fn provision(&self, provider: &Provider, identity: &Identity) -> Result<(Uuid, Uuid), OidcError> {
+    pub async fn provision(&self, provider: &Provider, identity: &Identity) -> Result<(Uuid, Uuid), OidcError> {
         match self.provision_once(provider, identity).await {
             Err(OidcError::Service(ServiceError::Conflict("conflict", _))) => {
                 self.provision_once(provider, identity).await
@@ -62,46 +72,34 @@ impl OidcService {
     }
 
     async fn provision_once(&self, provider: &Provider, identity: &Identity) -> Result<(Uuid, Uuid), OidcError> {
-        let mut journal = self.core.journal();
-        let tx = store::begin(&self.core.db).await?;
-        let user = self.account(&tx, &mut journal, provider, identity).await?;
-        let actor = Actor {
-            id: Some(user.id),
-            name: Some(user.email.clone()),
-            ip: None,
-        };
+        let mut change = self.changes.begin().await?;
+        let user = self.account(&mut change, provider, identity).await?;
         if !user.active {
             return Err(refuse("account_disabled", "the account is disabled"));
         }
-        if !store::orgs::is_member(&tx, provider.org_id, user.id).await? {
+        if !store::members::is_member(change.tx(), provider.org_id, user.id).await? {
             if !provider.jit {
                 return Err(refuse(
                     "not_provisioned",
                     "the account is not a member of the provider's organisation",
                 ));
             }
-            self.join(&tx, &mut journal, provider, &user, &identity.groups).await?;
+            self.join(&mut change, provider, &user, &identity.groups).await?;
         }
-        journal.audit(
-            Some(provider.org_id),
-            &actor,
-            "login.external",
-            Some(("user", user.id.to_string())),
-            Some(json!({"provider": provider.slug, "subject": identity.subject})),
+        change.audit(
+            Audit::new(&Actor::user(user.id, &user.email, None), "login.external")
+                .org(provider.org_id)
+                .target("user", user.id)
+                .detail(json!({"provider": provider.slug, "subject": identity.subject})),
         );
-        self.core.commit(tx, journal).await?;
+        change.commit().await?;
         Ok((user.id, provider.org_id))
     }
 
     /// The linked, linkable or new account.
-    async fn account(
-        &self,
-        tx: &Tx,
-        journal: &mut Journal,
-        provider: &Provider,
-        identity: &Identity,
-    ) -> Result<User, OidcError> {
-        let now = journal.now();
+    async fn account(&self, change: &mut Change, provider: &Provider, identity: &Identity) -> Result<User, OidcError> {
+        let now = change.now();
+        let tx = change.tx();
         if let Some(user_id) = store::oidc::linked_user(tx, &identity.issuer, &identity.subject).await? {
             store::oidc::touch(tx, &identity.issuer, &identity.subject, now).await?;
             return store::users::find(tx, user_id)
@@ -111,14 +109,14 @@ impl OidcService {
         let email = identity
             .email
             .as_deref()
-            .and_then(|e| validate::email(e).ok())
+            .and_then(|e| Email::parse(e).ok())
             .ok_or_else(|| {
                 refuse(
                     "email_required",
                     "the identity provider did not assert an email address",
                 )
             })?;
-        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        let domain = email.domain();
         if !provider.email_domains.is_empty() && !provider.email_domains.iter().any(|d| d == domain) {
             return Err(refuse(
                 "email_domain_not_allowed",
@@ -130,9 +128,9 @@ impl OidcService {
             issuer: &identity.issuer,
             subject: &identity.subject,
             provider_slug: &provider.slug,
-            email: Some(&email),
+            email: Some(email.as_str()),
         };
-        if let Some(user) = store::users::find_by_email(tx, &email).await? {
+        if let Some(user) = store::users::find_by_email(tx, email.as_str()).await? {
             // Read committed: a concurrent first login may have committed the account and its
             // link between our link lookup and this one. Both land in one commit, so once the
             // account is visible so is its link.
@@ -156,36 +154,29 @@ impl OidcService {
                 now,
             )
             .await?;
-            journal.audit(
-                Some(provider.org_id),
-                &Actor {
-                    id: Some(user.id),
-                    name: Some(email.clone()),
-                    ip: None,
-                },
-                "identity.link",
-                Some(("user", user.id.to_string())),
-                Some(json!({"provider": provider.slug, "by": "verified_email"})),
+            change.audit(
+                Audit::new(&Actor::user(user.id, email.as_str(), None), "identity.link")
+                    .org(provider.org_id)
+                    .target("user", user.id)
+                    .detail(json!({"provider": provider.slug, "by": "verified_email"})),
             );
             return Ok(user);
         }
         if !provider.jit {
             return Err(refuse("not_provisioned", "no account exists for this identity"));
         }
-        let local = email.split('@').next().unwrap_or_default().to_owned();
         let name = identity
             .name
             .as_deref()
-            .and_then(|n| validate::display_name(n).ok())
-            .or_else(|| validate::display_name(&local).ok())
-            .unwrap_or_else(|| "user".into());
+            .and_then(|n| DisplayName::parse(n).ok())
+            .unwrap_or_else(|| email.default_name());
         let user = store::users::insert(
             tx,
             store::users::NewUser {
                 id: None,
-                email: email.clone(),
+                email: email.clone().into_inner(),
                 username: None,
-                display_name: name,
+                display_name: name.into_inner(),
                 password_hash: None,
                 superuser: false,
                 default_org_id: Some(provider.org_id),
@@ -202,47 +193,35 @@ impl OidcService {
             now,
         )
         .await?;
-        journal.event(
-            Some(provider.org_id),
-            "user",
-            user.id,
-            "created",
-            "UserCreated",
-            crate::service::auth::user_data(&user),
-        );
-        journal.audit(
-            Some(provider.org_id),
-            &Actor {
-                id: Some(user.id),
-                name: Some(email),
-                ip: None,
-            },
-            "user.provision",
-            Some(("user", user.id.to_string())),
-            Some(json!({"provider": provider.slug})),
+        change.event(provider.org_id, Event::UserCreated { user: user.clone() });
+        change.audit(
+            Audit::new(&Actor::user(user.id, email.as_str(), None), "user.provision")
+                .org(provider.org_id)
+                .target("user", user.id)
+                .detail(json!({"provider": provider.slug})),
         );
         Ok(user)
     }
 
     /// Whether an organisation's provider may take over this account by its email.
-    async fn linkable(&self, tx: &Tx, provider: &Provider, user: &User) -> Result<bool, OidcError> {
+    async fn linkable(&self, tx: &store::Tx, provider: &Provider, user: &User) -> Result<bool, OidcError> {
         if provider.operator {
             return Ok(true);
         }
-        let orgs = store::orgs::orgs_of(tx, user.id).await?;
+        let orgs = store::members::orgs_of(tx, user.id).await?;
         Ok(!user.superuser && orgs.iter().all(|org| *org == provider.org_id))
     }
 
     /// Makes the user a member of the provider's organisation with what their groups map to.
     async fn join(
         &self,
-        tx: &Tx,
-        journal: &mut Journal,
+        change: &mut Change,
         provider: &Provider,
         user: &User,
         groups: &[String],
     ) -> Result<(), OidcError> {
-        let now = journal.now();
+        let now = change.now();
+        let tx = change.tx();
         let org = provider.org_id;
         let mut roles: BTreeSet<String> = BTreeSet::from(["member".to_owned()]);
         let mut teams: BTreeMap<String, &str> = BTreeMap::new();
@@ -258,10 +237,10 @@ impl OidcService {
             }
             domains.extend(mapping.domains.iter().cloned());
         }
-        let known: Vec<String> = store::orgs::roles(tx, org).await?.into_iter().map(|r| r.key).collect();
+        let known: Vec<String> = store::roles::list(tx, org).await?.into_iter().map(|r| r.key).collect();
         roles.retain(|r| known.contains(r));
         let keys: Vec<&str> = roles.iter().map(String::as_str).collect();
-        store::orgs::add_member(tx, org, user.id, &keys, now).await?;
+        store::members::add(tx, org, user.id, &keys, now).await?;
         let mut granted_teams = Vec::new();
         for (slug, role) in &teams {
             if let Some(team) = store::teams::find_by_slug(tx, org, slug).await? {
@@ -277,19 +256,18 @@ impl OidcService {
                 granted_domains.push(key.clone());
             }
         }
-        journal.event(
-            Some(org),
-            "org",
+        change.event(
             org,
-            "membership.changed",
-            "MembershipChanged",
-            json!({"user_id": user.id, "action": "added", "roles_added": keys, "roles_removed": [],
-                   "teams": granted_teams, "domains": granted_domains, "source": provider.slug}),
+            Event::MembershipChanged {
+                org,
+                user: user.id,
+                action: MembershipAction::Added,
+                before: Vec::new(),
+                after: roles.into_iter().collect(),
+                extra: Some(json!({"teams": granted_teams, "domains": granted_domains, "source": provider.slug})),
+            },
         );
-        journal.invalidate(Invalidation::Members {
-            org,
-            users: vec![user.id],
-        });
+        change.members_changed(org, [user.id]);
         Ok(())
     }
 }

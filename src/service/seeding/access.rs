@@ -1,23 +1,17 @@
 //! Seeding service accounts and identity providers.
-use super::{Action, Plan, SeedOptions, SeedService};
+use super::{Action, Run};
 use crate::crypto;
-use crate::model::{ClaimMapping, Organisation};
+use crate::model::input::Invalid;
+use crate::model::{ClaimMapping, Organisation, ServiceAccount};
 use crate::service::Result;
-use crate::service::journal::{Invalidation, Journal};
-use crate::service::validate::Problems;
-use crate::store::{self, Tx};
-use serde_json::json;
+use crate::service::change::Event;
+use crate::store;
 
-impl SeedService {
-    pub(super) async fn providers(
-        &self,
-        tx: &Tx,
-        plan: &mut Plan,
-        org: &Organisation,
-        doc: &seed::Org,
-        options: SeedOptions,
-    ) -> Result<()> {
-        let now = self.core.clock.now();
+impl Run<'_> {
+    pub(super) async fn providers(&mut self, org: &Organisation, doc: &seed::Org) -> Result<()> {
+        let now = self.change.now();
+        let tx = self.change.tx();
+        let plan = &mut self.plan;
         for p in &doc.identity_providers {
             let what = format!("identity provider {}/{}", org.slug, p.slug);
             let mappings: Vec<ClaimMapping> = p
@@ -57,12 +51,8 @@ impl SeedService {
                     plan.note(Action::Create, what);
                 }
                 Some(current) if current.org_id != org.id => {
-                    let mut problems = Problems::default();
-                    problems.add(
-                        "identity_providers.slug",
-                        format!("\"{}\" belongs to another organisation", p.slug),
-                    );
-                    problems.finish()?;
+                    let message = format!("\"{}\" belongs to another organisation", p.slug);
+                    return Err(Invalid::field("identity_providers.slug", message).into());
                 }
                 Some(current) => {
                     let secret = store::identity_providers::secret_of(tx, current.id).await?;
@@ -86,7 +76,7 @@ impl SeedService {
                 }
             }
         }
-        if options.prune {
+        if self.options.prune {
             for existing in store::identity_providers::list(tx, org.id).await? {
                 if !doc.identity_providers.iter().any(|p| p.slug == existing.slug) {
                     store::identity_providers::delete(tx, org.id, existing.id).await?;
@@ -100,84 +90,61 @@ impl SeedService {
         Ok(())
     }
 
-    pub(super) async fn accounts(
-        &self,
-        tx: &Tx,
-        journal: &mut Journal,
-        plan: &mut Plan,
-        org: &Organisation,
-        doc: &seed::Org,
-        options: SeedOptions,
-    ) -> Result<()> {
+    pub(super) async fn accounts(&mut self, org: &Organisation, doc: &seed::Org) -> Result<()> {
+        let now = self.change.now();
         for account in &doc.service_accounts {
             let what = format!("service account {}/{}", org.slug, account.client_id);
             let mut permissions = account.permissions.clone();
             permissions.sort();
             permissions.dedup();
-            match store::service_accounts::by_client_id(tx, &account.client_id).await? {
+            match store::service_accounts::by_client_id(self.change.tx(), &account.client_id).await? {
                 None => {
                     let digest = crypto::token_digest(&account.secret);
                     let created = store::service_accounts::insert(
-                        tx,
+                        self.change.tx(),
                         org.id,
                         &account.client_id,
                         digest,
                         &account.name,
                         &permissions,
-                        journal.now(),
+                        now,
                     )
                     .await?;
-                    journal.event(
-                        Some(org.id),
-                        "identity",
-                        created.id,
-                        "created",
-                        "IdentityCreated",
-                        json!({"service_account_id": created.id, "client_id": account.client_id}),
-                    );
-                    plan.note(Action::Create, what);
+                    self.change
+                        .event(org.id, Event::ServiceAccountCreated { account: created });
+                    self.plan.note(Action::Create, what);
                 }
                 Some((current, _)) if current.org_id != org.id => {
-                    let mut problems = Problems::default();
-                    problems.add(
-                        "service_accounts.client_id",
-                        format!("\"{}\" belongs to another organisation", account.client_id),
-                    );
-                    problems.finish()?;
+                    let message = format!("\"{}\" belongs to another organisation", account.client_id);
+                    return Err(Invalid::field("service_accounts.client_id", message).into());
                 }
                 Some((current, _)) if current.name != account.name || current.permissions != permissions => {
-                    store::service_accounts::update(tx, current.id, &account.name, &permissions).await?;
-                    journal.event(
-                        Some(org.id),
-                        "identity",
-                        current.id,
-                        "updated",
-                        "IdentityPermissionsUpdated",
-                        json!({"service_account_id": current.id, "permissions": permissions}),
-                    );
-                    journal.invalidate(Invalidation::Account { id: current.id });
-                    plan.note(Action::Update, what);
+                    store::service_accounts::update(self.change.tx(), current.id, &account.name, &permissions).await?;
+                    self.change.service_account_changed(current.id);
+                    let updated = ServiceAccount {
+                        name: account.name.clone(),
+                        permissions,
+                        ..current
+                    };
+                    self.change
+                        .event(org.id, Event::ServiceAccountUpdated { account: updated });
+                    self.plan.note(Action::Update, what);
                 }
-                Some(_) => plan.note(Action::Unchanged, what),
+                Some(_) => self.plan.note(Action::Unchanged, what),
             }
         }
-        if options.prune {
-            for existing in store::service_accounts::list(tx, org.id).await? {
+        if self.options.prune {
+            for existing in store::service_accounts::list(self.change.tx(), org.id).await? {
                 if !doc.service_accounts.iter().any(|a| a.client_id == existing.client_id) {
-                    store::service_accounts::delete(tx, org.id, existing.id).await?;
-                    journal.event(
-                        Some(org.id),
-                        "identity",
-                        existing.id,
-                        "deleted",
-                        "IdentityPermissionsDeleted",
-                        json!({"service_account_id": existing.id}),
-                    );
-                    journal.invalidate(Invalidation::Account { id: existing.id });
-                    plan.note(
-                        Action::Delete,
-                        format!("service account {}/{}", org.slug, existing.client_id),
-                    );
+                    store::service_accounts::delete(self.change.tx(), org.id, existing.id).await?;
+                    self.change.service_account_changed(existing.id);
+                    let what = format!("service account {}/{}", org.slug, existing.client_id);
+                    self.plan.note(Action::Delete, what);
+                    let gone = Event::ServiceAccountDeleted {
+                        id: existing.id,
+                        client_id: existing.client_id,
+                    };
+                    self.change.event(org.id, gone);
                 }
             }
         }

@@ -6,15 +6,16 @@ mod access;
 mod people;
 mod structure;
 
-use super::core::Core;
-use super::journal::{Actor, Invalidation, Journal};
+use super::authz::Caller;
+use super::change::{Actor, Audit, Change, Changes, Event};
 use super::{FieldError, Result, ServiceError};
-use crate::crypto::password;
-use crate::store::{self, Tx};
+use crate::config::PasswordPolicy;
+use crate::crypto::password::Hasher;
+use crate::store;
 use seed::Document;
 use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -28,7 +29,7 @@ pub enum Action {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Change {
+pub struct Step {
     pub action: Action,
     /// What, e.g. `team demo/general`.
     pub object: String,
@@ -36,7 +37,7 @@ pub struct Change {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
-    pub changes: Vec<Change>,
+    pub changes: Vec<Step>,
 }
 
 impl Plan {
@@ -50,7 +51,7 @@ impl Plan {
     }
 
     fn note(&mut self, action: Action, object: String) {
-        self.changes.push(Change { action, object });
+        self.changes.push(Step { action, object });
     }
 }
 
@@ -83,28 +84,37 @@ pub struct SeedOptions {
 }
 
 pub struct SeedService {
-    core: Arc<Core>,
+    changes: Changes,
+    hasher: Arc<Hasher>,
+    policy: PasswordPolicy,
 }
 
-/// What one run has touched: users whose context changed, per organisation.
-#[derive(Default)]
-pub(super) struct Touched {
-    members: HashMap<Uuid, BTreeSet<Uuid>>,
-    users: BTreeSet<Uuid>,
+/// One application of a document: the change it makes, the plan it reports, and what it has
+/// done so far.
+pub(super) struct Run<'a> {
+    change: Change,
+    plan: Plan,
+    options: SeedOptions,
+    hasher: &'a Arc<Hasher>,
     /// Accounts this run created.
     created: BTreeSet<Uuid>,
+    /// Sessions to end (of deactivated accounts and removed memberships).
     sessions: Vec<Uuid>,
 }
 
 impl SeedService {
-    pub fn new(core: Arc<Core>) -> Self {
-        Self { core }
+    pub fn new(changes: Changes, hasher: Arc<Hasher>, policy: PasswordPolicy) -> Self {
+        Self {
+            changes,
+            hasher,
+            policy,
+        }
     }
 
     /// Parses and validates a document; every problem is a 422 field error named by its path.
     pub fn parse(&self, text: &str) -> Result<Document> {
-        let policy = self.core.config.password_policy;
-        let weak = move |p: &str| password::check_policy(&policy, p).err();
+        let policy = self.policy;
+        let weak = move |p: &str| policy.check(p).err();
         seed::load(text, &weak).map_err(|problems| {
             ServiceError::Validation(
                 problems
@@ -118,53 +128,52 @@ impl SeedService {
         })
     }
 
-    /// Applies (or, with `dry_run`, plans) a validated document.
-    pub async fn apply(&self, actor: &Actor, document: &Document, options: SeedOptions) -> Result<Plan> {
-        let mut journal = self.core.journal();
-        let mut plan = Plan::default();
-        let mut touched = Touched::default();
-        let tx = store::begin(&self.core.db).await?;
-        store::seed_lock(&tx).await?;
-        for org in &document.orgs {
-            self.apply_org(&tx, &mut journal, &mut plan, &mut touched, org, options)
-                .await?;
-        }
-        if options.dry_run {
-            drop(tx);
-            return Ok(plan);
-        }
-        for (org, users) in &touched.members {
-            let users: Vec<Uuid> = users.iter().copied().collect();
-            store::orgs::bump_mv(&tx, *org, &users, journal.now()).await?;
-            journal.invalidate(Invalidation::Members { org: *org, users });
-        }
-        for user in &touched.users {
-            journal.invalidate(Invalidation::User { user: *user });
-        }
-        if !touched.sessions.is_empty() {
-            let sessions = std::mem::take(&mut touched.sessions);
-            self.core
-                .end_sessions(&tx, &mut journal, sessions, "seed_prune")
-                .await?;
-        }
-        if plan.changes_anything() {
-            let summary = json!({"created": plan.count(Action::Create), "updated": plan.count(Action::Update), "deleted": plan.count(Action::Delete)});
-            journal.audit(None, actor, "seed.apply", None, Some(summary));
-        }
-        self.core.commit(tx, journal).await?;
-        Ok(plan)
+    /// `POST /admin/seed`: a superuser parses and applies (or plans) a document.
+    pub async fn apply_as(&self, caller: &Caller, text: &str, options: SeedOptions) -> Result<Plan> {
+        caller.superuser()?;
+        let document = self.parse(text)?;
+        self.apply(&caller.actor(), &document, options).await
     }
 
-    async fn apply_org(
-        &self,
-        tx: &Tx,
-        journal: &mut Journal,
-        plan: &mut Plan,
-        touched: &mut Touched,
-        doc: &seed::Org,
-        options: SeedOptions,
-    ) -> Result<()> {
-        let now = journal.now();
+    /// Applies (or, with `dry_run`, plans) a validated document.
+    pub async fn apply(&self, actor: &Actor, document: &Document, options: SeedOptions) -> Result<Plan> {
+        let change = self.changes.begin().await?;
+        store::seed_lock(change.tx()).await?;
+        let mut run = Run {
+            change,
+            plan: Plan::default(),
+            options,
+            hasher: &self.hasher,
+            created: BTreeSet::new(),
+            sessions: Vec::new(),
+        };
+        for org in &document.orgs {
+            run.org(org).await?;
+        }
+        let Run {
+            mut change,
+            plan,
+            sessions,
+            ..
+        } = run;
+        if options.dry_run {
+            // Dropping the change rolls it back: a plan is the same run, undone.
+            return Ok(plan);
+        }
+        change.end_sessions(sessions, "seed_prune").await?;
+        if plan.changes_anything() {
+            let summary = json!({"created": plan.count(Action::Create), "updated": plan.count(Action::Update), "deleted": plan.count(Action::Delete)});
+            change.audit(Audit::new(actor, "seed.apply").detail(summary));
+        }
+        change.commit().await?;
+        Ok(plan)
+    }
+}
+
+impl Run<'_> {
+    async fn org(&mut self, doc: &seed::Org) -> Result<()> {
+        let now = self.change.now();
+        let tx = self.change.tx();
         let org = match store::orgs::find_by_slug(tx, &doc.slug).await? {
             None => {
                 let org = store::orgs::insert(tx, doc.id, &doc.slug, &doc.name, now).await?;
@@ -173,42 +182,34 @@ impl SeedService {
                 } else {
                     store::orgs::update(tx, org.id, None, Some(false), now).await?
                 };
-                journal.event(
-                    Some(org.id),
-                    "org",
-                    org.id,
-                    "created",
-                    "OrganizationCreated",
-                    json!({"org_id": org.id, "slug": org.slug, "name": org.name}),
-                );
-                plan.note(Action::Create, format!("org {}", doc.slug));
+                self.change
+                    .event(org.id, Event::OrganizationCreated { org: org.clone() });
+                self.plan.note(Action::Create, format!("org {}", doc.slug));
                 org
             }
             Some(org) if org.name != doc.name || org.active != doc.active => {
                 let updated = store::orgs::update(tx, org.id, Some(doc.name.clone()), Some(doc.active), now).await?;
-                journal.event(
-                    Some(org.id),
-                    "org",
+                self.change.org_changed(org.id);
+                self.change.event(
                     org.id,
-                    "updated",
-                    "OrganizationUpdated",
-                    json!({"org_id": org.id, "name": doc.name, "is_active": doc.active}),
+                    Event::OrganizationUpdated {
+                        before: org,
+                        after: updated.clone(),
+                    },
                 );
-                journal.invalidate(Invalidation::Org { org: org.id });
-                plan.note(Action::Update, format!("org {}", doc.slug));
+                self.plan.note(Action::Update, format!("org {}", doc.slug));
                 updated
             }
             Some(org) => {
-                plan.note(Action::Unchanged, format!("org {}", doc.slug));
+                self.plan.note(Action::Unchanged, format!("org {}", doc.slug));
                 org
             }
         };
-        self.roles(tx, journal, plan, touched, &org, doc, options).await?;
-        let teams = self.teams(tx, journal, plan, touched, &org, doc, options).await?;
-        let domains = self.domains(tx, journal, plan, touched, &org, doc, options).await?;
-        self.users(tx, journal, plan, touched, &org, doc, &teams, &domains, options)
-            .await?;
-        self.accounts(tx, journal, plan, &org, doc, options).await?;
-        self.providers(tx, plan, &org, doc, options).await
+        self.roles(&org, doc).await?;
+        let teams = self.teams(&org, doc).await?;
+        let domains = self.domains(&org, doc).await?;
+        self.users(&org, doc, &teams, &domains).await?;
+        self.accounts(&org, doc).await?;
+        self.providers(&org, doc).await
     }
 }

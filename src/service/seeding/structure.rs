@@ -1,28 +1,18 @@
 //! Seeding an organisation's structure: custom roles, teams and the domain tree.
-use super::{Action, Plan, SeedOptions, SeedService, Touched};
-use crate::model::Organisation;
-use crate::service::journal::Journal;
+use super::{Action, Run};
+use crate::model::{Organisation, Role};
+use crate::service::change::Event;
 use crate::service::tree::DomainTree;
 use crate::service::{Result, ServiceError};
-use crate::store::{self, Tx};
+use crate::store;
 use seed::Domain;
-use serde_json::json;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-impl SeedService {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn roles(
-        &self,
-        tx: &Tx,
-        journal: &mut Journal,
-        plan: &mut Plan,
-        touched: &mut Touched,
-        org: &Organisation,
-        doc: &seed::Org,
-        options: SeedOptions,
-    ) -> Result<()> {
-        let existing = store::orgs::roles(tx, org.id).await?;
+impl Run<'_> {
+    pub(super) async fn roles(&mut self, org: &Organisation, doc: &seed::Org) -> Result<()> {
+        let now = self.change.now();
+        let existing = store::roles::list(self.change.tx(), org.id).await?;
         for role in &doc.roles {
             let name = role.name.clone().unwrap_or_else(|| role.key.clone());
             let mut permissions = role.permissions.clone();
@@ -31,78 +21,49 @@ impl SeedService {
             let what = format!("role {}/{}", org.slug, role.key);
             match existing.iter().find(|r| r.key == role.key) {
                 None => {
-                    let created =
-                        store::orgs::insert_role(tx, org.id, &role.key, &name, &permissions, false, journal.now())
-                            .await?;
-                    journal.event(
-                        Some(org.id),
-                        "role",
-                        created.id,
-                        "created",
-                        "RoleCreated",
-                        json!({"role_id": created.id, "key": role.key, "permissions": permissions}),
-                    );
-                    plan.note(Action::Create, what);
+                    let tx = self.change.tx();
+                    let created = store::roles::insert(tx, org.id, &role.key, &name, &permissions, false, now).await?;
+                    self.change.event(org.id, Event::RoleCreated { role: created });
+                    self.plan.note(Action::Create, what);
                 }
                 Some(current) if current.name != name || current.permissions != permissions => {
-                    store::orgs::rename_role(tx, current.id, &name).await?;
-                    store::orgs::set_role_permissions(tx, current.id, &permissions).await?;
-                    touched
-                        .members
-                        .entry(org.id)
-                        .or_default()
-                        .extend(store::orgs::role_holders(tx, org.id, current.id).await?);
-                    journal.event(
-                        Some(org.id),
-                        "role",
-                        current.id,
-                        "updated",
-                        "RoleUpdated",
-                        json!({"role_id": current.id, "key": role.key, "permissions": permissions}),
-                    );
-                    plan.note(Action::Update, what);
+                    let tx = self.change.tx();
+                    store::roles::rename(tx, current.id, &name).await?;
+                    store::roles::set_permissions(tx, current.id, &permissions).await?;
+                    let holders = store::roles::holders(tx, org.id, current.id).await?;
+                    self.change.members_changed(org.id, holders);
+                    let after = Role {
+                        name,
+                        permissions,
+                        ..current.clone()
+                    };
+                    let before = current.clone();
+                    self.change.event(org.id, Event::RoleUpdated { before, after });
+                    self.plan.note(Action::Update, what);
                 }
-                Some(_) => plan.note(Action::Unchanged, what),
+                Some(_) => self.plan.note(Action::Unchanged, what),
             }
         }
-        if options.prune {
+        if self.options.prune {
             for role in existing
-                .iter()
+                .into_iter()
                 .filter(|r| !r.builtin && !doc.roles.iter().any(|d| d.key == r.key))
             {
-                touched
-                    .members
-                    .entry(org.id)
-                    .or_default()
-                    .extend(store::orgs::role_holders(tx, org.id, role.id).await?);
-                store::orgs::delete_role(tx, org.id, role.id).await?;
-                journal.event(
-                    Some(org.id),
-                    "role",
-                    role.id,
-                    "deleted",
-                    "RoleDeleted",
-                    json!({"role_id": role.id, "key": role.key}),
-                );
-                plan.note(Action::Delete, format!("role {}/{}", org.slug, role.key));
+                let holders = store::roles::holders(self.change.tx(), org.id, role.id).await?;
+                store::roles::delete(self.change.tx(), org.id, role.id).await?;
+                self.change.members_changed(org.id, holders.iter().copied());
+                self.plan
+                    .note(Action::Delete, format!("role {}/{}", org.slug, role.key));
+                self.change.event(org.id, Event::RoleDeleted { role, holders });
             }
         }
         Ok(())
     }
 
     /// Teams of the organisation by slug, after the run.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn teams(
-        &self,
-        tx: &Tx,
-        journal: &mut Journal,
-        plan: &mut Plan,
-        touched: &mut Touched,
-        org: &Organisation,
-        doc: &seed::Org,
-        options: SeedOptions,
-    ) -> Result<HashMap<String, Uuid>> {
-        let existing = store::teams::list_all(tx, org.id).await?;
+    pub(super) async fn teams(&mut self, org: &Organisation, doc: &seed::Org) -> Result<HashMap<String, Uuid>> {
+        let now = self.change.now();
+        let existing = store::teams::list_all(self.change.tx(), org.id).await?;
         let mut ids = HashMap::new();
         for team in &doc.teams {
             let what = format!("team {}/{}", org.slug, team.slug);
@@ -115,17 +76,10 @@ impl SeedService {
                         external_ref: team.external_ref.clone(),
                         active: team.active,
                     };
-                    let created = store::teams::insert(tx, org.id, new, journal.now()).await?;
-                    journal.event(
-                        Some(org.id),
-                        "team",
-                        created.id,
-                        "created",
-                        "TeamCreated",
-                        json!({"team_id": created.id, "slug": team.slug, "name": team.name}),
-                    );
+                    let created = store::teams::insert(self.change.tx(), org.id, new, now).await?;
                     ids.insert(team.slug.clone(), created.id);
-                    plan.note(Action::Create, what);
+                    self.change.event(org.id, Event::TeamCreated { team: created });
+                    self.plan.note(Action::Create, what);
                 }
                 Some(current) => {
                     ids.insert(team.slug.clone(), current.id);
@@ -139,58 +93,40 @@ impl SeedService {
                             external_ref: Some(team.external_ref.clone()),
                             active: Some(team.active),
                         };
-                        store::teams::update(tx, current.clone(), changes, journal.now()).await?;
-                        touched
-                            .members
-                            .entry(org.id)
-                            .or_default()
-                            .extend(store::teams::member_ids(tx, org.id, current.id).await?);
-                        journal.event(Some(org.id), "team", current.id, "updated", "TeamUpdated", json!({"team_id": current.id, "slug": team.slug, "name": team.name, "is_active": team.active}));
-                        plan.note(Action::Update, what);
+                        let tx = self.change.tx();
+                        let after = store::teams::update(tx, current.clone(), changes, now).await?;
+                        let members = store::teams::member_ids(tx, org.id, current.id).await?;
+                        self.change.members_changed(org.id, members);
+                        let before = current.clone();
+                        self.change.event(org.id, Event::TeamUpdated { before, after });
+                        self.plan.note(Action::Update, what);
                     } else {
-                        plan.note(Action::Unchanged, what);
+                        self.plan.note(Action::Unchanged, what);
                     }
                 }
             }
         }
-        if options.prune {
-            for team in existing.iter().filter(|t| !ids.contains_key(&t.slug)) {
-                touched
-                    .members
-                    .entry(org.id)
-                    .or_default()
-                    .extend(store::teams::member_ids(tx, org.id, team.id).await?);
-                store::teams::delete(tx, org.id, team.id).await?;
-                journal.event(
-                    Some(org.id),
-                    "team",
-                    team.id,
-                    "deleted",
-                    "TeamDeleted",
-                    json!({"team_id": team.id, "slug": team.slug}),
-                );
-                plan.note(Action::Delete, format!("team {}/{}", org.slug, team.slug));
+        if self.options.prune {
+            for team in existing.into_iter().filter(|t| !ids.contains_key(&t.slug)) {
+                let members = store::teams::member_ids(self.change.tx(), org.id, team.id).await?;
+                store::teams::delete(self.change.tx(), org.id, team.id).await?;
+                self.change.members_changed(org.id, members.iter().copied());
+                self.plan
+                    .note(Action::Delete, format!("team {}/{}", org.slug, team.slug));
+                self.change.event(org.id, Event::TeamDeleted { team, members });
             }
         }
         Ok(ids)
     }
 
     /// Domains of the organisation by key, after the run.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn domains(
-        &self,
-        tx: &Tx,
-        journal: &mut Journal,
-        plan: &mut Plan,
-        touched: &mut Touched,
-        org: &Organisation,
-        doc: &seed::Org,
-        options: SeedOptions,
-    ) -> Result<HashMap<String, Uuid>> {
+    pub(super) async fn domains(&mut self, org: &Organisation, doc: &seed::Org) -> Result<HashMap<String, Uuid>> {
+        let now = self.change.now();
         let mut flat = Vec::new();
         Domain::flatten(&doc.domains, "domains", None, &mut flat);
-        let existing = store::domains::list(tx, org.id).await?;
+        let existing = store::domains::list(self.change.tx(), org.id).await?;
         let mut ids: HashMap<String, Uuid> = HashMap::new();
+        let mut created = HashMap::new();
         let mut changed_tree = false;
         for (_, domain, _) in &flat {
             if let Some(current) = existing.iter().find(|d| d.key == domain.key) {
@@ -203,8 +139,9 @@ impl SeedService {
                     parent_id: None,
                     active: domain.active,
                 };
-                let created = store::domains::insert(tx, org.id, new, journal.now()).await?;
-                ids.insert(domain.key.clone(), created.id);
+                let domain = store::domains::insert(self.change.tx(), org.id, new, now).await?;
+                ids.insert(domain.key.clone(), domain.id);
+                created.insert(domain.key.clone(), domain);
             }
         }
         for (_, domain, parent) in &flat {
@@ -214,56 +151,41 @@ impl SeedService {
                 .get(&domain.key)
                 .copied()
                 .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("domain id missing")))?;
-            match existing.iter().find(|d| d.key == domain.key) {
-                None => {
-                    if parent_id.is_some() {
-                        let changes = store::domains::DomainChanges {
-                            key: None,
-                            name: None,
-                            parent_id: Some(parent_id),
-                            active: None,
-                        };
-                        store::domains::update(tx, id, changes, journal.now()).await?;
-                    }
-                    journal.event(
-                        Some(org.id),
-                        "domain",
-                        id,
-                        "created",
-                        "DomainCreated",
-                        json!({"domain_id": id, "key": domain.key, "parent": parent}),
-                    );
-                    changed_tree = true;
-                    plan.note(Action::Create, what);
-                }
-                Some(current)
-                    if current.name != domain.name
-                        || current.parent_id != parent_id
-                        || current.active != domain.active =>
-                {
+            let current = existing.iter().find(|d| d.key == domain.key);
+            let differs =
+                current.is_none_or(|c| c.name != domain.name || c.parent_id != parent_id || c.active != domain.active);
+            if !differs {
+                self.plan.note(Action::Unchanged, what);
+                continue;
+            }
+            let after = match created.remove(&domain.key) {
+                // Created above, under no parent yet.
+                Some(new) if parent_id.is_none() => new,
+                _ => {
                     let changes = store::domains::DomainChanges {
                         key: None,
                         name: Some(domain.name.clone()),
                         parent_id: Some(parent_id),
                         active: Some(domain.active),
                     };
-                    store::domains::update(tx, id, changes, journal.now()).await?;
-                    journal.event(
-                        Some(org.id),
-                        "domain",
-                        id,
-                        "updated",
-                        "DomainUpdated",
-                        json!({"domain_id": id, "key": domain.key, "parent": parent}),
-                    );
-                    changed_tree = true;
-                    plan.note(Action::Update, what);
+                    store::domains::update(self.change.tx(), id, changes, now).await?
                 }
-                Some(_) => plan.note(Action::Unchanged, what),
+            };
+            changed_tree = true;
+            match current {
+                None => {
+                    self.change.event(org.id, Event::DomainCreated { domain: after });
+                    self.plan.note(Action::Create, what);
+                }
+                Some(before) => {
+                    let before = before.clone();
+                    self.change.event(org.id, Event::DomainUpdated { before, after });
+                    self.plan.note(Action::Update, what);
+                }
             }
         }
-        if options.prune {
-            let tree = DomainTree::new(store::domains::list(tx, org.id).await?);
+        if self.options.prune {
+            let tree = DomainTree::new(store::domains::list(self.change.tx(), org.id).await?);
             let doomed: Vec<Uuid> = tree
                 .ordered()
                 .iter()
@@ -272,28 +194,22 @@ impl SeedService {
                 .map(|d| d.id)
                 .collect();
             if !doomed.is_empty() {
-                store::domains::delete_many(tx, org.id, &doomed).await?;
+                store::domains::delete_many(self.change.tx(), org.id, &doomed).await?;
                 for id in &doomed {
                     let key = tree.get(*id).map(|d| d.key.clone()).unwrap_or_default();
-                    journal.event(
-                        Some(org.id),
-                        "domain",
-                        id,
-                        "deleted",
-                        "DomainDeleted",
-                        json!({"domain_id": id, "key": key}),
-                    );
-                    plan.note(Action::Delete, format!("domain {}/{key}", org.slug));
+                    let gone = Event::DomainDeleted {
+                        domain: *id,
+                        deleted_with: *id,
+                    };
+                    self.change.event(org.id, gone);
+                    self.plan.note(Action::Delete, format!("domain {}/{key}", org.slug));
                 }
                 changed_tree = true;
             }
         }
         if changed_tree {
-            touched
-                .members
-                .entry(org.id)
-                .or_default()
-                .extend(store::domains::assigned_users(tx, org.id, None).await?);
+            let assigned = store::domains::assigned_users(self.change.tx(), org.id, None).await?;
+            self.change.members_changed(org.id, assigned);
         }
         Ok(ids)
     }

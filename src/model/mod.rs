@@ -3,6 +3,11 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub mod ids;
+pub mod input;
+
+pub use ids::{DomainId, OrgId, ProviderId, RoleId, ServiceAccountId, SessionId, TeamId, UserId};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: Uuid,
@@ -60,40 +65,6 @@ pub struct MembershipContext {
     pub domains: Vec<DomainGrant>,
     /// `domains` with their whole subtrees.
     pub expanded_domains: Vec<DomainGrant>,
-    /// The HTTP layer's JSON rendering of this context, made on first use. A context never
-    /// changes once loaded (a change loads a new one), so neither does its rendering.
-    pub rendered: Rendered,
-}
-
-/// A rendering cached beside the value it renders; it takes no part in comparisons, and a
-/// clone starts empty (a clone may be changed; the original never is).
-#[derive(Default)]
-pub struct Rendered(std::sync::OnceLock<bytes::Bytes>);
-
-impl Clone for Rendered {
-    fn clone(&self) -> Self {
-        Self::default()
-    }
-}
-
-impl Rendered {
-    pub fn get_or_init(&self, render: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
-        self.0.get_or_init(render).clone()
-    }
-}
-
-impl PartialEq for Rendered {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for Rendered {}
-
-impl std::fmt::Debug for Rendered {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Rendered")
-    }
 }
 
 impl MembershipContext {

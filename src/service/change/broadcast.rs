@@ -1,15 +1,42 @@
-//! Cache invalidations between replicas: PostgreSQL `NOTIFY` on one channel, `LISTEN` on every
-//! replica. SQLite means one process, so there is nothing to tell.
-use super::core::Core;
-use super::journal::Invalidation;
-use crate::store::Db;
-use crate::store::notify::{Listener, is_postgres};
+//! After a change commits: its invalidations are applied to this replica's caches and sent to
+//! the others (PostgreSQL `NOTIFY` on one channel; SQLite means one process, so there is nothing
+//! to tell). The receiving end is `authn::listener`.
+use crate::service::cache::{AccessCache, Invalidation};
+use crate::store::{self, Db};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Session ids per notification, keeping payloads well under PostgreSQL's 8000 bytes.
 const CHUNK: usize = 100;
 
+pub struct Broadcaster {
+    db: Db,
+    cache: Arc<AccessCache>,
+}
+
+impl Broadcaster {
+    pub fn new(db: Db, cache: Arc<AccessCache>) -> Self {
+        Self { db, cache }
+    }
+
+    /// Applies invalidations here and tells the other replicas.
+    pub async fn send(&self, invalidations: &[Invalidation]) {
+        for invalidation in invalidations {
+            self.cache.apply(invalidation);
+        }
+        if !store::notify::is_postgres(&self.db) || invalidations.is_empty() {
+            return;
+        }
+        for payload in payloads(invalidations) {
+            if let Err(error) = store::notify::send(&self.db, payload).await {
+                tracing::warn!(error = format!("{error:#}"), "cannot notify the other replicas");
+                return;
+            }
+        }
+    }
+}
+
+/// The notifications for some invalidations: long session lists split, long member lists widened
+/// to the whole organisation.
 fn payloads(invalidations: &[Invalidation]) -> Vec<String> {
     let mut out = Vec::new();
     for invalidation in invalidations {
@@ -30,46 +57,6 @@ fn payloads(invalidations: &[Invalidation]) -> Vec<String> {
         }
     }
     out
-}
-
-pub async fn send(db: &Db, invalidations: &[Invalidation]) -> anyhow::Result<()> {
-    if !is_postgres(db) || invalidations.is_empty() {
-        return Ok(());
-    }
-    for payload in payloads(invalidations) {
-        crate::store::notify::send(db, payload).await?;
-    }
-    Ok(())
-}
-
-/// Applies the other replicas' invalidations as they come; after any gap in the connection,
-/// resynchronises from the database.
-pub fn spawn_listener(core: Arc<Core>) {
-    if !is_postgres(&core.db) {
-        return;
-    }
-    tokio::spawn(async move {
-        loop {
-            if let Err(error) = listen(&core).await {
-                tracing::warn!(error = format!("{error:#}"), "invalidation listener lost; reconnecting");
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
-}
-
-async fn listen(core: &Core) -> anyhow::Result<()> {
-    let mut listener = Listener::connect(&core.db).await?;
-    core.resync().await?;
-    loop {
-        match listener.recv().await? {
-            Some(payload) => match serde_json::from_str::<Invalidation>(&payload) {
-                Ok(invalidation) => core.apply(&invalidation),
-                Err(error) => tracing::warn!(%error, "unreadable invalidation"),
-            },
-            None => core.resync().await?,
-        }
-    }
 }
 
 #[cfg(test)]

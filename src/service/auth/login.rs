@@ -1,0 +1,85 @@
+//! Password login: every credential failure looks the same and costs one hash; a name is locked
+//! after repeated failures (`throttle`); the organisation is the one asked for, else the last
+//! one used, else the first joined.
+use super::{AuthService, Grant};
+use crate::model::ClientInfo;
+use crate::model::input::{Invalid, Problems, presented_password};
+use crate::service::authn::home::org_for_login;
+use crate::service::change::{Actor, Audit};
+use crate::service::{Result, ServiceError};
+use crate::store;
+use secrecy::SecretString;
+
+pub struct Login {
+    /// Email or username, lower-cased and trimmed.
+    pub login: String,
+    pub password: SecretString,
+    pub organization: Option<String>,
+}
+
+impl Login {
+    /// A login request as received: the name must be present, the password present and sane.
+    pub fn parse(
+        login: Option<String>,
+        password: String,
+        organization: Option<String>,
+    ) -> std::result::Result<Self, Invalid> {
+        let mut problems = Problems::default();
+        let name = login.unwrap_or_default().trim().to_lowercase();
+        if name.is_empty() {
+            problems.add("email", "is required");
+        }
+        let password = problems.check("password", presented_password(password));
+        let (password,) = problems.done((password,))?;
+        Ok(Self {
+            login: name,
+            password,
+            organization,
+        })
+    }
+}
+
+impl AuthService {
+    #[tracing::instrument(skip_all, err(level = "info"))]
+    pub async fn login(&self, input: Login, client: ClientInfo) -> Result<Grant> {
+        let login = input.login;
+        self.throttle
+            .check(&login, self.changes.now())
+            .map_err(ServiceError::TooManyAttempts)?;
+        let (user, hash) = match store::users::find_credentials(&self.db, &login).await? {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, None),
+        };
+        let matches = self.hasher.verify(input.password, hash).await?;
+        let user = match user {
+            Some(user) if matches && user.active => user,
+            other => {
+                let actor = Actor {
+                    id: other.as_ref().map(|u| u.id),
+                    name: Some(login.clone()),
+                    ip: client.ip.clone(),
+                };
+                self.changes
+                    .record([Audit::new(&actor, "login").outcome("failure")])
+                    .await?;
+                if let Some(seconds) = self.throttle.failed(&login, self.changes.now()) {
+                    tracing::warn!(
+                        seconds,
+                        ip = client.ip.as_deref(),
+                        "a login name is locked after repeated failed logins"
+                    );
+                }
+                return Err(ServiceError::InvalidCredentials);
+            }
+        };
+        self.throttle.succeeded(&login);
+        let org = org_for_login(&self.db, &user, input.organization.as_deref()).await?;
+        let context = (*self.authn.current(user.id, org.id).await?).clone();
+        let mut change = self.changes.begin().await?;
+        let actor = Actor::user(user.id, &user.email, client.ip.clone());
+        change.audit(Audit::new(&actor, "login").org(org.id));
+        let grant = self.start_session(&mut change, context, client).await?;
+        change.commit().await?;
+        Ok(grant)
+    }
+}

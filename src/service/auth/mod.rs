@@ -1,0 +1,71 @@
+//! Accounts and their sessions — everything that issues tokens: registration (`register`),
+//! password login with brute-force protection (`login`, `throttle`), refresh rotation with reuse
+//! detection (`refresh`), sessions and logout (`sessions`), password reset (`passwords`).
+//! Turning a token back into a caller is the `Authenticator`'s job (`service::authn`).
+mod login;
+pub mod passwords;
+mod refresh;
+mod register;
+mod sessions;
+pub mod throttle;
+
+pub use login::Login;
+pub use register::Registration;
+
+use super::authn::Authenticator;
+use super::change::Changes;
+use crate::config::Config;
+use crate::crypto::password::Hasher;
+use crate::model::MembershipContext;
+use crate::store::{self, Db};
+use crate::token::Issuer;
+use std::sync::Arc;
+use throttle::LoginThrottle;
+
+/// Tokens for one session in one organisation.
+pub struct Grant {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+    pub context: MembershipContext,
+}
+
+pub struct AuthService {
+    db: Db,
+    changes: Changes,
+    authn: Arc<Authenticator>,
+    tokens: Arc<Issuer>,
+    hasher: Arc<Hasher>,
+    config: Arc<Config>,
+    /// Every password login goes through `login`, so this one guard covers them all (ours, the
+    /// OAuth password grant and the seed services' routes).
+    throttle: LoginThrottle,
+}
+
+impl AuthService {
+    pub fn new(
+        db: Db,
+        changes: Changes,
+        authn: Arc<Authenticator>,
+        tokens: Arc<Issuer>,
+        hasher: Arc<Hasher>,
+        config: Arc<Config>,
+    ) -> Self {
+        Self {
+            throttle: LoginThrottle::new(config.login_throttle),
+            db,
+            changes,
+            authn,
+            tokens,
+            hasher,
+            config,
+        }
+    }
+
+    /// Whether the database answers (`/readyz`).
+    pub async fn ready(&self) -> super::Result<()> {
+        store::ping(&self.db)
+            .await
+            .map_err(|e| super::ServiceError::Unavailable(e.into()))
+    }
+}

@@ -1,0 +1,81 @@
+//! Refresh rotation: each refresh token works once; a token presented a second time is reuse,
+//! and the whole session is revoked (RFC 9700 §4.14), whoever presented it first.
+use super::{AuthService, Grant};
+use crate::crypto;
+use crate::model::Session;
+use crate::service::cache::Denial;
+use crate::service::change::{Actor, Audit};
+use crate::service::{Result, ServiceError};
+use crate::store;
+
+const NOT_A_MEMBER: ServiceError = ServiceError::Forbidden("not_a_member", "not a member of this organisation");
+
+impl AuthService {
+    /// Rotates a refresh token, optionally switching organisation.
+    #[tracing::instrument(skip_all, err(level = "info"))]
+    pub async fn refresh(&self, refresh_token: &str, organization: Option<&str>) -> Result<Grant> {
+        let now = self.changes.now();
+        let stored = store::sessions::find_refresh(&self.db, &crypto::token_digest(refresh_token))
+            .await?
+            .ok_or(ServiceError::InvalidGrant("the refresh token is invalid"))?;
+        if !store::sessions::spend_refresh(&self.db, stored.id, now).await? {
+            self.reused(stored.session_id).await?;
+            return Err(ServiceError::InvalidGrant(
+                "the refresh token was already used; the session is revoked",
+            ));
+        }
+        let session = store::sessions::find(&self.db, stored.session_id)
+            .await?
+            .filter(|s| s.is_live(now) && stored.expires_at > now)
+            .ok_or(ServiceError::InvalidGrant(
+                "the refresh token has expired or its session has ended",
+            ))?;
+        let org_id = match organization {
+            Some(slug) => {
+                store::orgs::find_by_slug(&self.db, slug)
+                    .await?
+                    .filter(|o| o.active)
+                    .ok_or(NOT_A_MEMBER)?
+                    .id
+            }
+            None => session.org_id,
+        };
+        let context = match self.authn.context(session.user_id, org_id).await? {
+            Ok(context) => (*context).clone(),
+            Err(Denial::NotAMember) if organization.is_some() => return Err(NOT_A_MEMBER),
+            Err(_) => {
+                return Err(ServiceError::InvalidGrant(
+                    "the account or its organisation is no longer active",
+                ));
+            }
+        };
+        let change = self.changes.begin().await?;
+        store::sessions::touch(change.tx(), session.id, org_id, now).await?;
+        store::users::record_login(change.tx(), session.user_id, org_id, now).await?;
+        let session = Session { org_id, ..session };
+        let grant = self.issue(change.tx(), context, &session).await?;
+        change.commit().await?;
+        Ok(grant)
+    }
+
+    /// A spent refresh token came back: the session ends.
+    async fn reused(&self, session_id: uuid::Uuid) -> Result<()> {
+        let mut change = self.changes.begin().await?;
+        if let Some(session) = store::sessions::find(change.tx(), session_id).await? {
+            let actor = Actor {
+                id: Some(session.user_id),
+                ..Actor::default()
+            };
+            change.audit(
+                Audit::new(&actor, "refresh_token.reuse")
+                    .org(session.org_id)
+                    .target("session", session.id)
+                    .outcome("failure"),
+            );
+        }
+        change.end_sessions(vec![session_id], "refresh_token_reuse").await?;
+        change.commit().await?;
+        tracing::warn!(session = %session_id, "refresh token reuse; session revoked");
+        Ok(())
+    }
+}

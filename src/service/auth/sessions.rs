@@ -1,0 +1,124 @@
+//! Sessions: starting one (and minting its tokens), ending them (logout by access or refresh
+//! token, logout everywhere, revoking one of one's own), listing them. Every revocation goes
+//! through `Change::end_sessions`, so every replica refuses the session's tokens at once.
+use super::{AuthService, Grant};
+use crate::crypto;
+use crate::model::{ClientInfo, MembershipContext, Session, SessionId};
+use crate::service::authz::Caller;
+use crate::service::change::{Actor, Audit, Change, Event};
+use crate::service::{Result, ServiceError, no_randomness};
+use crate::store::{self, Conn};
+use serde_json::json;
+use uuid::Uuid;
+
+impl AuthService {
+    /// Starts a session for `context` inside a change, with its first tokens.
+    pub(crate) async fn start_session(
+        &self,
+        change: &mut Change,
+        context: MembershipContext,
+        client: ClientInfo,
+    ) -> Result<Grant> {
+        let now = change.now();
+        let session = Session {
+            id: Uuid::now_v7(),
+            user_id: context.user.id,
+            org_id: context.org.id,
+            user_agent: client.user_agent.map(|ua| ua.chars().take(255).collect()),
+            ip: client.ip,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.config.session_max_lifetime,
+            revoked_at: None,
+        };
+        store::sessions::insert(change.tx(), &session).await?;
+        store::users::record_login(change.tx(), context.user.id, context.org.id, now).await?;
+        let grant = self.issue(change.tx(), context, &session).await?;
+        change.event(
+            session.org_id,
+            Event::SessionCreated {
+                session: session.clone(),
+            },
+        );
+        Ok(grant)
+    }
+
+    /// Mints an access token and a new refresh token for `session`; neither outlives it.
+    pub(super) async fn issue<C: Conn>(&self, c: &C, context: MembershipContext, session: &Session) -> Result<Grant> {
+        let now = self.changes.now();
+        let refresh_token = crypto::random_token().map_err(no_randomness)?;
+        let refresh_expires = (now + self.config.refresh_token_ttl).min(session.expires_at);
+        let digest = crypto::token_digest(&refresh_token);
+        store::sessions::insert_refresh(c, session.id, digest, now, refresh_expires).await?;
+        let access = self.tokens.user_token(&context, session)?;
+        Ok(Grant {
+            access_token: access.token,
+            refresh_token,
+            expires_in: access.expires_in,
+            context,
+        })
+    }
+
+    /// `POST /auth/oidc/exchange`: an external login's one-time code for a session's tokens.
+    pub async fn exchange_oidc_code(&self, code: &str, client: ClientInfo) -> Result<Grant> {
+        let now = self.changes.now();
+        let grant = store::oidc::take_code(&self.db, &crypto::token_digest(code), now)
+            .await?
+            .ok_or(ServiceError::InvalidGrant(
+                "the code is unknown, expired or already used",
+            ))?;
+        let context = (*self.authn.current(grant.user_id, grant.org_id).await?).clone();
+        let mut change = self.changes.begin().await?;
+        let actor = Actor::user(grant.user_id, &context.user.email, client.ip.clone());
+        change.audit(
+            Audit::new(&actor, "login")
+                .org(grant.org_id)
+                .detail(json!({"method": "oidc", "provider": grant.provider_slug})),
+        );
+        let issued = self.start_session(&mut change, context, client).await?;
+        change.commit().await?;
+        Ok(issued)
+    }
+
+    /// Ends the caller's session.
+    pub async fn logout(&self, caller: &Caller) -> Result<()> {
+        self.end(vec![caller.session_id], "logout").await.map(|_| ())
+    }
+
+    /// Ends the session a refresh token belongs to; unknown tokens are ignored (RFC 7009 §2.2).
+    pub async fn logout_with_refresh(&self, refresh_token: &str) -> Result<()> {
+        let digest = crypto::token_digest(refresh_token);
+        if let Some(stored) = store::sessions::find_refresh(&self.db, &digest).await? {
+            self.end(vec![stored.session_id], "logout").await?;
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the caller; returns how many.
+    pub async fn logout_all(&self, caller: &Caller) -> Result<u64> {
+        let ids = store::sessions::unrevoked_of_user(&self.db, caller.user_id).await?;
+        self.end(ids, "logout_all").await
+    }
+
+    pub async fn sessions(&self, caller: &Caller) -> Result<Vec<Session>> {
+        Ok(store::sessions::list_live(&self.db, caller.user_id, self.changes.now()).await?)
+    }
+
+    /// Revokes one of the caller's own sessions; another user's session is "not found".
+    pub async fn revoke_session(&self, caller: &Caller, id: SessionId) -> Result<()> {
+        match store::sessions::find(&self.db, id.uuid()).await? {
+            Some(s) if s.user_id == caller.user_id && s.is_live(self.changes.now()) => {
+                self.end(vec![s.id], "revoked_by_user").await.map(|_| ())
+            }
+            _ => Err(ServiceError::NotFound("session not found")),
+        }
+    }
+
+    /// Ends sessions in a change of their own.
+    async fn end(&self, ids: Vec<Uuid>, reason: &str) -> Result<u64> {
+        let mut change = self.changes.begin().await?;
+        let count = change.end_sessions(ids, reason).await?;
+        change.commit().await?;
+        Ok(count)
+    }
+}

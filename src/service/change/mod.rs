@@ -1,0 +1,234 @@
+//! The write path. A service opens a `Change` (`Changes::begin`), which owns the transaction and
+//! what the change leaves besides itself:
+//!
+//! - typed `Event`s, written to the outbox in the same transaction (so an event is never lost and
+//!   never sent for a change that rolled back) and relayed to NATS later;
+//! - `Audit` entries, written in the same transaction;
+//! - what the read path must forget: `members_changed(org, users)` bumps those memberships' `mv`
+//!   *and* invalidates their cached contexts, in one call, so the two cannot drift; sessions
+//!   ended with `end_sessions` are refused by every replica.
+//!
+//! `commit()` runs the commit hooks (seed services' extras, e.g. user numbers), writes the
+//! outbox and the audit log, commits, and only then broadcasts the invalidations. Dropping a
+//! `Change` rolls it back and leaves no trace.
+mod audit;
+pub mod broadcast;
+mod event;
+
+pub use audit::{Actor, Audit};
+pub use event::{Event, MembershipAction, user_data};
+
+use super::Result;
+use super::cache::Invalidation;
+use crate::clock::SharedClock;
+use crate::model::{AuditEntry, StoredEvent};
+use crate::store::{self, Db, Tx};
+use broadcast::Broadcaster;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// An event as recorded by a change: the organisation it concerns, and what happened.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub org: Option<Uuid>,
+    pub event: Event,
+}
+
+/// Work that must happen in the transaction of every change that records certain events
+/// (the seed services' extras hook in here instead of living in the core's store functions).
+#[async_trait::async_trait]
+pub trait CommitHook: Send + Sync {
+    async fn before_commit(&self, tx: &Tx, events: &[Recorded]) -> Result<()>;
+}
+
+/// Opens changes. Cheap to clone; every service that writes holds one.
+#[derive(Clone)]
+pub struct Changes(Arc<Inner>);
+
+struct Inner {
+    db: Db,
+    clock: SharedClock,
+    /// The CloudEvents `source` (the issuer).
+    source: String,
+    broadcaster: Broadcaster,
+    hooks: Vec<Arc<dyn CommitHook>>,
+    /// How long an ended session's tokens must still be refused: their lifetime plus leeway.
+    revocation_window: Duration,
+}
+
+impl Changes {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        source: &str,
+        broadcaster: Broadcaster,
+        revocation_window: Duration,
+        hooks: Vec<Arc<dyn CommitHook>>,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            db,
+            clock,
+            source: source.to_owned(),
+            broadcaster,
+            hooks,
+            revocation_window,
+        }))
+    }
+
+    /// Now, by the clock changes are stamped with.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.clock.now()
+    }
+
+    /// Begins a change now.
+    pub async fn begin(&self) -> Result<Change> {
+        Ok(Change {
+            tx: store::begin(&self.0.db).await?,
+            now: self.0.clock.now(),
+            inner: Arc::clone(&self.0),
+            events: Vec::new(),
+            audit: Vec::new(),
+            members: BTreeMap::new(),
+            invalidations: Vec::new(),
+        })
+    }
+
+    /// Writes audit entries on their own (a failed login: nothing else is written).
+    pub async fn record(&self, entries: impl IntoIterator<Item = Audit>) -> Result<()> {
+        let mut change = self.begin().await?;
+        for entry in entries {
+            change.audit(entry);
+        }
+        change.commit().await
+    }
+}
+
+/// One change in the making; see the module documentation.
+pub struct Change {
+    tx: Tx,
+    now: DateTime<Utc>,
+    inner: Arc<Inner>,
+    events: Vec<Recorded>,
+    audit: Vec<AuditEntry>,
+    /// Memberships whose `mv` moves at commit, per organisation.
+    members: BTreeMap<Uuid, BTreeSet<Uuid>>,
+    invalidations: Vec<Invalidation>,
+}
+
+impl Change {
+    /// The transaction, for the store calls of the change.
+    pub fn tx(&self) -> &Tx {
+        &self.tx
+    }
+
+    /// When the change happens (one instant for all of it).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub fn event(&mut self, org: impl Into<Option<Uuid>>, event: Event) {
+        self.events.push(Recorded { org: org.into(), event });
+    }
+
+    pub fn audit(&mut self, audit: Audit) {
+        self.audit.push(audit.entry(self.now));
+    }
+
+    /// These users' memberships (roles, teams, domains, permissions) in `org` changed: their `mv`
+    /// moves and their cached contexts are forgotten, on every replica, once the change commits.
+    pub fn members_changed(&mut self, org: Uuid, users: impl IntoIterator<Item = Uuid>) {
+        self.members.entry(org).or_default().extend(users);
+    }
+
+    /// A user's account changed (what every organisation sees of them).
+    pub fn user_changed(&mut self, user: Uuid) {
+        self.invalidations.push(Invalidation::User { user });
+    }
+
+    /// Something every member of an organisation sees changed (its name, its being active).
+    pub fn org_changed(&mut self, org: Uuid) {
+        self.invalidations.push(Invalidation::Org { org });
+    }
+
+    /// A service account changed or went away.
+    pub fn service_account_changed(&mut self, id: Uuid) {
+        self.invalidations.push(Invalidation::Account { id });
+    }
+
+    /// Ends sessions: the rows, a `session.invalidated` event each, and (after commit) every
+    /// replica refusing their tokens. Returns how many were live.
+    pub async fn end_sessions(&mut self, ids: Vec<Uuid>, reason: &str) -> Result<u64> {
+        let mut ended = Vec::new();
+        for id in ids {
+            if store::sessions::revoke(&self.tx, id, reason, self.now).await? {
+                self.event(
+                    None,
+                    Event::SessionInvalidated {
+                        session: id,
+                        reason: reason.to_owned(),
+                    },
+                );
+                ended.push(id);
+            }
+        }
+        let count = ended.len() as u64;
+        if !ended.is_empty() {
+            let until = self.now + self.inner.revocation_window;
+            self.invalidations.push(Invalidation::Sessions { ids: ended, until });
+        }
+        Ok(count)
+    }
+
+    /// Moves `mv`, runs the hooks, writes events and audit entries, commits, then broadcasts.
+    pub async fn commit(mut self) -> Result<()> {
+        for (org, users) in std::mem::take(&mut self.members) {
+            let users: Vec<Uuid> = users.into_iter().collect();
+            store::members::bump_mv(&self.tx, org, &users, self.now).await?;
+            self.invalidations.push(Invalidation::Members { org, users });
+        }
+        for hook in &self.inner.hooks {
+            hook.before_commit(&self.tx, &self.events).await?;
+        }
+        for recorded in &self.events {
+            store::events::insert(&self.tx, &self.stored(recorded)).await?;
+        }
+        for entry in &self.audit {
+            store::audit::insert(&self.tx, entry).await?;
+        }
+        store::commit(self.tx).await?;
+        self.inner.broadcaster.send(&self.invalidations).await;
+        Ok(())
+    }
+
+    /// The CloudEvent an event becomes, on NATS subject `auth.<object>.<id>.<action>`.
+    fn stored(&self, recorded: &Recorded) -> StoredEvent {
+        let (object, id, action, name) = recorded.event.parts();
+        let event_id = Uuid::now_v7();
+        let event_type = format!("guildhall.{object}.{action}");
+        let cloud_event = json!({
+            "specversion": "1.0",
+            "id": event_id,
+            "source": self.inner.source,
+            "type": event_type,
+            "subject": format!("{object}/{id}"),
+            "time": self.now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "datacontenttype": "application/json",
+            "eventname": name,
+            "orgid": recorded.org,
+            "data": recorded.event.data(),
+        });
+        StoredEvent {
+            id: event_id,
+            org_id: recorded.org,
+            subject: format!("auth.{object}.{id}.{action}"),
+            event_type,
+            payload: cloud_event.to_string(),
+            created_at: self.now,
+            published_at: None,
+            attempts: 0,
+        }
+    }
+}

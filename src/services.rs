@@ -1,0 +1,170 @@
+//! The object graph: every service built once, handed exactly the dependencies it uses (which
+//! it keeps private). `Application::build` and the CLI commands make one of these; the HTTP
+//! layer holds it in its `AppState`.
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::crypto::password::Hasher;
+use crate::service::auth::AuthService;
+use crate::service::auth::passwords::PasswordService;
+use crate::service::authn::{self, Authenticator};
+use crate::service::cache::AccessCache;
+use crate::service::change::broadcast::Broadcaster;
+use crate::service::change::{Changes, CommitHook};
+use crate::service::compat::{cl::ClService, daarion::DaarionService, dev::DevHeaders, numbers::UserNumbers};
+use crate::service::oidc::external::ExternalTokens;
+use crate::service::oidc::http::{Discovery, Http};
+use crate::service::oidc::provision::Provisioner;
+use crate::service::oidc::{Directory, OidcService};
+use crate::service::{activity::ActivityService, clients::ClientService, domains::DomainService};
+use crate::service::{orgs::OrgService, providers::ProviderService, seeding::SeedService};
+use crate::service::{teams::TeamService, users::UserService};
+use crate::store::Db;
+use crate::token::verify::LEEWAY_SECONDS;
+use crate::token::{Issuer, KeyStore, Verifier};
+use anyhow::Context;
+use chrono::Duration;
+use std::sync::Arc;
+
+pub struct Services {
+    pub config: Arc<Config>,
+    pub keys: Arc<KeyStore>,
+    pub authn: Arc<Authenticator>,
+    pub auth: Arc<AuthService>,
+    pub passwords: Arc<PasswordService>,
+    pub teams: Arc<TeamService>,
+    pub domains: Arc<DomainService>,
+    pub orgs: Arc<OrgService>,
+    pub users: Arc<UserService>,
+    pub clients: Arc<ClientService>,
+    pub activity: Arc<ActivityService>,
+    pub seeds: Arc<SeedService>,
+    pub providers: Arc<ProviderService>,
+    pub oidc: Arc<OidcService>,
+    pub daarion: Arc<DaarionService>,
+    pub cl: Arc<ClService>,
+    /// What background tasks need besides the services.
+    pub db: Db,
+    pub cache: Arc<AccessCache>,
+    pub changes: Changes,
+}
+
+impl Services {
+    pub fn build(
+        db: Db,
+        config: Arc<Config>,
+        clock: SharedClock,
+        keys: Arc<KeyStore>,
+        hasher: Arc<Hasher>,
+    ) -> anyhow::Result<Self> {
+        let cache = Arc::new(AccessCache::default());
+        let revocation_window = config.access_token_ttl + Duration::seconds(LEEWAY_SECONDS);
+        let hooks: Vec<Arc<dyn CommitHook>> = vec![Arc::new(UserNumbers)];
+        let changes = Changes::new(
+            db.clone(),
+            Arc::clone(&clock),
+            &config.issuer,
+            Broadcaster::new(db.clone(), Arc::clone(&cache)),
+            revocation_window,
+            hooks,
+        );
+        let discovery = Arc::new(Discovery::new(Http::new().context("cannot build the HTTP client")?));
+        let directory = Arc::new(Directory::new(db.clone(), Arc::clone(&config)));
+        let provisioner = Arc::new(Provisioner::new(changes.clone()));
+        let external = config.oidc.global.clone().map(|global| {
+            let (directory, discovery) = (Arc::clone(&directory), Arc::clone(&discovery));
+            ExternalTokens::new(
+                global,
+                directory,
+                discovery,
+                Arc::clone(&provisioner),
+                Arc::clone(&clock),
+            )
+        });
+        let dev_headers = config.allow_dev_headers && config.environment == crate::config::Environment::Development;
+        let authn = Arc::new(Authenticator::new(authn::Parts {
+            db: db.clone(),
+            clock: Arc::clone(&clock),
+            keys: Arc::clone(&keys),
+            verifier: Verifier::new(&config.issuer, &config.audience),
+            cache: Arc::clone(&cache),
+            revocation_window,
+            external,
+            dev: dev_headers.then(|| DevHeaders::new(db.clone(), changes.clone(), &config.default_org)),
+        }));
+        let tokens = Arc::new(Issuer::new(
+            Arc::clone(&keys),
+            &config.issuer,
+            &config.audience,
+            config.access_token_ttl,
+            config.claim_budget,
+            Arc::clone(&clock),
+        ));
+        let auth = Arc::new(AuthService::new(
+            db.clone(),
+            changes.clone(),
+            Arc::clone(&authn),
+            Arc::clone(&tokens),
+            Arc::clone(&hasher),
+            Arc::clone(&config),
+        ));
+        let orgs = Arc::new(OrgService::new(db.clone(), changes.clone(), Arc::clone(&config)));
+        let users = Arc::new(UserService::new(db.clone(), changes.clone(), Arc::clone(&hasher)));
+        let mailer = crate::mail::from_config(&config)?;
+        Ok(Self {
+            passwords: Arc::new(PasswordService::new(
+                db.clone(),
+                changes.clone(),
+                Arc::clone(&hasher),
+                Arc::clone(&config),
+                mailer,
+            )),
+            teams: Arc::new(TeamService::new(db.clone(), changes.clone(), Arc::clone(&authn))),
+            domains: Arc::new(DomainService::new(db.clone(), changes.clone(), Arc::clone(&authn))),
+            clients: Arc::new(ClientService::new(
+                db.clone(),
+                changes.clone(),
+                Arc::clone(&orgs),
+                Arc::clone(&tokens),
+            )),
+            activity: Arc::new(ActivityService::new(db.clone())),
+            seeds: Arc::new(SeedService::new(
+                changes.clone(),
+                Arc::clone(&hasher),
+                config.password_policy,
+            )),
+            providers: Arc::new(ProviderService::new(db.clone(), changes.clone(), Arc::clone(&orgs))),
+            oidc: Arc::new(OidcService::new(
+                db.clone(),
+                Arc::clone(&clock),
+                config.oidc.clone(),
+                directory,
+                discovery,
+                provisioner,
+            )),
+            daarion: Arc::new(DaarionService::new(
+                db.clone(),
+                changes.clone(),
+                Arc::clone(&authn),
+                Arc::clone(&auth),
+                config.synapse.as_ref(),
+            )?),
+            cl: Arc::new(ClService::new(
+                db.clone(),
+                changes.clone(),
+                Arc::clone(&authn),
+                tokens,
+                hasher,
+                Arc::clone(&users),
+            )),
+            users,
+            orgs,
+            auth,
+            authn,
+            config,
+            keys,
+            db,
+            cache,
+            changes,
+        })
+    }
+}

@@ -1,0 +1,250 @@
+//! Memberships: who belongs to which organisation, with which roles and directly granted
+//! permissions, and each membership's version (`mv`).
+use super::{Conn, Result, page};
+use crate::model::{OrgMember, Page, PageRequest};
+use chrono::{DateTime, Utc};
+use entity::{member_permission, member_role, org_member, role, role_permission, user};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+/// Makes `user_id` a member of `org_id` with the roles named by `role_keys` (unknown keys are
+/// ignored).
+pub async fn add<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid, role_keys: &[&str], now: DateTime<Utc>) -> Result<()> {
+    let member = org_member::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(org_id),
+        user_id: Set(user_id),
+        mv: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(c)
+    .await?;
+    let roles = role::Entity::find()
+        .filter(role::Column::OrgId.eq(org_id))
+        .filter(role::Column::Key.is_in(role_keys.iter().copied()))
+        .all(c)
+        .await?;
+    for role in roles {
+        member_role::ActiveModel {
+            member_id: Set(member.id),
+            role_id: Set(role.id),
+        }
+        .insert(c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A membership's roles (sorted), the union of their permissions and those granted to the
+/// membership directly (sorted), and its version.
+pub struct Membership {
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+    pub mv: i64,
+}
+
+pub async fn membership<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<Option<Membership>> {
+    let Some(member) = org_member::Entity::find()
+        .filter(org_member::Column::OrgId.eq(org_id))
+        .filter(org_member::Column::UserId.eq(user_id))
+        .one(c)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let role_ids: Vec<Uuid> = member_role::Entity::find()
+        .filter(member_role::Column::MemberId.eq(member.id))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|r| r.role_id)
+        .collect();
+    let mut roles: Vec<String> = role::Entity::find()
+        .filter(role::Column::OrgId.eq(org_id))
+        .filter(role::Column::Id.is_in(role_ids.clone()))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    roles.sort();
+    let mut permissions: Vec<String> = role_permission::Entity::find()
+        .filter(role_permission::Column::RoleId.is_in(role_ids))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|p| p.permission)
+        .collect();
+    permissions.extend(
+        member_permission::Entity::find()
+            .filter(member_permission::Column::MemberId.eq(member.id))
+            .all(c)
+            .await?
+            .into_iter()
+            .map(|p| p.permission),
+    );
+    permissions.sort();
+    permissions.dedup();
+    Ok(Some(Membership {
+        roles,
+        permissions,
+        mv: member.mv,
+    }))
+}
+
+/// The organisation a user joined first, for users without a default.
+pub async fn first_org_of<C: Conn>(c: &C, user_id: Uuid) -> Result<Option<Uuid>> {
+    Ok(org_member::Entity::find()
+        .filter(org_member::Column::UserId.eq(user_id))
+        .order_by_asc(org_member::Column::CreatedAt)
+        .one(c)
+        .await?
+        .map(|m| m.org_id))
+}
+
+/// The organisations a user belongs to.
+pub async fn orgs_of<C: Conn>(c: &C, user_id: Uuid) -> Result<Vec<Uuid>> {
+    Ok(org_member::Entity::find()
+        .filter(org_member::Column::UserId.eq(user_id))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| m.org_id)
+        .collect())
+}
+
+async fn member_row<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<Option<org_member::Model>> {
+    Ok(org_member::Entity::find()
+        .filter(org_member::Column::OrgId.eq(org_id))
+        .filter(org_member::Column::UserId.eq(user_id))
+        .one(c)
+        .await?)
+}
+
+pub async fn is_member<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<bool> {
+    Ok(member_row(c, org_id, user_id).await?.is_some())
+}
+
+/// Members of an organisation with their roles, ordered by user id.
+pub async fn list<C: Conn>(c: &C, org_id: Uuid, request: PageRequest) -> Result<Page<OrgMember>> {
+    let base = org_member::Entity::find().filter(org_member::Column::OrgId.eq(org_id));
+    let total = match request.after {
+        None => Some(base.clone().count(c).await?),
+        Some(_) => None,
+    };
+    let mut query = base.order_by_asc(org_member::Column::UserId).limit(request.limit + 1);
+    if let Some(after) = request.after {
+        query = query.filter(org_member::Column::UserId.gt(after));
+    }
+    let rows = query.all(c).await?;
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(rows.iter().map(|r| r.user_id)))
+        .all(c)
+        .await?;
+    let links = member_role::Entity::find()
+        .filter(member_role::Column::MemberId.is_in(rows.iter().map(|r| r.id)))
+        .all(c)
+        .await?;
+    let roles = role::Entity::find()
+        .filter(role::Column::OrgId.eq(org_id))
+        .all(c)
+        .await?;
+    let items = rows
+        .into_iter()
+        .filter_map(|row| {
+            let user = users.iter().find(|u| u.id == row.user_id)?.clone();
+            let mut keys: Vec<String> = links
+                .iter()
+                .filter(|l| l.member_id == row.id)
+                .filter_map(|l| roles.iter().find(|r| r.id == l.role_id).map(|r| r.key.clone()))
+                .collect();
+            keys.sort();
+            Some(OrgMember {
+                user: user.into(),
+                roles: keys,
+                joined_at: row.created_at,
+            })
+        })
+        .collect();
+    Ok(page::finish(items, request, total, |m: &OrgMember| m.user.id))
+}
+
+/// Replaces a member's roles with those named (all must exist); false if not a member.
+pub async fn set_roles<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid, role_ids: &[Uuid]) -> Result<bool> {
+    let Some(member) = member_row(c, org_id, user_id).await? else {
+        return Ok(false);
+    };
+    member_role::Entity::delete_many()
+        .filter(member_role::Column::MemberId.eq(member.id))
+        .exec(c)
+        .await?;
+    for role_id in role_ids {
+        member_role::ActiveModel {
+            member_id: Set(member.id),
+            role_id: Set(*role_id),
+        }
+        .insert(c)
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Removes a membership with its roles; false if there was none.
+pub async fn remove<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<bool> {
+    let Some(member) = member_row(c, org_id, user_id).await? else {
+        return Ok(false);
+    };
+    member_role::Entity::delete_many()
+        .filter(member_role::Column::MemberId.eq(member.id))
+        .exec(c)
+        .await?;
+    org_member::Entity::delete_by_id(member.id).exec(c).await?;
+    Ok(true)
+}
+
+/// Increments the membership version of the given users in the organisation. Only
+/// `Change::commit` calls this, together with invalidating their contexts.
+pub async fn bump_mv<C: Conn>(c: &C, org_id: Uuid, user_ids: &[Uuid], now: DateTime<Utc>) -> Result<()> {
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    org_member::Entity::update_many()
+        .col_expr(org_member::Column::Mv, Expr::col(org_member::Column::Mv).add(1))
+        .col_expr(org_member::Column::UpdatedAt, Expr::value(now))
+        .filter(org_member::Column::OrgId.eq(org_id))
+        .filter(org_member::Column::UserId.is_in(user_ids.iter().copied()))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Replaces the permissions granted directly to a user's membership (seed 002's per-user
+/// permissions; roles are the usual way); false if not a member.
+pub async fn set_direct_permissions<C: Conn>(
+    c: &C,
+    org_id: Uuid,
+    user_id: Uuid,
+    permissions: &[String],
+) -> Result<bool> {
+    let Some(member) = member_row(c, org_id, user_id).await? else {
+        return Ok(false);
+    };
+    member_permission::Entity::delete_many()
+        .filter(member_permission::Column::MemberId.eq(member.id))
+        .exec(c)
+        .await?;
+    for permission in permissions {
+        member_permission::ActiveModel {
+            member_id: Set(member.id),
+            permission: Set(permission.clone()),
+        }
+        .insert(c)
+        .await?;
+    }
+    Ok(true)
+}
