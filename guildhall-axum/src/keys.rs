@@ -29,8 +29,8 @@ pub(crate) struct KeyStore {
     counters: Arc<Counters>,
     current: RwLock<Arc<KeySet>>,
     flight: tokio::sync::Mutex<Flight>,
-    /// Fetches started; a caller that waited for the flight sees it move and shares the outcome.
-    attempts: AtomicU64,
+    /// Fetches finished; a caller that waited for the flight sees it move and shares the outcome.
+    completed: AtomicU64,
     refreshing_in_background: AtomicBool,
 }
 
@@ -77,7 +77,7 @@ impl KeyStore {
             counters,
             current: RwLock::default(),
             flight: tokio::sync::Mutex::default(),
-            attempts: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
             refreshing_in_background: AtomicBool::new(false),
         }
     }
@@ -93,12 +93,12 @@ impl KeyStore {
             self.refresh_if_old(&set);
             return Ok(Arc::clone(key));
         }
-        let seen = self.attempts.load(Ordering::Acquire);
+        let seen = self.completed.load(Ordering::Acquire);
         let mut flight = self.flight.lock().await;
         if let Some(key) = self.current().keys.get(kid) {
             return Ok(Arc::clone(key));
         }
-        if self.attempts.load(Ordering::Acquire) != seen {
+        if self.completed.load(Ordering::Acquire) != seen {
             // Someone fetched while this caller waited: that fetch is ours too.
             return Err(flight.miss());
         }
@@ -159,7 +159,6 @@ impl KeyStore {
     }
 
     async fn fetch(&self, flight: &mut Flight) {
-        self.attempts.fetch_add(1, Ordering::AcqRel);
         let now = self.clock.now();
         flight.last_attempt = Some(now);
         match self.fetch_keys(flight).await {
@@ -177,6 +176,7 @@ impl KeyStore {
                 flight.last_error = Some(reason);
             }
         }
+        self.completed.fetch_add(1, Ordering::AcqRel);
     }
 
     async fn fetch_keys(&self, flight: &mut Flight) -> Result<HashMap<String, Arc<Key>>, String> {
