@@ -157,3 +157,39 @@ pub enum BuildError {
     #[error("the HTTP client cannot be built")]
     Http(#[source] reqwest::Error),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        // The codes README.md lists for POST /auth/validate.
+        let documented = [
+            "malformed_token",
+            "wrong_token_type",
+            "unknown_key",
+            "algorithm_not_allowed",
+            "invalid_signature",
+            "invalid_issuer",
+            "invalid_audience",
+            "token_expired",
+            "token_not_yet_valid",
+            "session_revoked",
+            "user_not_found",
+            "user_inactive",
+            "organization_inactive",
+            "not_a_member",
+            "not_a_user_token",
+        ];
+        for code in documented {
+            let known = TokenError::from_code(code);
+            assert!(!matches!(known, TokenError::Other(_)), "{code}");
+            assert_eq!(known.code(), code);
+        }
+        assert_eq!(
+            TokenError::from_code("brand_new_reason"),
+            TokenError::Other("brand_new_reason".into())
+        );
+    }
+}

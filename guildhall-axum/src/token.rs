@@ -176,3 +176,134 @@ fn decode<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, TokenError
     let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| TokenError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{DecodingKey, EncodingKey};
+    use serde_json::{Value, json};
+
+    const NOW: i64 = 1_900_000_000;
+    const SECRET: &[u8] = b"a test secret of at least 32 bytes";
+
+    fn claims() -> Value {
+        json!({
+            "iss": "https://id.test", "aud": "guildhall", "sub": Uuid::nil(), "sid": Uuid::nil(),
+            "iat": NOW, "nbf": NOW, "exp": NOW + 60, "type": "access",
+            "org": {"id": Uuid::nil(), "slug": "acme"}, "roles": [], "permissions": [], "mv": 1
+        })
+    }
+
+    fn sign(header: Value, claims: &Value) -> String {
+        let header: jsonwebtoken::Header = serde_json::from_value(header).unwrap();
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(SECRET)).unwrap()
+    }
+
+    fn check(token: &str) -> Result<Claims, TokenError> {
+        let parts = Parts::split(token)?;
+        let key = Key {
+            alg: Alg::Hs256,
+            decoding: DecodingKey::from_secret(SECRET),
+        };
+        parts.verify_signature(&key)?;
+        let expected = Expectations {
+            issuer: "https://id.test",
+            audience: "guildhall",
+            leeway: 30,
+        };
+        parts.claims(&expected, NOW)
+    }
+
+    fn with(change: Value) -> Value {
+        let mut c = claims();
+        for (k, v) in change.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn claims_are_checked_like_guildhall_checks_them() {
+        let at = json!({"alg": "HS256", "typ": "at+jwt", "kid": "k"});
+        let cases: Vec<(&str, String, Result<(), TokenError>)> = vec![
+            ("good", sign(at.clone(), &claims()), Ok(())),
+            (
+                "aud array",
+                sign(at.clone(), &with(json!({"aud": ["x", "guildhall"]}))),
+                Ok(()),
+            ),
+            (
+                "typ application/at+jwt",
+                sign(json!({"alg": "HS256", "typ": "application/at+jwt"}), &claims()),
+                Ok(()),
+            ),
+            (
+                "service account",
+                sign(at.clone(), &with(json!({"sid": null, "client_id": "svc"}))),
+                Ok(()),
+            ),
+            (
+                "issuer",
+                sign(at.clone(), &with(json!({"iss": "https://evil.test"}))),
+                Err(TokenError::Issuer),
+            ),
+            (
+                "audience",
+                sign(at.clone(), &with(json!({"aud": ["x"]}))),
+                Err(TokenError::Audience),
+            ),
+            (
+                "expired",
+                sign(at.clone(), &with(json!({"exp": NOW - 30}))),
+                Err(TokenError::Expired),
+            ),
+            (
+                "exp in leeway",
+                sign(at.clone(), &with(json!({"exp": NOW - 29}))),
+                Ok(()),
+            ),
+            (
+                "nbf ahead",
+                sign(at.clone(), &with(json!({"nbf": NOW + 31}))),
+                Err(TokenError::NotYetValid),
+            ),
+            (
+                "iat ahead",
+                sign(at.clone(), &with(json!({"iat": NOW + 31}))),
+                Err(TokenError::NotYetValid),
+            ),
+            (
+                "refresh type",
+                sign(at.clone(), &with(json!({"type": "refresh"}))),
+                Err(TokenError::WrongType),
+            ),
+            (
+                "no exp",
+                sign(at.clone(), &with(json!({"exp": null}))),
+                Err(TokenError::Malformed),
+            ),
+            (
+                "user without sid",
+                sign(at.clone(), &with(json!({"sid": null}))),
+                Err(TokenError::Malformed),
+            ),
+            (
+                "no typ",
+                sign(json!({"alg": "HS256"}), &claims()),
+                Err(TokenError::WrongType),
+            ),
+            (
+                "crit",
+                sign(json!({"alg": "HS256", "typ": "at+jwt", "crit": ["exp"]}), &claims()),
+                Err(TokenError::Malformed),
+            ),
+        ];
+        for (name, token, expected) in cases {
+            assert_eq!(check(&token).map(|_| ()), expected, "{name}");
+        }
+    }
+}
