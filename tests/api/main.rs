@@ -27,6 +27,7 @@ mod oidc_support;
 mod openapi;
 mod providers;
 mod schema;
+mod sdk;
 mod seeding;
 mod sessions;
 mod tenancy;
