@@ -5,7 +5,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Auth};
 use super::state::AppState;
 use crate::config::PasswordPolicy;
-use crate::model::input::{DisplayName, Email, Invalid, Password, Problems, Username};
+use crate::model::input::{DisplayName, Email, Invalid, Problems, Username};
 use crate::model::{User, UserId};
 use crate::service::users::{NewUser, UserPatch};
 use axum::Json;
@@ -78,10 +78,7 @@ impl CreateUser {
         };
         let mut problems = Problems::default();
         let email = problems.parse::<Email>("email", &email);
-        let password = match self.password {
-            Some(p) => problems.check("password", Password::new(p, policy)).map(Some),
-            None => Some(None),
-        };
+        let password = problems.password_opt("password", self.password, policy);
         let username = problems.parse_opt::<Username>("username", username.as_deref());
         let name = problems.parse_opt::<DisplayName>("name", self.name.as_deref());
         let (email, password, username, name) = problems.done((email, password, username, name))?;
@@ -124,10 +121,7 @@ impl UpdateUser {
             Some(u) => problems.parse_opt::<Username>("username", u.as_deref()).map(Some),
             None => Some(None),
         };
-        let password = match self.password {
-            Some(p) => problems.check("password", Password::new(p, policy)).map(Some),
-            None => Some(None),
-        };
+        let password = problems.password_opt("password", self.password, policy);
         let (email, name, username, password) = problems.done((email, name, username, password))?;
         Ok(UserPatch {
             email,

@@ -61,6 +61,19 @@ impl Problems {
         }
     }
 
+    /// An optional new password: absent stays absent, present must satisfy the policy.
+    pub fn password_opt(
+        &mut self,
+        field: &str,
+        raw: Option<String>,
+        policy: &PasswordPolicy,
+    ) -> Option<Option<Password>> {
+        match raw {
+            Some(raw) => self.check(field, Password::new(raw, policy)).map(Some),
+            None => Some(None),
+        }
+    }
+
     /// Runs a rule; on failure records it and yields `None`.
     pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
         result.map_err(|m| self.add(field, m)).ok()

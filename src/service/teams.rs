@@ -2,13 +2,14 @@
 //! to who is in a team, or to a team itself, moves `mv` for the users it touches.
 use super::authn::Authenticator;
 use super::authz::Caller;
-use super::change::{Audit, Changes, Event};
+use super::change::{Audit, Change, Changes, Event};
 use super::{Result, ServiceError, conflict};
 use crate::model::input::{DisplayName, Invalid, Reference, Slug};
 use crate::model::{Page, PageRequest, Team, TeamGrant, TeamId, TeamMember, UserId};
 use crate::store::{self, Db};
 use serde_json::json;
 use std::sync::Arc;
+use uuid::Uuid;
 
 /// Roles a user can hold in a team.
 pub use seed::TEAM_ROLES;
@@ -154,21 +155,7 @@ impl TeamService {
         let mut change = self.changes.begin().await?;
         let TeamRole(role) = role;
         if store::teams::put_member(change.tx(), org, id.uuid(), user.uuid(), &role, change.now()).await? {
-            change.members_changed(org, [user.uuid()]);
-            change.event(
-                org,
-                Event::TeamMembersChanged {
-                    team: id.uuid(),
-                    user: user.uuid(),
-                    role: Some(role.clone()),
-                },
-            );
-            change.audit(
-                Audit::new(&caller.actor(), "team.member.put")
-                    .org(org)
-                    .target("user", user)
-                    .detail(json!({"team_id": id, "role": role})),
-            );
+            member_changed(&mut change, caller, org, id, user, Some(role));
         }
         change.commit().await
     }
@@ -181,21 +168,23 @@ impl TeamService {
         if !store::teams::remove_member(change.tx(), org, id.uuid(), user.uuid()).await? {
             return Err(ServiceError::NotFound("not a member of this team"));
         }
-        change.members_changed(org, [user.uuid()]);
-        change.event(
-            org,
-            Event::TeamMembersChanged {
-                team: id.uuid(),
-                user: user.uuid(),
-                role: None,
-            },
-        );
-        change.audit(
-            Audit::new(&caller.actor(), "team.member.remove")
-                .org(org)
-                .target("user", user)
-                .detail(json!({"team_id": id})),
-        );
+        member_changed(&mut change, caller, org, id, user, None);
         change.commit().await
     }
+}
+
+/// A user's place in a team changed: `role` is theirs now, `None` when they left it.
+fn member_changed(change: &mut Change, caller: &Caller, org: Uuid, team: TeamId, user: UserId, role: Option<String>) {
+    change.members_changed(org, [user.uuid()]);
+    let audit = match &role {
+        Some(role) => Audit::new(&caller.actor(), "team.member.put").detail(json!({"team_id": team, "role": role})),
+        None => Audit::new(&caller.actor(), "team.member.remove").detail(json!({"team_id": team})),
+    };
+    change.audit(audit.org(org).target("user", user));
+    let event = Event::TeamMembersChanged {
+        team: team.uuid(),
+        user: user.uuid(),
+        role,
+    };
+    change.event(org, event);
 }

@@ -3,7 +3,7 @@
 //! an account only while it belongs to their organisation alone (so one tenant's admin never
 //! changes another tenant's user).
 use super::authz::{Caller, OrgAdmin};
-use super::change::{Audit, Changes, Event, MembershipAction};
+use super::change::{Audit, Changes, Event, MembershipAction, SessionsOf};
 use super::orgs::resolve_roles;
 use super::{Result, ServiceError, conflict};
 use crate::crypto::password::Hasher;
@@ -100,14 +100,7 @@ impl UserService {
         change.event(org, Event::UserCreated { user: user.clone() });
         change.event(
             org,
-            Event::MembershipChanged {
-                org,
-                user: user.id,
-                action: MembershipAction::Added,
-                before: Vec::new(),
-                after: keys,
-                extra: None,
-            },
+            Event::membership(org, user.id, MembershipAction::Added, &[], &keys),
         );
         change.audit(
             Audit::new(&caller.actor(), "user.create")
@@ -148,8 +141,9 @@ impl UserService {
             .await
             .map_err(conflict(USER_EXISTS.0, USER_EXISTS.1))?;
         if patch.active == Some(false) {
-            let sessions = store::sessions::unrevoked_of_user(change.tx(), user.id).await?;
-            change.end_sessions(sessions, "user_deactivated").await?;
+            change
+                .end_sessions(SessionsOf::User(user.id), "user_deactivated")
+                .await?;
         }
         let org = admin.org_id();
         change.audit(
@@ -178,8 +172,7 @@ impl UserService {
         }
         let org = admin.org_id();
         let mut change = self.changes.begin().await?;
-        let sessions = store::sessions::unrevoked_of_user(change.tx(), user.id).await?;
-        change.end_sessions(sessions, "user_deleted").await?;
+        change.end_sessions(SessionsOf::User(user.id), "user_deleted").await?;
         store::users::delete(change.tx(), user.id).await?;
         change.audit(
             Audit::new(&caller.actor(), "user.delete")

@@ -183,14 +183,11 @@ pub async fn set_roles<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid, role_ids: &[
         .filter(member_role::Column::MemberId.eq(member.id))
         .exec(c)
         .await?;
-    for role_id in role_ids {
-        member_role::ActiveModel {
-            member_id: Set(member.id),
-            role_id: Set(*role_id),
-        }
-        .insert(c)
-        .await?;
-    }
+    let rows = role_ids.iter().map(|role_id| member_role::ActiveModel {
+        member_id: Set(member.id),
+        role_id: Set(*role_id),
+    });
+    member_role::Entity::insert_many(rows).exec_without_returning(c).await?;
     Ok(true)
 }
 
@@ -238,13 +235,10 @@ pub async fn set_direct_permissions<C: Conn>(
         .filter(member_permission::Column::MemberId.eq(member.id))
         .exec(c)
         .await?;
-    for permission in permissions {
-        member_permission::ActiveModel {
-            member_id: Set(member.id),
-            permission: Set(permission.clone()),
-        }
-        .insert(c)
-        .await?;
-    }
+    let rows = permissions.iter().map(|permission| member_permission::ActiveModel {
+        member_id: Set(member.id),
+        permission: Set(permission.clone()),
+    });
+    member_permission::Entity::insert_many(rows).exec_without_returning(c).await?;
     Ok(true)
 }

@@ -75,12 +75,20 @@ pub async fn linked_user<C: Conn>(c: &C, issuer: &str, subject: &str) -> Result<
 }
 
 /// An external identity to link to a user.
+#[derive(Clone, Copy)]
 pub struct NewIdentity<'a> {
     pub user_id: Uuid,
     pub issuer: &'a str,
     pub subject: &'a str,
     pub provider_slug: &'a str,
     pub email: Option<&'a str>,
+}
+
+impl<'a> NewIdentity<'a> {
+    /// This identity, for the account `user_id`.
+    pub fn of(&self, user_id: Uuid) -> NewIdentity<'a> {
+        NewIdentity { user_id, ..*self }
+    }
 }
 
 pub async fn link<C: Conn>(c: &C, identity: NewIdentity<'_>, now: DateTime<Utc>) -> Result<()> {

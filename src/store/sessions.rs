@@ -70,16 +70,30 @@ pub async fn touch<C: Conn>(c: &C, id: Uuid, org_id: Uuid, now: DateTime<Utc>) -
     Ok(())
 }
 
-/// Revokes one session; false if it was already revoked or does not exist.
-pub async fn revoke<C: Conn>(c: &C, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<bool> {
-    let done = session::Entity::update_many()
+/// Whose sessions a revocation ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionsOf {
+    Session(Uuid),
+    User(Uuid),
+    UserInOrg { user: Uuid, org: Uuid },
+    Org(Uuid),
+}
+
+/// Revokes every unrevoked session of `whose` in one statement; returns the ids it revoked.
+pub async fn revoke<C: Conn>(c: &C, whose: SessionsOf, reason: &str, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+    let mut update = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(now))
         .col_expr(session::Column::RevokedReason, Expr::value(reason))
-        .filter(session::Column::Id.eq(id))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok(done.rows_affected == 1)
+        .filter(session::Column::RevokedAt.is_null());
+    update = match whose {
+        SessionsOf::Session(id) => update.filter(session::Column::Id.eq(id)),
+        SessionsOf::User(user) => update.filter(session::Column::UserId.eq(user)),
+        SessionsOf::UserInOrg { user, org } => update
+            .filter(session::Column::UserId.eq(user))
+            .filter(session::Column::OrgId.eq(org)),
+        SessionsOf::Org(org) => update.filter(session::Column::OrgId.eq(org)),
+    };
+    Ok(update.exec_with_returning(c).await?.into_iter().map(|s| s.id).collect())
 }
 
 /// A stored refresh token.
@@ -134,32 +148,6 @@ pub async fn spend_refresh<C: Conn>(c: &C, id: Uuid, now: DateTime<Utc>) -> Resu
     Ok(done.rows_affected == 1)
 }
 
-/// Ids of a user's unrevoked sessions in one organisation.
-pub async fn unrevoked_of_user_in_org<C: Conn>(c: &C, user_id: Uuid, org_id: Uuid) -> Result<Vec<Uuid>> {
-    let ids: Vec<Uuid> = session::Entity::find()
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::OrgId.eq(org_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .all(c)
-        .await?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    Ok(ids)
-}
-
-/// Ids of a user's sessions that are not revoked.
-pub async fn unrevoked_of_user<C: Conn>(c: &C, user_id: Uuid) -> Result<Vec<Uuid>> {
-    Ok(session::Entity::find()
-        .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .all(c)
-        .await?
-        .into_iter()
-        .map(|s| s.id)
-        .collect())
-}
-
 /// Sessions revoked since `since` (their access tokens may still be unexpired).
 pub async fn revoked_since<C: Conn>(c: &C, since: DateTime<Utc>) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
     Ok(session::Entity::find()
@@ -168,17 +156,5 @@ pub async fn revoked_since<C: Conn>(c: &C, since: DateTime<Utc>) -> Result<Vec<(
         .await?
         .into_iter()
         .filter_map(|s| Some((s.id, s.revoked_at?)))
-        .collect())
-}
-
-/// Ids of the unrevoked sessions in an organisation.
-pub async fn unrevoked_in_org<C: Conn>(c: &C, org_id: Uuid) -> Result<Vec<Uuid>> {
-    Ok(session::Entity::find()
-        .filter(session::Column::OrgId.eq(org_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .all(c)
-        .await?
-        .into_iter()
-        .map(|s| s.id)
         .collect())
 }

@@ -149,10 +149,7 @@ pub struct UpdateForm {
 impl UpdateForm {
     fn parse(self, policy: &PasswordPolicy) -> Result<ClPatch, Invalid> {
         let mut problems = Problems::default();
-        let password = match self.password {
-            Some(p) => problems.check("password", Password::new(p, policy)).map(Some),
-            None => Some(None),
-        };
+        let password = problems.password_opt("password", self.password, policy);
         let permissions = permissions(&mut problems, self.permissions);
         let is_active = problems.check("is_active", Flag::parse(self.is_active));
         let is_admin = problems.check("is_admin", Flag::parse(self.is_admin));

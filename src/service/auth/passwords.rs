@@ -8,7 +8,7 @@ use crate::crypto::{self, password::Hasher};
 use crate::mail::{Mail, SharedMailer};
 use crate::model::ClientInfo;
 use crate::model::input::{Email, Invalid, Password};
-use crate::service::change::{Actor, Audit, Changes, Event};
+use crate::service::change::{Actor, Audit, Changes, Event, SessionsOf};
 use crate::service::{Result, no_randomness};
 use crate::store::{self, Db};
 use std::sync::Arc;
@@ -100,8 +100,7 @@ impl PasswordService {
         };
         store::users::update(change.tx(), user.id, changes, now).await?;
         store::resets::spend_all_of(change.tx(), user.id, now).await?;
-        let sessions = store::sessions::unrevoked_of_user(change.tx(), user.id).await?;
-        change.end_sessions(sessions, "password_reset").await?;
+        change.end_sessions(SessionsOf::User(user.id), "password_reset").await?;
         let actor = Actor::user(user.id, &user.email, client.ip);
         change.audit(
             Audit::new(&actor, "password.reset")

@@ -4,7 +4,7 @@ use super::{AuthService, Grant};
 use crate::crypto;
 use crate::model::Session;
 use crate::service::cache::Denial;
-use crate::service::change::{Actor, Audit};
+use crate::service::change::{Actor, Audit, SessionsOf};
 use crate::service::{Result, ServiceError};
 use crate::store;
 
@@ -73,7 +73,9 @@ impl AuthService {
                     .outcome("failure"),
             );
         }
-        change.end_sessions(vec![session_id], "refresh_token_reuse").await?;
+        change
+            .end_sessions(SessionsOf::Session(session_id), "refresh_token_reuse")
+            .await?;
         change.commit().await?;
         tracing::warn!(session = %session_id, "refresh token reuse; session revoked");
         Ok(())

@@ -64,14 +64,7 @@ impl AuthService {
         change.event(org.id, Event::UserCreated { user: user.clone() });
         change.event(
             org.id,
-            Event::MembershipChanged {
-                org: org.id,
-                user: user.id,
-                action: MembershipAction::Added,
-                before: Vec::new(),
-                after: vec!["member".into()],
-                extra: None,
-            },
+            Event::membership(org.id, user.id, MembershipAction::Added, &[], &["member".into()]),
         );
         change.audit(Audit::new(&actor, "user.register").org(org.id).target("user", user.id));
         let grant = self.start_session(&mut change, context, client).await?;

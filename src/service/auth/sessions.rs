@@ -5,7 +5,7 @@ use super::{AuthService, Grant};
 use crate::crypto;
 use crate::model::{ClientInfo, MembershipContext, Session, SessionId};
 use crate::service::authz::Caller;
-use crate::service::change::{Actor, Audit, Change, Event};
+use crate::service::change::{Actor, Audit, Change, Event, SessionsOf};
 use crate::service::{Result, ServiceError, no_randomness};
 use crate::store::{self, Conn};
 use serde_json::json;
@@ -82,22 +82,23 @@ impl AuthService {
 
     /// Ends the caller's session.
     pub async fn logout(&self, caller: &Caller) -> Result<()> {
-        self.end(vec![caller.session_id], "logout").await.map(|_| ())
+        self.end(SessionsOf::Session(caller.session_id), "logout")
+            .await
+            .map(|_| ())
     }
 
     /// Ends the session a refresh token belongs to; unknown tokens are ignored (RFC 7009 §2.2).
     pub async fn logout_with_refresh(&self, refresh_token: &str) -> Result<()> {
         let digest = crypto::token_digest(refresh_token);
         if let Some(stored) = store::sessions::find_refresh(&self.db, &digest).await? {
-            self.end(vec![stored.session_id], "logout").await?;
+            self.end(SessionsOf::Session(stored.session_id), "logout").await?;
         }
         Ok(())
     }
 
     /// Ends every session of the caller; returns how many.
     pub async fn logout_all(&self, caller: &Caller) -> Result<u64> {
-        let ids = store::sessions::unrevoked_of_user(&self.db, caller.user_id).await?;
-        self.end(ids, "logout_all").await
+        self.end(SessionsOf::User(caller.user_id), "logout_all").await
     }
 
     pub async fn sessions(&self, caller: &Caller) -> Result<Vec<Session>> {
@@ -108,16 +109,16 @@ impl AuthService {
     pub async fn revoke_session(&self, caller: &Caller, id: SessionId) -> Result<()> {
         match store::sessions::find(&self.db, id.uuid()).await? {
             Some(s) if s.user_id == caller.user_id && s.is_live(self.changes.now()) => {
-                self.end(vec![s.id], "revoked_by_user").await.map(|_| ())
+                self.end(SessionsOf::Session(s.id), "revoked_by_user").await.map(|_| ())
             }
             _ => Err(ServiceError::NotFound("session not found")),
         }
     }
 
     /// Ends sessions in a change of their own.
-    async fn end(&self, ids: Vec<Uuid>, reason: &str) -> Result<u64> {
+    async fn end(&self, whose: SessionsOf, reason: &str) -> Result<u64> {
         let mut change = self.changes.begin().await?;
-        let count = change.end_sessions(ids, reason).await?;
+        let count = change.end_sessions(whose, reason).await?;
         change.commit().await?;
         Ok(count)
     }

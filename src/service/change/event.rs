@@ -121,6 +121,20 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// A membership changed from `before` roles to `after`.
+    pub fn membership(org: Uuid, user: Uuid, action: MembershipAction, before: &[String], after: &[String]) -> Self {
+        Self::MembershipChanged {
+            org,
+            user,
+            action,
+            before: before.to_vec(),
+            after: after.to_vec(),
+            extra: None,
+        }
+    }
+}
+
 /// What events say about a user (never a secret).
 pub fn user_data(user: &User) -> Value {
     json!({

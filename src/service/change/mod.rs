@@ -22,6 +22,7 @@ use super::Result;
 use super::cache::Invalidation;
 use crate::clock::SharedClock;
 use crate::model::{AuditEntry, StoredEvent};
+pub use crate::store::sessions::SessionsOf;
 use crate::store::{self, Db, Tx};
 use broadcast::Broadcaster;
 use chrono::{DateTime, Duration, Utc};
@@ -158,21 +159,16 @@ impl Change {
         self.invalidations.push(Invalidation::Account { id });
     }
 
-    /// Ends sessions: the rows, a `session.invalidated` event each, and (after commit) every
-    /// replica refusing their tokens. Returns how many were live.
-    pub async fn end_sessions(&mut self, ids: Vec<Uuid>, reason: &str) -> Result<u64> {
-        let mut ended = Vec::new();
-        for id in ids {
-            if store::sessions::revoke(&self.tx, id, reason, self.now).await? {
-                self.event(
-                    None,
-                    Event::SessionInvalidated {
-                        session: id,
-                        reason: reason.to_owned(),
-                    },
-                );
-                ended.push(id);
-            }
+    /// Ends sessions (one statement): the rows, a `session.invalidated` event each, and (after
+    /// commit) every replica refusing their tokens. Returns how many were not ended yet.
+    pub async fn end_sessions(&mut self, whose: SessionsOf, reason: &str) -> Result<u64> {
+        let ended = store::sessions::revoke(&self.tx, whose, reason, self.now).await?;
+        for id in &ended {
+            let event = Event::SessionInvalidated {
+                session: *id,
+                reason: reason.to_owned(),
+            };
+            self.event(None, event);
         }
         let count = ended.len() as u64;
         if !ended.is_empty() {

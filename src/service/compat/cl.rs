@@ -7,8 +7,7 @@ use crate::model::input::{Email, Password, Permissions, Username};
 use crate::model::{MembershipContext, User, UserId};
 use crate::service::authn::Authenticator;
 use crate::service::authz::{Caller, OrgAdmin};
-use crate::service::change::{Audit, Changes, Event, MembershipAction};
-use crate::service::orgs::membership_changed;
+use crate::service::change::{Audit, Changes, Event, MembershipAction, SessionsOf};
 use crate::service::users::UserService;
 use crate::service::{Result, ServiceError, conflict};
 use crate::store::{self, Db};
@@ -156,7 +155,7 @@ impl ClService {
         change.event(org, Event::UserCreated { user: user.clone() });
         change.event(
             org,
-            membership_changed(org, user.id, MembershipAction::Added, &[], &role_keys),
+            Event::membership(org, user.id, MembershipAction::Added, &[], &role_keys),
         );
         change.audit(
             Audit::new(&caller.actor(), "user.create")
@@ -219,8 +218,9 @@ impl ClService {
             };
             let updated = store::users::update(change.tx(), user.id, changes, now).await?;
             if patch.is_active == Some(false) {
-                let sessions = store::sessions::unrevoked_of_user(change.tx(), user.id).await?;
-                change.end_sessions(sessions, "user_deactivated").await?;
+                change
+                    .end_sessions(SessionsOf::User(user.id), "user_deactivated")
+                    .await?;
             }
             change.event(
                 org,
@@ -237,7 +237,7 @@ impl ClService {
             let ids: Vec<_> = known.iter().filter(|r| keys.contains(&r.key)).map(|r| r.id).collect();
             store::members::set_roles(change.tx(), org, user.id, &ids).await?;
             let action = MembershipAction::RolesChanged;
-            change.event(org, membership_changed(org, user.id, action, &membership.roles, keys));
+            change.event(org, Event::membership(org, user.id, action, &membership.roles, keys));
         }
         let permissions = patch.permissions.map(Permissions::into_inner);
         if let Some(permissions) = &permissions {

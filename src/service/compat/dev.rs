@@ -81,14 +81,7 @@ impl DevHeaders {
         change.event(org.id, Event::UserCreated { user: user.clone() });
         change.event(
             org.id,
-            Event::MembershipChanged {
-                org: org.id,
-                user: user.id,
-                action: MembershipAction::Added,
-                before: Vec::new(),
-                after: vec!["member".into()],
-                extra: None,
-            },
+            Event::membership(org.id, user.id, MembershipAction::Added, &[], &["member".into()]),
         );
         let actor = Actor {
             id: Some(user.id),

@@ -145,15 +145,7 @@ impl Provisioner {
                     "an account with this email exists and is not linked to this provider",
                 ));
             }
-            store::oidc::link(
-                tx,
-                store::oidc::NewIdentity {
-                    user_id: user.id,
-                    ..link
-                },
-                now,
-            )
-            .await?;
+            store::oidc::link(tx, link.of(user.id), now).await?;
             change.audit(
                 Audit::new(&Actor::user(user.id, email.as_str(), None), "identity.link")
                     .org(provider.org_id)
@@ -184,15 +176,7 @@ impl Provisioner {
             now,
         )
         .await?;
-        store::oidc::link(
-            tx,
-            store::oidc::NewIdentity {
-                user_id: user.id,
-                ..link
-            },
-            now,
-        )
-        .await?;
+        store::oidc::link(tx, link.of(user.id), now).await?;
         change.event(provider.org_id, Event::UserCreated { user: user.clone() });
         change.audit(
             Audit::new(&Actor::user(user.id, email.as_str(), None), "user.provision")

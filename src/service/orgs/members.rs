@@ -4,7 +4,7 @@ use super::OrgService;
 use crate::model::input::{Email, Problems};
 use crate::model::{OrgId, OrgMember, Page, PageRequest, UserId};
 use crate::service::authz::{Caller, OrgAdmin};
-use crate::service::change::{Audit, Event, MembershipAction};
+use crate::service::change::{Audit, Event, MembershipAction, SessionsOf};
 use crate::service::{Result, ServiceError, conflict};
 use crate::store::{self, Conn};
 use serde_json::json;
@@ -49,7 +49,7 @@ impl OrgService {
         store::members::set_roles(change.tx(), org, user.id, &role_ids).await?;
         change.event(
             org,
-            membership_changed(org, user.id, MembershipAction::Added, &[], &keys),
+            Event::membership(org, user.id, MembershipAction::Added, &[], &keys),
         );
         change.audit(
             Audit::new(&caller.actor(), "org.member.add")
@@ -82,7 +82,7 @@ impl OrgService {
         change.members_changed(org, [user.uuid()]);
         change.event(
             org,
-            membership_changed(org, user.uuid(), MembershipAction::RolesChanged, &current.roles, &keys),
+            Event::membership(org, user.uuid(), MembershipAction::RolesChanged, &current.roles, &keys),
         );
         change.audit(
             Audit::new(&caller.actor(), "org.member.roles")
@@ -106,11 +106,12 @@ impl OrgService {
         store::members::remove(change.tx(), org, user).await?;
         store::teams::remove_user(change.tx(), org, user).await?;
         store::domains::remove_user(change.tx(), org, user).await?;
-        let sessions = store::sessions::unrevoked_of_user_in_org(change.tx(), user, org).await?;
-        change.end_sessions(sessions, "membership_removed").await?;
+        change
+            .end_sessions(SessionsOf::UserInOrg { user, org }, "membership_removed")
+            .await?;
         change.event(
             org,
-            membership_changed(org, user, MembershipAction::Removed, &before.roles, &[]),
+            Event::membership(org, user, MembershipAction::Removed, &before.roles, &[]),
         );
         change.audit(
             Audit::new(&caller.actor(), "org.member.remove")
@@ -154,22 +155,4 @@ pub fn check_owner_grant(caller: &Caller, admin: OrgAdmin, roles: &[String]) -> 
         ));
     }
     Ok(())
-}
-
-/// `auth.org.{org}.membership.changed`.
-pub fn membership_changed(
-    org: Uuid,
-    user: Uuid,
-    action: MembershipAction,
-    before: &[String],
-    after: &[String],
-) -> Event {
-    Event::MembershipChanged {
-        org,
-        user,
-        action,
-        before: before.to_vec(),
-        after: after.to_vec(),
-        extra: None,
-    }
 }

@@ -4,11 +4,11 @@
 mod members;
 mod roles;
 
-pub use members::{MemberRef, NewMember, check_owner_grant, membership_changed, resolve_roles};
+pub use members::{MemberRef, NewMember, check_owner_grant, resolve_roles};
 pub use roles::{NewRole, RolePatch};
 
 use super::authz::{Caller, OrgAdmin};
-use super::change::{Audit, Changes, Event};
+use super::change::{Audit, Changes, Event, SessionsOf};
 use super::{Result, ServiceError, conflict};
 use crate::config::Config;
 use crate::model::input::{DisplayName, Slug};
@@ -114,8 +114,9 @@ impl OrgService {
             ));
         }
         let mut change = self.changes.begin().await?;
-        let sessions = store::sessions::unrevoked_in_org(change.tx(), org.id).await?;
-        change.end_sessions(sessions, "organization_deleted").await?;
+        change
+            .end_sessions(SessionsOf::Org(org.id), "organization_deleted")
+            .await?;
         store::orgs::delete(change.tx(), org.id).await?;
         change.audit(
             Audit::new(&caller.actor(), "org.delete")

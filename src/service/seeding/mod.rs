@@ -98,8 +98,6 @@ pub(super) struct Run<'a> {
     hasher: &'a Arc<Hasher>,
     /// Accounts this run created.
     created: BTreeSet<Uuid>,
-    /// Sessions to end (of deactivated accounts and removed memberships).
-    sessions: Vec<Uuid>,
 }
 
 impl SeedService {
@@ -145,22 +143,15 @@ impl SeedService {
             options,
             hasher: &self.hasher,
             created: BTreeSet::new(),
-            sessions: Vec::new(),
         };
         for org in &document.orgs {
             run.org(org).await?;
         }
-        let Run {
-            mut change,
-            plan,
-            sessions,
-            ..
-        } = run;
+        let Run { mut change, plan, .. } = run;
         if options.dry_run {
             // Dropping the change rolls it back: a plan is the same run, undone.
             return Ok(plan);
         }
-        change.end_sessions(sessions, "seed_prune").await?;
         if plan.changes_anything() {
             let summary = json!({"created": plan.count(Action::Create), "updated": plan.count(Action::Update), "deleted": plan.count(Action::Delete)});
             change.audit(Audit::new(actor, "seed.apply").detail(summary));

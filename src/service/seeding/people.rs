@@ -2,8 +2,7 @@
 use super::{Action, Run};
 use crate::model::{Organisation, PageRequest, User};
 use crate::service::Result;
-use crate::service::change::{Event, MembershipAction};
-use crate::service::orgs::membership_changed;
+use crate::service::change::{Event, MembershipAction, SessionsOf};
 use crate::store;
 use secrecy::SecretString;
 use std::collections::{BTreeSet, HashMap};
@@ -109,8 +108,9 @@ impl Run<'_> {
                 let updated = store::users::update(self.change.tx(), current.id, changes, now).await?;
                 self.change.user_changed(current.id);
                 if !user.active {
-                    let sessions = store::sessions::unrevoked_of_user(self.change.tx(), current.id).await?;
-                    self.sessions.extend(sessions);
+                    self.change
+                        .end_sessions(SessionsOf::User(current.id), "seed_prune")
+                        .await?;
                 }
                 self.change.event(
                     org.id,
@@ -145,7 +145,7 @@ impl Run<'_> {
         };
         store::members::set_roles(tx, org.id, account.id, &role_ids).await?;
         self.change
-            .event(org.id, membership_changed(org.id, account.id, action, &before, &wanted));
+            .event(org.id, Event::membership(org.id, account.id, action, &before, &wanted));
         Ok(true)
     }
 
@@ -219,10 +219,13 @@ impl Run<'_> {
                 store::members::remove(tx, org.id, member.user.id).await?;
                 store::teams::remove_user(tx, org.id, member.user.id).await?;
                 store::domains::remove_user(tx, org.id, member.user.id).await?;
-                let sessions = store::sessions::unrevoked_of_user_in_org(tx, member.user.id, org.id).await?;
-                self.sessions.extend(sessions);
+                let whose = SessionsOf::UserInOrg {
+                    user: member.user.id,
+                    org: org.id,
+                };
+                self.change.end_sessions(whose, "seed_prune").await?;
                 self.change.members_changed(org.id, [member.user.id]);
-                let event = membership_changed(org.id, member.user.id, MembershipAction::Removed, &member.roles, &[]);
+                let event = Event::membership(org.id, member.user.id, MembershipAction::Removed, &member.roles, &[]);
                 self.change.event(org.id, event);
                 let what = format!("membership of {} in {}", member.user.email, org.slug);
                 self.plan.note(Action::Delete, what);
