@@ -21,6 +21,12 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,
+    /// The address is proven (a verification mail, an invitation, a provider's assertion, an
+    /// operator or superuser), not merely claimed.
+    pub email_verified: bool,
+    /// The username's confusable skeleton (UTS #39), unique: look-alike names are refused.
+    #[sea_orm(unique)]
+    pub username_skeleton: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

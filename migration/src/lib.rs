@@ -8,6 +8,10 @@ mod m20261123_000003_events;
 mod m20261123_000004_identity_providers;
 mod m20261123_000010_oidc_login;
 mod m20261124_000001_compat;
+mod m20261201_000001_trust;
+
+/// The confusable skeleton (UTS #39) a username is kept unique by.
+pub use m20261201_000001_trust::skeleton as username_skeleton;
 
 pub struct Migrator;
 
@@ -21,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_identity_providers::Migration),
             Box::new(m20261123_000010_oidc_login::Migration),
             Box::new(m20261124_000001_compat::Migration),
+            Box::new(m20261201_000001_trust::Migration),
         ]
     }
 }

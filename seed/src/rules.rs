@@ -28,9 +28,11 @@ pub fn email(raw: &str) -> Result<String, String> {
     }
 }
 
-/// A lower-cased username: 1–64 of letters, digits, `.`, `_` and `-`, never containing `@`.
+/// A username: NFKC-normalised and lower-cased, 1–64 of letters, digits, `.`, `_` and `-`,
+/// never containing `@` (so `ｆｏｏ` is `foo`).
 pub fn username(raw: &str) -> Result<String, String> {
-    let name = raw.trim().to_lowercase();
+    use unicode_normalization::UnicodeNormalization;
+    let name = raw.trim().nfkc().collect::<String>().to_lowercase();
     if name.is_empty() || name.chars().count() > 64 {
         return Err("must be 1 to 64 characters".into());
     }
@@ -187,6 +189,11 @@ mod tests {
     #[test]
     fn usernames_and_slugs() {
         assert_eq!(username("Ada.L").unwrap(), "ada.l");
+        assert_eq!(
+            username("ＡＤＡ").unwrap(),
+            "ada",
+            "fullwidth letters are their ASCII selves"
+        );
         assert!(username("a@b").is_err());
         assert!(username("").is_err());
         assert!(slug("acme-1").is_ok());

@@ -35,6 +35,9 @@ pub struct DomainView {
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
+    /// Whether the address is proven (a verification mail, an invitation, a provider's
+    /// assertion, a superuser or the operator), not merely claimed.
+    pub email_verified: bool,
     pub username: Option<String>,
     pub name: String,
     pub is_active: bool,
@@ -52,6 +55,7 @@ impl From<&MembershipContext> for UserView {
         Self {
             id: c.user.id,
             email: c.user.email.clone(),
+            email_verified: c.user.email_verified,
             username: c.user.username.clone(),
             name: c.user.display_name.clone(),
             is_active: c.user.active,

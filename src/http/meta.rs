@@ -51,7 +51,7 @@ pub async fn discovery(State(state): State<AppState>) -> Json<Value> {
         "token_endpoint_auth_methods_supported": ["none"],
         "id_token_signing_alg_values_supported": [algorithm],
         "token_endpoint_auth_signing_alg_values_supported": [algorithm],
-        "claims_supported": ["iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "email", "name", "preferred_username", "org", "roles", "permissions", "teams", "domains", "mv"],
+        "claims_supported": ["iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "email", "email_verified", "name", "preferred_username", "org", "roles", "permissions", "teams", "domains", "mv"],
     }))
 }
 

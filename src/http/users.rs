@@ -26,6 +26,8 @@ pub struct AdminUserView {
     pub name: String,
     pub is_active: bool,
     pub is_superuser: bool,
+    /// Whether the address is proven (see `email_verified` in the README).
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
@@ -40,6 +42,7 @@ impl From<User> for AdminUserView {
             name: u.display_name,
             is_active: u.active,
             is_superuser: u.superuser,
+            email_verified: u.email_verified,
             created_at: u.created_at,
             updated_at: u.updated_at,
             last_login_at: u.last_login_at,
@@ -110,6 +113,9 @@ pub struct UpdateUser {
     /// Superusers only.
     #[serde(default)]
     pub is_superuser: Option<bool>,
+    /// Superusers only: vouch for (or withdraw) the address.
+    #[serde(default)]
+    pub email_verified: Option<bool>,
 }
 
 impl UpdateUser {
@@ -130,6 +136,7 @@ impl UpdateUser {
             username,
             active: self.is_active,
             superuser: self.is_superuser,
+            email_verified: self.email_verified,
         })
     }
 }

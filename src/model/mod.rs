@@ -16,6 +16,8 @@ pub struct User {
     pub display_name: String,
     pub active: bool,
     pub superuser: bool,
+    /// The address is proven, not merely claimed (see `store::users::NewUser::email_verified`).
+    pub email_verified: bool,
     pub default_org_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -60,6 +60,7 @@ pub async fn run(db: &Db, changes: &Changes, config: &Config, hasher: &Arc<Hashe
         display_name: "Administrator".into(),
         password_hash: Some(hash),
         superuser: true,
+        email_verified: true,
         default_org_id: Some(org.id),
     };
     let admin = match store::users::insert(change.tx(), new, now).await {

@@ -2,9 +2,10 @@
 //! in through which OpenID Connect issuer, for which email domains, whether accounts are created
 //! on first login, and what the provider's groups grant. The client secret is written, never read
 //! back.
-use super::authz::Caller;
+use super::authz::{Caller, OrgAdmin};
 use super::change::{Audit, Changes};
 use super::orgs::OrgService;
+use super::orgs::owners;
 use super::{Result, ServiceError, conflict};
 use crate::model::input::Problems;
 use crate::model::{ClaimMapping, IdentityProvider, OrgId, ProviderId};
@@ -112,6 +113,18 @@ async fn check<C: Conn>(
     })
 }
 
+/// Mapping a provider's group to `owner` makes owners, which only owners may do.
+fn guard_owner_mappings(caller: &Caller, admin: OrgAdmin, input: &ProviderInput) -> Result<()> {
+    if input
+        .mappings
+        .iter()
+        .any(|m| m.roles.iter().any(|r| r == owners::OWNER))
+    {
+        owners::require_owner_powers(caller, admin)?;
+    }
+    Ok(())
+}
+
 impl ProviderService {
     pub fn new(db: Db, changes: Changes, orgs: Arc<OrgService>) -> Self {
         Self { db, changes, orgs }
@@ -131,6 +144,7 @@ impl ProviderService {
 
     pub async fn create(&self, caller: &Caller, org: OrgId, input: ProviderInput) -> Result<IdentityProvider> {
         let admin = self.orgs.admin_of_existing(caller, org).await?;
+        guard_owner_mappings(caller, admin, &input)?;
         let org = admin.org_id();
         let fields = check(&self.db, org, input).await?;
         let mut change = self.changes.begin().await?;
@@ -155,6 +169,7 @@ impl ProviderService {
         input: ProviderInput,
     ) -> Result<IdentityProvider> {
         let admin = self.orgs.admin_of_existing(caller, org).await?;
+        guard_owner_mappings(caller, admin, &input)?;
         let org = admin.org_id();
         store::identity_providers::find(&self.db, org, id.uuid())
             .await?

@@ -4,7 +4,7 @@
 //! changes another tenant's user).
 use super::authz::{Caller, OrgAdmin};
 use super::change::{Audit, Changes, Event, MembershipAction, SessionsOf};
-use super::orgs::resolve_roles;
+use super::orgs::{owners, resolve_roles};
 use super::{Result, ServiceError, conflict};
 use crate::crypto::password::Hasher;
 use crate::model::input::{DisplayName, Email, Password, Username};
@@ -32,6 +32,8 @@ pub struct UserPatch {
     pub username: Option<Option<Username>>,
     pub active: Option<bool>,
     pub superuser: Option<bool>,
+    /// Superusers only.
+    pub email_verified: Option<bool>,
 }
 
 const NOT_FOUND: ServiceError = ServiceError::NotFound("User not found");
@@ -90,6 +92,7 @@ impl UserService {
             display_name: name.into_inner(),
             password_hash: hash,
             superuser: input.superuser.unwrap_or(false),
+            email_verified: caller.superuser,
             default_org_id: Some(org),
         };
         let user = store::users::insert(change.tx(), new, now)
@@ -113,10 +116,10 @@ impl UserService {
 
     pub async fn update(&self, caller: &Caller, id: UserId, patch: UserPatch) -> Result<User> {
         let admin = caller.admin()?;
-        if patch.superuser.is_some() {
+        if patch.superuser.is_some() || patch.email_verified.is_some() {
             caller.superuser()?;
         }
-        let user = self.manageable(admin, id).await?;
+        let user = self.manageable(caller, admin, id).await?;
         if id.uuid() == caller.user_id && (patch.active == Some(false) || patch.superuser == Some(false)) {
             return Err(ServiceError::Conflict(
                 "self_lockout",
@@ -128,7 +131,13 @@ impl UserService {
             Some(p) => Some(self.hasher.hash(p.secret()).await?),
             None => None,
         };
+        let email_changed = patch.email.as_ref().is_some_and(|e| e.as_str() != user.email);
         let changes = store::users::UserChanges {
+            // A new address is proven when a superuser sets it; otherwise it must be verified.
+            email_verified: patch.email_verified.or_else(|| {
+                let kept = !email_changed && user.email_verified;
+                patch.email.as_ref().map(|_| caller.superuser || kept)
+            }),
             email: patch.email.map(Email::into_inner),
             username: patch.username.map(|u| u.map(Username::into_inner)),
             display_name: patch.name.map(DisplayName::into_inner),
@@ -144,6 +153,14 @@ impl UserService {
             change
                 .end_sessions(SessionsOf::User(user.id), "user_deactivated")
                 .await?;
+        } else if password_changed {
+            change
+                .end_sessions(SessionsOf::User(user.id), "password_changed")
+                .await?;
+        }
+        if email_changed {
+            // A reset mailed to the old address must not work for the new one.
+            store::resets::spend_all_of(change.tx(), user.id, change.now()).await?;
         }
         let org = admin.org_id();
         change.audit(
@@ -166,12 +183,13 @@ impl UserService {
 
     pub async fn delete(&self, caller: &Caller, id: UserId) -> Result<()> {
         let admin = caller.admin()?;
-        let user = self.manageable(admin, id).await?;
+        let user = self.manageable(caller, admin, id).await?;
         if id.uuid() == caller.user_id {
             return Err(ServiceError::Conflict("self_lockout", "you cannot delete yourself"));
         }
         let org = admin.org_id();
         let mut change = self.changes.begin().await?;
+        owners::keep_owners_of(change.tx(), user.id).await?;
         change.end_sessions(SessionsOf::User(user.id), "user_deleted").await?;
         store::users::delete(change.tx(), user.id).await?;
         change.audit(
@@ -195,10 +213,11 @@ impl UserService {
         }
     }
 
-    /// A user the admin may change: visible, and (for non-superusers) not a superuser and in no
-    /// other organisation.
-    pub(crate) async fn manageable(&self, admin: OrgAdmin, id: UserId) -> Result<User> {
+    /// A user the admin may change: visible, not an owner unless the caller has an owner's
+    /// powers, and (for non-superusers) not a superuser and in no other organisation.
+    pub(crate) async fn manageable(&self, caller: &Caller, admin: OrgAdmin, id: UserId) -> Result<User> {
         let user = self.visible(admin, id).await?;
+        owners::guard_owner(&self.db, caller, admin, user.id).await?;
         if !admin.is_superuser() {
             if user.superuser {
                 return Err(ServiceError::Forbidden(

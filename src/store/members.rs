@@ -3,7 +3,7 @@
 use super::{Conn, Result, page};
 use crate::model::{OrgMember, Page, PageRequest};
 use chrono::{DateTime, Utc};
-use entity::{member_permission, member_role, org_member, role, role_permission, user};
+use entity::{member_permission, member_role, org_member, removed_member, role, role_permission, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -239,6 +239,54 @@ pub async fn set_direct_permissions<C: Conn>(
         member_id: Set(member.id),
         permission: Set(permission.clone()),
     });
-    member_permission::Entity::insert_many(rows).exec_without_returning(c).await?;
+    member_permission::Entity::insert_many(rows)
+        .exec_without_returning(c)
+        .await?;
     Ok(true)
+}
+
+/// The users holding the role `key` in an organisation.
+pub async fn with_role<C: Conn>(c: &C, org_id: Uuid, key: &str) -> Result<Vec<Uuid>> {
+    let Some(role) = role::Entity::find()
+        .filter(role::Column::OrgId.eq(org_id))
+        .filter(role::Column::Key.eq(key))
+        .one(c)
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    super::roles::holders(c, org_id, role.id).await
+}
+
+/// Remembers that an admin removed this membership (just-in-time provisioning will not bring it
+/// back).
+pub async fn remember_removal<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+    let row = removed_member::ActiveModel {
+        org_id: Set(org_id),
+        user_id: Set(user_id),
+        removed_at: Set(now),
+    };
+    removed_member::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([removed_member::Column::OrgId, removed_member::Column::UserId])
+                .update_column(removed_member::Column::RemovedAt)
+                .to_owned(),
+        )
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+/// An admin (or an invitation) brought the membership back: the removal is forgotten.
+pub async fn forget_removal<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<()> {
+    removed_member::Entity::delete_by_id((org_id, user_id)).exec(c).await?;
+    Ok(())
+}
+
+/// Whether an admin removed this user from the organisation (and nobody brought them back).
+pub async fn was_removed<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<bool> {
+    Ok(removed_member::Entity::find_by_id((org_id, user_id))
+        .one(c)
+        .await?
+        .is_some())
 }

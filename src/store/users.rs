@@ -16,6 +16,7 @@ impl From<user::Model> for User {
             display_name: m.display_name,
             active: m.active,
             superuser: m.superuser,
+            email_verified: m.email_verified,
             default_org_id: m.default_org_id,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -32,6 +33,10 @@ pub struct NewUser {
     pub display_name: String,
     pub password_hash: Option<String>,
     pub superuser: bool,
+    /// Proven: by a verification mail or an invitation, a provider's `email_verified`, a
+    /// superuser creating the account, or an operator's seed document with a password. Not by
+    /// self-registration, development headers or an organisation's admin.
+    pub email_verified: bool,
     pub default_org_id: Option<Uuid>,
 }
 
@@ -40,11 +45,13 @@ pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<
     let model = user::ActiveModel {
         id: Set(new.id.unwrap_or_else(Uuid::now_v7)),
         email: Set(new.email),
+        username_skeleton: Set(new.username.as_deref().map(migration::username_skeleton)),
         username: Set(new.username),
         display_name: Set(new.display_name),
         password_hash: Set(new.password_hash),
         active: Set(true),
         superuser: Set(new.superuser),
+        email_verified: Set(new.email_verified),
         default_org_id: Set(new.default_org_id),
         created_at: Set(now),
         updated_at: Set(now),
@@ -124,6 +131,7 @@ pub struct UserChanges {
     pub password_hash: Option<String>,
     pub active: Option<bool>,
     pub superuser: Option<bool>,
+    pub email_verified: Option<bool>,
 }
 
 pub async fn update<C: Conn>(c: &C, id: Uuid, changes: UserChanges, now: DateTime<Utc>) -> Result<User> {
@@ -135,6 +143,7 @@ pub async fn update<C: Conn>(c: &C, id: Uuid, changes: UserChanges, now: DateTim
         model.email = Set(email);
     }
     if let Some(username) = changes.username {
+        model.username_skeleton = Set(username.as_deref().map(migration::username_skeleton));
         model.username = Set(username);
     }
     if let Some(name) = changes.display_name {
@@ -148,6 +157,9 @@ pub async fn update<C: Conn>(c: &C, id: Uuid, changes: UserChanges, now: DateTim
     }
     if let Some(superuser) = changes.superuser {
         model.superuser = Set(superuser);
+    }
+    if let Some(verified) = changes.email_verified {
+        model.email_verified = Set(verified);
     }
     model.updated_at = Set(now);
     Ok(model.update(c).await?.into())

@@ -40,6 +40,9 @@ pub struct AccessClaims {
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Whether the address is proven (user tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,6 +85,7 @@ impl AccessClaims {
             token_type: ACCESS.to_owned(),
             client_id: None,
             email: None,
+            email_verified: None,
             name: None,
             preferred_username: None,
             org,
@@ -105,6 +109,7 @@ impl AccessClaims {
         let mut claims = Self {
             sid: Some(session.id),
             email: Some(user.email.clone()),
+            email_verified: Some(user.email_verified),
             name: Some(user.display_name.clone()),
             preferred_username: user.username.clone(),
             roles: context.roles.clone(),
@@ -164,6 +169,7 @@ mod tests {
                 display_name: "Ada".into(),
                 active: true,
                 superuser: false,
+                email_verified: true,
                 default_org_id: None,
                 created_at: now,
                 updated_at: now,

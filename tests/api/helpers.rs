@@ -278,11 +278,17 @@ impl TestApp {
         }
     }
 
-    /// Makes `email` (created if new, with the default password) a member of `org_id` with `roles`.
+    /// Makes `email` (created if new, with the default password) a member of `org_id` with `roles`,
+    /// added by `token`'s holder. A new account is created by the superuser (so its email is
+    /// verified) in the default organisation and leaves it once added to `org_id`, so that it
+    /// ends up in `org_id` alone (only superusers place an account that belongs to no
+    /// organisation).
     pub async fn user_in(&self, token: &str, org_id: &str, email: &str, roles: &[&str]) -> String {
         let exists = self.login(email, PASSWORD).await.status() == StatusCode::OK;
-        if !exists {
-            let root = self.superuser_token().await;
+        let root = self.superuser_token().await;
+        let created = if exists {
+            None
+        } else {
             let created = self
                 .expect(
                     "POST",
@@ -292,19 +298,8 @@ impl TestApp {
                     StatusCode::CREATED,
                 )
                 .await;
-            self.expect(
-                "DELETE",
-                &format!(
-                    "/orgs/{}/members/{}",
-                    self.default_org_id().await,
-                    created["id"].as_str().unwrap()
-                ),
-                &root,
-                None,
-                StatusCode::NO_CONTENT,
-            )
-            .await;
-        }
+            Some(created["id"].as_str().unwrap().to_owned())
+        };
         let member = self
             .expect(
                 "POST",
@@ -314,6 +309,17 @@ impl TestApp {
                 StatusCode::CREATED,
             )
             .await;
+        let default_org = self.default_org_id().await;
+        if let Some(id) = created.filter(|_| default_org != org_id) {
+            self.expect(
+                "DELETE",
+                &format!("/orgs/{default_org}/members/{id}"),
+                &root,
+                None,
+                StatusCode::NO_CONTENT,
+            )
+            .await;
+        }
         member["user_id"].as_str().unwrap().to_owned()
     }
 

@@ -61,6 +61,8 @@ async fn entities_and_migrations_agree() {
     create_from_entity(&derived, entity::member_permission::Entity).await;
     create_from_entity(&derived, entity::matrix_account::Entity).await;
     create_from_entity(&derived, entity::password_reset::Entity).await;
+    create_from_entity(&derived, entity::removed_member::Entity).await;
+    create_from_entity(&derived, entity::login_attempt::Entity).await;
 
     for table in [
         "organisations",
@@ -84,6 +86,8 @@ async fn entities_and_migrations_agree() {
         "member_permissions",
         "matrix_accounts",
         "password_resets",
+        "removed_members",
+        "login_attempts",
     ] {
         let from_migrations = columns(&migrated, table).await;
         assert!(!from_migrations.is_empty(), "{table} exists after migrating");

@@ -48,6 +48,7 @@ impl AuthService {
             display_name: name.into_inner(),
             password_hash: Some(hash),
             superuser: false,
+            email_verified: false,
             default_org_id: Some(org.id),
         };
         let user = store::users::insert(change.tx(), new, change.now())

@@ -8,6 +8,7 @@ use crate::model::{MembershipContext, User, UserId};
 use crate::service::authn::Authenticator;
 use crate::service::authz::{Caller, OrgAdmin};
 use crate::service::change::{Audit, Changes, Event, MembershipAction, SessionsOf};
+use crate::service::orgs::owners;
 use crate::service::users::UserService;
 use crate::service::{Result, ServiceError, conflict};
 use crate::store::{self, Db};
@@ -143,6 +144,7 @@ impl ClService {
             username,
             password_hash: Some(hash),
             superuser: false,
+            email_verified: caller.superuser,
             default_org_id: Some(org),
         };
         let user = store::users::insert(change.tx(), new, now)
@@ -186,18 +188,16 @@ impl ClService {
             ));
         }
         if patch.password.is_some() || patch.is_active.is_some() {
-            self.users.manageable(admin, UserId(user.id)).await?;
+            self.users.manageable(caller, admin, UserId(user.id)).await?;
         }
         let roles = match patch.is_admin {
             Some(true) if !membership.roles.iter().any(|r| is_admin_role(r)) => {
                 Some([membership.roles.clone(), vec!["admin".to_owned()]].concat())
             }
             Some(false) if membership.roles.iter().any(|r| is_admin_role(r)) => {
-                if membership.roles.iter().any(|r| r == "owner") && !(caller.superuser || caller.org_owner) {
-                    return Err(ServiceError::Forbidden(
-                        "forbidden",
-                        "only an owner can take the owner role",
-                    ));
+                if membership.roles.iter().any(|r| r == owners::OWNER) {
+                    owners::require_owner_powers(caller, admin)?;
+                    owners::keep_an_owner(&self.db, org, user.id).await?;
                 }
                 Some(membership.roles.iter().filter(|r| !is_admin_role(r)).cloned().collect())
             }
@@ -220,6 +220,10 @@ impl ClService {
             if patch.is_active == Some(false) {
                 change
                     .end_sessions(SessionsOf::User(user.id), "user_deactivated")
+                    .await?;
+            } else if password_changed {
+                change
+                    .end_sessions(SessionsOf::User(user.id), "password_changed")
                     .await?;
             }
             change.event(

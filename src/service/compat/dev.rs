@@ -64,6 +64,7 @@ impl DevHeaders {
             display_name: name.into_inner(),
             password_hash: None,
             superuser: false,
+            email_verified: false,
             default_org_id: Some(org.id),
         };
         let user = match store::users::insert(change.tx(), new, now).await {

@@ -3,14 +3,17 @@
 //! Rules, in order:
 //! 1. (issuer, subject) already linked → that account (refused if disabled). If it is no longer a
 //!    member of the provider's organisation it becomes one again only when the provider
-//!    provisions just in time.
+//!    provisions just in time, and never when an admin removed it (only an admin or an
+//!    invitation brings it back).
 //! 2. The email's domain must be one the provider serves (when it lists any).
 //! 3. An account with the same email exists → linked only when the provider asserted
-//!    `email_verified` and allows linking by email; otherwise refused (`account_exists`), so a
-//!    provider cannot take over an account by claiming its address. An organisation's provider
-//!    is run by that organisation's admins, who could make it assert any address: it links only
-//!    accounts that belong to that organisation alone (never a superuser), the same bound as
-//!    their admin powers over accounts. The operator's provider (`AUTH_OIDC_*`) links any.
+//!    `email_verified`, our account's email is verified too, and the provider allows linking by
+//!    email; otherwise refused (`account_exists`), so a provider cannot take over an account by
+//!    claiming its address, nor hand a squatter's self-registered account to its owner's login.
+//!    An organisation's provider is run by that organisation's admins, who could make it assert
+//!    any address: it links only accounts that belong to that organisation alone (never a
+//!    superuser), the same bound as their admin powers over accounts (a member of no
+//!    organisation is nobody's). The operator's provider (`AUTH_OIDC_*`) links any such account.
 //! 4. Otherwise a new account (no password) when the provider provisions just in time.
 //!
 //! The group mapping is applied when the membership is created: the roles, teams and domains of
@@ -84,6 +87,13 @@ impl Provisioner {
                     "the account is not a member of the provider's organisation",
                 ));
             }
+            if store::members::was_removed(change.tx(), provider.org_id, user.id).await? {
+                // An admin removed this member; only an admin or an invitation brings them back.
+                return Err(refuse(
+                    "membership_removed",
+                    "an administrator removed this account from the organisation",
+                ));
+            }
             self.join(&mut change, provider, &user, &identity.groups).await?;
         }
         change.audit(
@@ -139,7 +149,10 @@ impl Provisioner {
                     .await?
                     .ok_or_else(|| refuse("account_disabled", "the linked account no longer exists"));
             }
-            if !(provider.link_by_email && identity.email_verified && self.linkable(tx, provider, &user).await?) {
+            // Both sides must have proven the address: the provider asserts it, and our account
+            // is verified (else a squatter's self-registered account would be linked).
+            let verified = identity.email_verified && user.email_verified;
+            if !(provider.link_by_email && verified && self.linkable(tx, provider, &user).await?) {
                 return Err(refuse(
                     "account_exists",
                     "an account with this email exists and is not linked to this provider",
@@ -171,6 +184,7 @@ impl Provisioner {
                 display_name: name.into_inner(),
                 password_hash: None,
                 superuser: false,
+                email_verified: identity.email_verified,
                 default_org_id: Some(provider.org_id),
             },
             now,
@@ -192,8 +206,9 @@ impl Provisioner {
         if provider.operator {
             return Ok(true);
         }
+        // A member of no organisation is nobody's to take: only an operator's provider links it.
         let orgs = store::members::orgs_of(tx, user.id).await?;
-        Ok(!user.superuser && orgs.iter().all(|org| *org == provider.org_id))
+        Ok(!user.superuser && !orgs.is_empty() && orgs.iter().all(|org| *org == provider.org_id))
     }
 
     /// Makes the user a member of the provider's organisation with what their groups map to.

@@ -1,9 +1,11 @@
-//! An organisation's members and their roles. Granting or taking `owner` needs an owner or a
-//! superuser.
+//! An organisation's members and their roles. Owners are protected (`owners`). An existing
+//! account is added directly only when its email is verified, and only a superuser adds one
+//! that belongs to no organisation; everyone else is invited (consent, and proof of the address).
 use super::OrgService;
+use super::owners::{self, OWNER, check_owner_grant};
 use crate::model::input::{Email, Problems};
 use crate::model::{OrgId, OrgMember, Page, PageRequest, UserId};
-use crate::service::authz::{Caller, OrgAdmin};
+use crate::service::authz::Caller;
 use crate::service::change::{Audit, Event, MembershipAction, SessionsOf};
 use crate::service::{Result, ServiceError, conflict};
 use crate::store::{self, Conn};
@@ -41,12 +43,31 @@ impl OrgService {
         let (role_ids, keys) = resolve_roles(&self.db, admin.org_id(), &wanted).await?;
         check_owner_grant(caller, admin, &keys)?;
         let org = admin.org_id();
+        if store::members::is_member(&self.db, org, user.id).await? {
+            return Err(ServiceError::Conflict(
+                "already_a_member",
+                "the user is already a member",
+            ));
+        }
+        if !user.email_verified {
+            return Err(ServiceError::Conflict(
+                "email_not_verified",
+                "the account's email address is not verified; invite the person instead (POST /orgs/{id}/invitations)",
+            ));
+        }
+        if !admin.is_superuser() && store::members::orgs_of(&self.db, user.id).await?.is_empty() {
+            return Err(ServiceError::Conflict(
+                "account_unaffiliated",
+                "the account belongs to no organisation, so only a superuser adds it; invite the person instead",
+            ));
+        }
         let mut change = self.changes.begin().await?;
         let now = change.now();
         store::members::add(change.tx(), org, user.id, &[], now)
             .await
             .map_err(conflict("already_a_member", "the user is already a member"))?;
         store::members::set_roles(change.tx(), org, user.id, &role_ids).await?;
+        store::members::forget_removal(change.tx(), org, user.id).await?;
         change.event(
             org,
             Event::membership(org, user.id, MembershipAction::Added, &[], &keys),
@@ -74,10 +95,14 @@ impl OrgService {
             .await?
             .ok_or(USER_NOT_FOUND)?;
         let (ids, keys) = resolve_roles(&self.db, org, &roles).await?;
-        if keys.contains(&"owner".to_owned()) != current.roles.contains(&"owner".to_owned()) {
-            check_owner_grant(caller, admin, &["owner".to_owned()])?;
+        let was_owner = current.roles.iter().any(|r| r == OWNER);
+        if was_owner || keys.iter().any(|r| r == OWNER) {
+            owners::require_owner_powers(caller, admin)?;
         }
         let mut change = self.changes.begin().await?;
+        if was_owner && !keys.iter().any(|r| r == OWNER) {
+            owners::keep_an_owner(change.tx(), org, user.uuid()).await?;
+        }
         store::members::set_roles(change.tx(), org, user.uuid(), &ids).await?;
         change.members_changed(org, [user.uuid()]);
         change.event(
@@ -103,7 +128,11 @@ impl OrgService {
         let Some(before) = store::members::membership(change.tx(), org, user).await? else {
             return Err(USER_NOT_FOUND);
         };
+        if owners::guard_owner(change.tx(), caller, admin, user).await? {
+            owners::keep_an_owner(change.tx(), org, user).await?;
+        }
         store::members::remove(change.tx(), org, user).await?;
+        store::members::remember_removal(change.tx(), org, user, change.now()).await?;
         store::teams::remove_user(change.tx(), org, user).await?;
         store::domains::remove_user(change.tx(), org, user).await?;
         change
@@ -143,16 +172,4 @@ pub async fn resolve_roles<C: Conn>(c: &C, org: Uuid, keys: &[String]) -> Result
     problems.finish()?;
     found.sort();
     Ok((ids, found))
-}
-
-/// Granting or taking `owner` is for owners of the organisation and superusers.
-pub fn check_owner_grant(caller: &Caller, admin: OrgAdmin, roles: &[String]) -> Result<()> {
-    let owner_here = caller.org_owner && caller.org_id == admin.org_id();
-    if roles.iter().any(|r| r == "owner") && !admin.is_superuser() && !owner_here {
-        return Err(ServiceError::Forbidden(
-            "forbidden",
-            "only an owner can grant or take the owner role",
-        ));
-    }
-    Ok(())
 }

@@ -2,9 +2,10 @@
 //! their admins rename them), their members and roles (`members`), and custom roles with their
 //! permissions (`roles`).
 mod members;
+pub mod owners;
 mod roles;
 
-pub use members::{MemberRef, NewMember, check_owner_grant, resolve_roles};
+pub use members::{MemberRef, NewMember, resolve_roles};
 pub use roles::{NewRole, RolePatch};
 
 use super::authz::{Caller, OrgAdmin};

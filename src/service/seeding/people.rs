@@ -64,6 +64,8 @@ impl Run<'_> {
                     email: email.to_owned(),
                     username,
                     display_name: name,
+                    // The operator vouches for an account it gives a password.
+                    email_verified: password_hash.is_some(),
                     password_hash,
                     superuser: user.superuser,
                     default_org_id: Some(org.id),
@@ -104,12 +106,17 @@ impl Run<'_> {
                     password_hash,
                     active: Some(user.active),
                     superuser: Some(user.superuser),
+                    email_verified: password_changed.then_some(true),
                 };
                 let updated = store::users::update(self.change.tx(), current.id, changes, now).await?;
                 self.change.user_changed(current.id);
                 if !user.active {
                     self.change
                         .end_sessions(SessionsOf::User(current.id), "seed_prune")
+                        .await?;
+                } else if password_changed {
+                    self.change
+                        .end_sessions(SessionsOf::User(current.id), "password_changed")
                         .await?;
                 }
                 self.change.event(
