@@ -56,7 +56,7 @@ impl Services {
         keys: Arc<KeyStore>,
         hasher: Arc<Hasher>,
     ) -> anyhow::Result<Self> {
-        let cache = Arc::new(AccessCache::default());
+        let cache = Arc::new(AccessCache::new(config.limits.cache_max_age));
         let revocation_window = config.access_token_ttl + Duration::seconds(LEEWAY_SECONDS);
         let hooks: Vec<Arc<dyn CommitHook>> = vec![Arc::new(UserNumbers)];
         let changes = Changes::new(
@@ -137,6 +137,7 @@ impl Services {
                 db.clone(),
                 Arc::clone(&clock),
                 config.oidc.clone(),
+                config.environment == crate::config::Environment::Development,
                 directory,
                 discovery,
                 provisioner,

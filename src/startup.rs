@@ -87,7 +87,12 @@ impl Application {
         let db = services.db.clone();
         spawn_pruner(Arc::clone(&services.authn));
         service::authn::listener::spawn(db.clone(), Arc::clone(&services.cache), Arc::clone(&services.authn));
-        service::relay::spawn_pruner(db.clone(), Arc::clone(&clock), config.event_retention);
+        let retention = service::housekeeping::Retention {
+            events: config.event_retention,
+            audit: config.limits.audit_retention,
+            relayed: config.nats_url.is_some(),
+        };
+        service::housekeeping::spawn(db.clone(), Arc::clone(&clock), retention);
         if let Some(url) = &config.nats_url {
             service::relay::spawn(db.clone(), Arc::clone(&clock), url.clone());
         }

@@ -111,16 +111,28 @@ pub fn reference(raw: &str) -> Result<String, String> {
     }
 }
 
-/// An OpenID Connect issuer: an `https://` URL (or `http://` on localhost / 127.0.0.1, for
-/// development), with no query or fragment; returned without a trailing slash.
+/// Whether a URL's host is this machine (`localhost`, `127.0.0.1`, `[::1]`), compared as a parsed
+/// host, not as a prefix (`http://localhost.evil.example` is not local).
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// An OpenID Connect issuer: an `https://` URL (or `http://` on this machine, for development),
+/// with no query, fragment or credentials; kept exactly as given (trimmed).
 pub fn issuer(raw: &str) -> Result<String, String> {
     let url = raw.trim();
-    let local = ["http://localhost", "http://127.0.0.1"]
-        .iter()
-        .any(|p| url.starts_with(p));
-    let ok = (url.starts_with("https://") || local)
-        && url.len() <= 2048
-        && !url.contains(['?', '#', ' '])
+    let parsed = url::Url::parse(url).ok().filter(|u| u.host().is_some());
+    let ok = parsed.as_ref().is_some_and(|u| {
+        (u.scheme() == "https" || (u.scheme() == "http" && is_loopback(u)))
+            && u.username().is_empty()
+            && u.password().is_none()
+    }) && url.len() <= 2048
+        && !url.contains(['?', '#', ' ', '@'])
         && url
             .split("://")
             .nth(1)
@@ -212,9 +224,15 @@ mod tests {
             "https://",
             "https://x?y=1",
             "id.example.com",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.evil.example",
+            "http://localhost@evil.example",
+            "https://user:pass@id.example.com",
         ] {
             assert!(issuer(bad).is_err(), "{bad}");
         }
+        assert!(issuer("http://localhost:8080/realms/x").is_ok());
+        assert!(issuer("http://[::1]:9000").is_ok());
         assert!(scopes(&["openid".into(), "email".into()]).is_ok());
         assert!(scopes(&["email".into()]).is_err());
         assert_eq!(email_domain("@Acme.COM").unwrap(), "acme.com");

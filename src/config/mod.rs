@@ -9,9 +9,11 @@ use clap::{Args, CommandFactory, FromArgMatches, builder::BoolishValueParser};
 use secrecy::SecretString;
 use std::path::PathBuf;
 
+mod limits;
 mod oidc;
 mod outbound;
 mod throttle;
+pub use limits::{LimitSettings, Limits};
 pub use oidc::{GLOBAL_PROVIDER, GlobalOidc, OidcConfig, OidcSettings};
 pub use outbound::{OutboundSettings, SmtpConfig, SynapseConfig};
 pub use throttle::{ThrottlePolicy, ThrottleSettings};
@@ -129,6 +131,8 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     #[command(flatten)]
     pub throttle: ThrottleSettings,
+    #[command(flatten)]
+    pub limits: LimitSettings,
 }
 
 impl Settings {
@@ -210,6 +214,7 @@ pub struct Config {
     pub password_reset_url: Option<String>,
     /// Brute-force protection on password logins; `None`: off.
     pub login_throttle: Option<ThrottlePolicy>,
+    pub limits: Limits,
 }
 
 /// Configuration that cannot run: one line saying what is wrong.
@@ -316,6 +321,7 @@ impl TryFrom<Settings> for Config {
         };
         let outbound = s.outbound.validate()?;
         let login_throttle = s.throttle.validate()?;
+        let limits = s.limits.validate()?;
         let issuer = s
             .issuer
             .filter(|v| !v.is_empty())
@@ -346,6 +352,7 @@ impl TryFrom<Settings> for Config {
                 iterations: s.argon2_iterations,
                 parallelism: s.argon2_parallelism,
                 concurrency: s.hash_concurrency.unwrap_or(cores.saturating_sub(1)).max(1),
+                max_wait: limits.hash_max_wait,
             },
             password_policy: PasswordPolicy {
                 min_length: s.password_min_length,
@@ -372,6 +379,7 @@ impl TryFrom<Settings> for Config {
             password_reset_ttl: outbound.password_reset_ttl,
             password_reset_url: outbound.password_reset_url,
             login_throttle,
+            limits,
         })
     }
 }

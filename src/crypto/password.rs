@@ -17,6 +17,9 @@ pub struct HashSettings {
     pub iterations: u32,
     pub parallelism: u32,
     pub concurrency: usize,
+    /// The longest a hash may wait for a thread before its caller is told the server is
+    /// overloaded (admission control: a flood is refused at once instead of queueing for minutes).
+    pub max_wait: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +28,9 @@ pub enum HashError {
     Hash(argon2::password_hash::Error),
     #[error("password hashing is shut down")]
     Closed,
+    /// No hashing thread was free within the admission window.
+    #[error("password hashing is overloaded")]
+    Overloaded,
 }
 
 /// Work for a hashing thread.
@@ -39,6 +45,7 @@ pub struct Hasher {
     argon: Argon2<'static>,
     jobs: mpsc::Sender<Job>,
     dummy: String,
+    max_wait: std::time::Duration,
 }
 
 /// Nice 10 for the calling hashing thread: under contention it gets about a tenth of a core's
@@ -93,6 +100,7 @@ impl Hasher {
             argon,
             jobs: start_threads(settings.concurrency)?,
             dummy,
+            max_wait: settings.max_wait,
         }))
     }
 
@@ -125,21 +133,31 @@ impl Hasher {
         .await
     }
 
-    /// Runs `work` on a hashing thread. A caller that went away before its turn (the client
-    /// hung up) costs no hash.
+    /// Runs `work` on a hashing thread, or answers `Overloaded` when none takes it up within
+    /// `max_wait` (or the queue is full). A caller that went away before its turn (the client
+    /// hung up, or the wait ran out) costs no hash.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
         let (reply, answer) = oneshot::channel();
+        let (started, start) = oneshot::channel::<()>();
         let span = tracing::Span::current();
         let job: Job = Box::new(move || {
-            if !reply.is_closed() {
+            if !reply.is_closed() && started.send(()).is_ok() {
                 let _ = reply.send(span.in_scope(work));
             }
         });
-        self.jobs.send(job).await.map_err(|_| HashError::Closed)?;
-        answer.await.map_err(|_| HashError::Closed)?
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => HashError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => HashError::Closed,
+        })?;
+        match tokio::time::timeout(self.max_wait, start).await {
+            Ok(Ok(())) => answer.await.map_err(|_| HashError::Closed)?,
+            Ok(Err(_)) => Err(HashError::Closed),
+            // Dropping `start` and `answer` here tells the job, when its turn comes, to skip.
+            Err(_) => Err(HashError::Overloaded),
+        }
     }
 }
 
@@ -194,6 +212,7 @@ mod tests {
             iterations: 1,
             parallelism: 1,
             concurrency: 1,
+            max_wait: std::time::Duration::from_secs(5),
         })
         .unwrap();
         let hash = hasher.hash("s3cret-enough".to_string().into()).await.unwrap();
@@ -252,6 +271,7 @@ mod tests {
             iterations: 2,
             parallelism: 1,
             concurrency: 1,
+            max_wait: std::time::Duration::from_secs(5),
         };
         let hasher = Hasher::new(settings).unwrap();
         let hash = hasher.hash("s3cret-enough".to_string().into()).await.unwrap();

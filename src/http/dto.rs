@@ -214,6 +214,21 @@ impl SessionView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionList {
     pub sessions: Vec<SessionView>,
+    /// How many live sessions there are; on the first page only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl SessionList {
+    pub fn new(page: Page<Session>, current: Uuid) -> Self {
+        Self {
+            sessions: page.items.into_iter().map(|s| SessionView::new(s, current)).collect(),
+            total: page.total,
+            next_cursor: page.next_cursor,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

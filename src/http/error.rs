@@ -39,6 +39,8 @@ pub enum ApiError {
     BadGateway(&'static str, String),
     /// 503: a dependency (the database) is down.
     Unavailable,
+    /// 503 with `Retry-After`: too much work queued (password hashing); try again shortly.
+    Overloaded,
     /// 500: anything else; the cause is logged.
     Internal,
 }
@@ -77,7 +79,7 @@ impl ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(..) => StatusCode::BAD_GATEWAY,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,6 +116,7 @@ impl ApiError {
                 format!("too many failed logins for this account; try again in {wait} seconds"),
             ),
             Self::Unavailable => ("unavailable", "the service is temporarily unavailable".into()),
+            Self::Overloaded => ("overloaded", "the server is busy; try again in a few seconds".into()),
             Self::Internal => ("internal_error", "an internal error occurred".into()),
         };
         (code.to_owned(), detail, None)
@@ -131,6 +134,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let retry_after = match self {
             Self::TooManyRequests(wait) => HeaderValue::from_str(&wait.to_string()).ok(),
+            Self::Overloaded => Some(HeaderValue::from_static("2")),
             _ => None,
         };
         let (error, detail, errors) = self.body();
@@ -180,6 +184,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(code, detail) => Self::Forbidden(code, detail.into()),
             ServiceError::NotFound(detail) => Self::NotFound(detail.into()),
             ServiceError::Conflict(code, detail) => Self::Conflict(code, detail.into()),
+            ServiceError::Overloaded => Self::Overloaded,
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(
                     error = format!("{cause:#}"),

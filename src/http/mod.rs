@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/oidc/{provider}/callback", get(oidc::callback))
         .route("/auth/password/forgot", post(password::forgot))
         .route("/auth/password/reset", post(password::reset))
+        .route("/auth/password/change", post(password::change))
         .route("/redoc", get(meta::redoc))
         .route("/redoc/redoc.standalone.js", get(meta::redoc_script))
         .route("/teams", get(teams::mine).post(teams::create))

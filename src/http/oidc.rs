@@ -28,6 +28,10 @@ impl From<OidcError> for ApiError {
                 tracing::warn!(error = %cause, request_id = current_request_id(), "identity provider unreachable");
                 ApiError::BadGateway("provider_unavailable", "the identity provider cannot be reached".into())
             }
+            OidcError::Insecure => ApiError::BadGateway(
+                "insecure_provider",
+                "the identity provider would take the password over plain http".into(),
+            ),
             OidcError::Service(e) => e.into(),
             OidcError::Redirect { error, description, .. } => ApiError::BadRequest(error, description),
         }

@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
         users::list, users::create, users::get, users::update, users::delete, activity::events, activity::audit, seed::apply,
         providers::list, providers::create, providers::get, providers::update, providers::delete,
         oidc::login, oidc::callback, oidc::exchange, oidc::discover,
-        password::forgot, password::reset,
+        password::forgot, password::reset, password::change,
         daarion::register, daarion::login, daarion::refresh, daarion::logout, daarion::me, daarion::introspect,
         edd::login, edd::logout, edd::me,
         cl::refresh, cl::me, cl::list, cl::create, cl::get, cl::update, cl::delete,

@@ -1,13 +1,15 @@
 //! `/auth/password/*`: password reset by a mailed single-use token (seed 004).
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use super::extract::Auth;
 use super::state::AppState;
 use crate::config::PasswordPolicy;
 use crate::model::ClientInfo;
-use crate::model::input::{Email, Invalid, Password, Problems};
+use crate::model::input::{Email, Invalid, Password, Problems, presented_password};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -38,6 +40,22 @@ impl ResetRequest {
         let password = problems.check("new_password", Password::new(self.new_password, policy));
         let (password,) = problems.done((password,))?;
         Ok((token, password))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+impl ChangeRequest {
+    fn parse(self, policy: &PasswordPolicy) -> Result<(SecretString, Password), Invalid> {
+        let mut problems = Problems::default();
+        let current = problems.check("current_password", presented_password(self.current_password));
+        let new = problems.check("new_password", Password::new(self.new_password, policy));
+        problems.done((current, new))
     }
 }
 
@@ -76,4 +94,17 @@ pub async fn reset(
     Ok(Json(Detail {
         detail: "The password has been changed; every session has ended, so sign in again.",
     }))
+}
+
+/// The caller changes their own password; every other session of theirs ends (this one stays).
+#[utoipa::path(post, path = "/auth/password/change", tag = "auth", request_body = ChangeRequest, security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn change(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(body): ApiJson<ChangeRequest>,
+) -> Result<StatusCode, ApiError> {
+    let (current, new) = body.parse(&state.config.password_policy)?;
+    state.auth.change_password(&caller, current, new).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -74,19 +74,16 @@ pub struct AccessCache {
     tokens: RwLock<HashMap<TokenDigest, Verified>>,
 
     revoked: RwLock<HashMap<Uuid, DateTime<Utc>>>,
-    contexts: RwLock<HashMap<(Uuid, Uuid), ContextResult>>,
-    accounts: RwLock<HashMap<Uuid, Option<ServiceAccount>>>,
+    /// Contexts and service accounts with when they were loaded (seconds since the epoch): past
+    /// `max_age` they are loaded again, so a lost invalidation cannot keep one alive for long.
+    contexts: RwLock<HashMap<(Uuid, Uuid), (ContextResult, i64)>>,
+    accounts: RwLock<HashMap<Uuid, (Option<ServiceAccount>, i64)>>,
+    max_age: i64,
 }
 
 impl Default for AccessCache {
     fn default() -> Self {
-        Self {
-            generation: AtomicU64::default(),
-            tokens: RwLock::new(HashMap::with_capacity(MAX_TOKENS)),
-            revoked: RwLock::default(),
-            contexts: RwLock::default(),
-            accounts: RwLock::default(),
-        }
+        Self::new(chrono::Duration::minutes(5))
     }
 }
 
@@ -99,6 +96,23 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl AccessCache {
+    /// A cache whose contexts and service accounts are trusted for `max_age`.
+    pub fn new(max_age: chrono::Duration) -> Self {
+        Self {
+            generation: AtomicU64::default(),
+            tokens: RwLock::new(HashMap::with_capacity(MAX_TOKENS)),
+            revoked: RwLock::default(),
+            contexts: RwLock::default(),
+            accounts: RwLock::default(),
+            max_age: max_age.num_seconds(),
+        }
+    }
+
+    /// How long revocations and cached answers are trusted without re-reading the database.
+    pub fn max_age(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.max_age)
+    }
+
     /// Forgets what an invalidation names.
     pub fn apply(&self, invalidation: &Invalidation) {
         match invalidation {
@@ -156,12 +170,15 @@ impl AccessCache {
         write(&self.revoked).retain(|_, until| *until > now);
     }
 
-    pub fn context(&self, user: Uuid, org: Uuid) -> Option<ContextResult> {
-        read(&self.contexts).get(&(user, org)).cloned()
+    /// The context loaded within `max_age` of `now` (seconds since the epoch).
+    pub fn context(&self, user: Uuid, org: Uuid, now: i64) -> Option<ContextResult> {
+        let contexts = read(&self.contexts);
+        let (value, loaded) = contexts.get(&(user, org))?;
+        (now - loaded <= self.max_age).then(|| value.clone())
     }
 
-    /// Stores a loaded context unless something was invalidated since `generation`.
-    pub fn store_context(&self, user: Uuid, org: Uuid, value: ContextResult, generation: u64) {
+    /// Stores a context loaded at `now` unless something was invalidated since `generation`.
+    pub fn store_context(&self, user: Uuid, org: Uuid, value: ContextResult, generation: u64, now: i64) {
         let mut contexts = write(&self.contexts);
         if self.generation() != generation {
             return;
@@ -169,7 +186,7 @@ impl AccessCache {
         if contexts.len() >= MAX_CONTEXTS {
             contexts.clear();
         }
-        contexts.insert((user, org), value);
+        contexts.insert((user, org), (value, now));
     }
 
     pub fn invalidate_users(&self, org: Uuid, users: &[Uuid]) {
@@ -201,14 +218,17 @@ impl AccessCache {
         accounts.clear();
     }
 
-    pub fn account(&self, id: Uuid) -> Option<Option<ServiceAccount>> {
-        read(&self.accounts).get(&id).cloned()
+    /// The service account loaded within `max_age` of `now`.
+    pub fn account(&self, id: Uuid, now: i64) -> Option<Option<ServiceAccount>> {
+        let accounts = read(&self.accounts);
+        let (account, loaded) = accounts.get(&id)?;
+        (now - loaded <= self.max_age).then(|| account.clone())
     }
 
-    pub fn store_account(&self, id: Uuid, account: Option<ServiceAccount>, generation: u64) {
+    pub fn store_account(&self, id: Uuid, account: Option<ServiceAccount>, generation: u64, now: i64) {
         let mut accounts = write(&self.accounts);
         if self.generation() == generation {
-            accounts.insert(id, account);
+            accounts.insert(id, (account, now));
         }
     }
 

@@ -117,6 +117,21 @@ impl ClientService {
         Ok(account)
     }
 
+    /// A service account allowed to introspect tokens: authenticated, and holding the
+    /// `introspect` permission (or `*`). RFC 7662 leaves it to the server which clients may ask;
+    /// an explicit grant keeps a service that only needs its own tokens from reading everyone's.
+    pub async fn introspector(&self, client_id: &str, secret: &str) -> Result<ServiceAccount> {
+        let account = self.authenticate(client_id, secret).await?;
+        if account.permissions.iter().any(|p| p == "introspect" || p == "*") {
+            Ok(account)
+        } else {
+            Err(ServiceError::Forbidden(
+                "insufficient_scope",
+                "introspection needs a service account with the introspect permission",
+            ))
+        }
+    }
+
     /// The client-credentials grant.
     pub async fn token(&self, client_id: &str, secret: &str) -> Result<ClientGrant> {
         let account = self.authenticate(client_id, secret).await?;

@@ -10,6 +10,7 @@ pub mod change;
 pub mod clients;
 pub mod compat;
 pub mod domains;
+pub mod housekeeping;
 pub mod keys;
 pub mod oidc;
 pub mod orgs;
@@ -61,6 +62,9 @@ pub enum ServiceError {
     Conflict(&'static str, &'static str),
     #[error("unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// Too much work queued (password hashing): try again shortly.
+    #[error("overloaded")]
+    Overloaded,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -101,7 +105,10 @@ pub fn no_randomness(_: aws_lc_rs::error::Unspecified) -> ServiceError {
 
 impl From<HashError> for ServiceError {
     fn from(e: HashError) -> Self {
-        Self::Internal(e.into())
+        match e {
+            HashError::Overloaded => Self::Overloaded,
+            e => Self::Internal(e.into()),
+        }
     }
 }
 

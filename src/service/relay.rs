@@ -7,7 +7,6 @@ use crate::clock::SharedClock;
 use crate::model::StoredEvent;
 use crate::store::{self, Conn, Db};
 use async_nats::connection::State;
-use chrono::Duration as Age;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -145,22 +144,4 @@ fn family(subject: &str) -> String {
         [a, b, _, rest @ ..] => format!("{a}.{b}.*.{}", rest.join(".")),
         _ => subject.to_owned(),
     }
-}
-
-/// Deletes published events past the retention, hourly.
-pub fn spawn_pruner(db: Db, clock: SharedClock, retention: Age) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            match store::events::prune(&db, clock.now() - retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(pruned = n, "pruned published events"),
-                Err(error) => tracing::warn!(%error, "cannot prune the outbox"),
-            }
-            if let Err(error) = store::oidc::prune(&db, clock.now()).await {
-                tracing::warn!(%error, "cannot prune expired external logins");
-            }
-        }
-    });
 }

@@ -51,3 +51,12 @@ pub async fn list<C: Conn>(c: &C, org_id: Option<Uuid>, request: PageRequest) ->
     )
     .await
 }
+
+/// Deletes entries older than `before`.
+pub async fn prune<C: Conn>(c: &C, before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+    Ok(audit_entry::Entity::delete_many()
+        .filter(audit_entry::Column::CreatedAt.lt(before))
+        .exec(c)
+        .await?
+        .rows_affected)
+}

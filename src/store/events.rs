@@ -83,10 +83,14 @@ pub async fn list<C: Conn>(c: &C, org_id: Option<Uuid>, request: PageRequest) ->
     page::paginate(c, base, outbox_event::Column::Id, request, from_model, |e| e.id).await
 }
 
-/// Deletes published events older than `before`.
-pub async fn prune<C: Conn>(c: &C, before: DateTime<Utc>) -> Result<u64> {
-    Ok(outbox_event::Entity::delete_many()
-        .filter(outbox_event::Column::PublishedAt.is_not_null())
+/// Deletes published events older than `before` (and unpublished ones too when asked: with no
+/// relay, nothing ever publishes them).
+pub async fn prune<C: Conn>(c: &C, before: DateTime<Utc>, unpublished_too: bool) -> Result<u64> {
+    let mut delete = outbox_event::Entity::delete_many();
+    if !unpublished_too {
+        delete = delete.filter(outbox_event::Column::PublishedAt.is_not_null());
+    }
+    Ok(delete
         .filter(outbox_event::Column::CreatedAt.lt(before))
         .exec(c)
         .await?

@@ -17,6 +17,7 @@ pub mod roles;
 pub mod service_accounts;
 pub mod sessions;
 pub mod teams;
+pub mod throttle;
 pub mod users;
 
 use migration::MigratorTrait;

@@ -26,6 +26,31 @@ pub async fn insert<C: Conn>(
     Ok(())
 }
 
+/// Whether an unused, unexpired token has this digest (nothing is spent).
+pub async fn is_live<C: Conn>(c: &C, digest: &str, now: DateTime<Utc>) -> Result<bool> {
+    Ok(password_reset::Entity::find()
+        .filter(password_reset::Column::TokenHash.eq(digest))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .filter(password_reset::Column::ExpiresAt.gt(now))
+        .one(c)
+        .await?
+        .is_some())
+}
+
+/// Deletes tokens that expired or were used before `before`.
+pub async fn prune<C: Conn>(c: &C, before: DateTime<Utc>) -> Result<u64> {
+    use sea_orm::Condition;
+    Ok(password_reset::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(password_reset::Column::ExpiresAt.lt(before))
+                .add(password_reset::Column::UsedAt.lt(before)),
+        )
+        .exec(c)
+        .await?
+        .rows_affected)
+}
+
 /// Spends the unused, unexpired token with this digest: its user for exactly one caller,
 /// however many race for it; `None` for everyone else.
 pub async fn spend<C: Conn>(c: &C, digest: &str, now: DateTime<Utc>) -> Result<Option<Uuid>> {

@@ -88,14 +88,23 @@ pub async fn delete<C: Conn>(c: &C, org_id: Uuid, id: Uuid) -> Result<bool> {
     Ok(done.rows_affected > 0)
 }
 
-pub async fn update<C: Conn>(c: &C, id: Uuid, name: &str, permissions: &[String]) -> Result<()> {
-    service_account::ActiveModel {
+/// Renames an account, replaces its permissions and, when given, its secret's digest.
+pub async fn update<C: Conn>(
+    c: &C,
+    id: Uuid,
+    name: &str,
+    permissions: &[String],
+    secret_digest: Option<String>,
+) -> Result<()> {
+    let mut model = service_account::ActiveModel {
         id: Set(id),
         name: Set(name.to_owned()),
         permissions: Set(permissions.join(" ")),
         ..Default::default()
+    };
+    if let Some(digest) = secret_digest {
+        model.secret_hash = Set(digest);
     }
-    .update(c)
-    .await?;
+    model.update(c).await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Sessions and their refresh tokens.
 use super::{Conn, Result};
-use crate::model::Session;
+use crate::model::{Page, PageRequest, Session};
 use chrono::{DateTime, Utc};
 use entity::{refresh_token, session};
 use sea_orm::sea_query::Expr;
@@ -45,18 +45,29 @@ pub async fn find<C: Conn>(c: &C, id: Uuid) -> Result<Option<Session>> {
     Ok(session::Entity::find_by_id(id).one(c).await?.map(Session::from))
 }
 
-/// The user's sessions that are neither revoked nor expired, newest first.
-pub async fn list_live<C: Conn>(c: &C, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>> {
-    Ok(session::Entity::find()
+/// One page of the user's sessions that are neither revoked nor expired, newest first (by id:
+/// UUIDv7, so by creation); the total on the first page.
+pub async fn list_live<C: Conn>(
+    c: &C,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+    request: PageRequest,
+) -> Result<Page<Session>> {
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let base = session::Entity::find()
         .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::RevokedAt.is_null())
-        .filter(session::Column::ExpiresAt.gt(now))
-        .order_by_desc(session::Column::CreatedAt)
-        .all(c)
-        .await?
-        .into_iter()
-        .map(Session::from)
-        .collect())
+        .filter(session::Column::ExpiresAt.gt(now));
+    let total = match request.after {
+        None => Some(base.clone().count(c).await?),
+        Some(_) => None,
+    };
+    let mut query = base.order_by_desc(session::Column::Id).limit(request.limit + 1);
+    if let Some(after) = request.after {
+        query = query.filter(session::Column::Id.lt(after));
+    }
+    let items = query.all(c).await?.into_iter().map(Session::from).collect();
+    Ok(super::page::finish(items, request, total, |s: &Session| s.id))
 }
 
 /// Marks a session used now, for the organisation its new tokens are for.
@@ -75,7 +86,15 @@ pub async fn touch<C: Conn>(c: &C, id: Uuid, org_id: Uuid, now: DateTime<Utc>) -
 pub enum SessionsOf {
     Session(Uuid),
     User(Uuid),
-    UserInOrg { user: Uuid, org: Uuid },
+    /// Every session of the user but one (theirs, as they change their password).
+    UserExcept {
+        user: Uuid,
+        keep: Uuid,
+    },
+    UserInOrg {
+        user: Uuid,
+        org: Uuid,
+    },
     Org(Uuid),
 }
 
@@ -88,6 +107,9 @@ pub async fn revoke<C: Conn>(c: &C, whose: SessionsOf, reason: &str, now: DateTi
     update = match whose {
         SessionsOf::Session(id) => update.filter(session::Column::Id.eq(id)),
         SessionsOf::User(user) => update.filter(session::Column::UserId.eq(user)),
+        SessionsOf::UserExcept { user, keep } => update
+            .filter(session::Column::UserId.eq(user))
+            .filter(session::Column::Id.ne(keep)),
         SessionsOf::UserInOrg { user, org } => update
             .filter(session::Column::UserId.eq(user))
             .filter(session::Column::OrgId.eq(org)),
@@ -157,4 +179,57 @@ pub async fn revoked_since<C: Conn>(c: &C, since: DateTime<Utc>) -> Result<Vec<(
         .into_iter()
         .filter_map(|s| Some((s.id, s.revoked_at?)))
         .collect())
+}
+
+/// Deletes sessions (with their refresh tokens) that ended or expired before `before`.
+pub async fn prune<C: Conn>(c: &C, before: DateTime<Utc>) -> Result<u64> {
+    use sea_orm::Condition;
+    let ended = Condition::any()
+        .add(session::Column::ExpiresAt.lt(before))
+        .add(session::Column::RevokedAt.lt(before));
+    let ids: Vec<Uuid> = session::Entity::find()
+        .filter(ended.clone())
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    for chunk in ids.chunks(500) {
+        refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::SessionId.is_in(chunk.iter().copied()))
+            .exec(c)
+            .await?;
+    }
+    Ok(session::Entity::delete_many()
+        .filter(ended)
+        .exec(c)
+        .await?
+        .rows_affected)
+}
+
+/// The ids of a user's live sessions, oldest first, at most `limit`.
+pub async fn oldest_live<C: Conn>(c: &C, user_id: Uuid, now: DateTime<Utc>, limit: u64) -> Result<Vec<Uuid>> {
+    use sea_orm::QuerySelect;
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .order_by_asc(session::Column::CreatedAt)
+        .limit(limit)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect())
+}
+
+/// How many live sessions a user has.
+pub async fn count_live<C: Conn>(c: &C, user_id: Uuid, now: DateTime<Utc>) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .count(c)
+        .await?)
 }

@@ -87,6 +87,11 @@ pub async fn find_credentials<C: Conn>(c: &C, login: &str) -> Result<Option<(Use
     }))
 }
 
+/// An account's password hash (none for accounts that log in elsewhere).
+pub async fn password_hash<C: Conn>(c: &C, id: Uuid) -> Result<Option<String>> {
+    Ok(user::Entity::find_by_id(id).one(c).await?.and_then(|m| m.password_hash))
+}
+
 /// Records a login: its time and the organisation it was for (the next login's default).
 pub async fn record_login<C: Conn>(c: &C, id: Uuid, org_id: Uuid, now: DateTime<Utc>) -> Result<()> {
     user::Entity::update_many()

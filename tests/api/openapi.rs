@@ -73,6 +73,7 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("post", "/auth/oidc/discover", false),
     ("post", "/auth/password/forgot", false),
     ("post", "/auth/password/reset", false),
+    ("post", "/auth/password/change", true),
     ("post", "/api/auth/register", false),
     ("post", "/api/auth/login", false),
     ("post", "/api/auth/refresh", false),

@@ -11,7 +11,7 @@ use super::state::AppState;
 use crate::model::{ClientInfo, SessionId};
 use crate::service::authn::Credential;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -108,13 +108,16 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
     Ok(Json(context.as_ref().into()))
 }
 
-#[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = SessionList), (status = 401, body = ErrorBody)))]
-pub async fn sessions(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<SessionList>> {
-    let sessions = state.auth.sessions(&caller).await?;
-    let current = caller.session_id;
-    let sessions = sessions.into_iter().map(|s| SessionView::new(s, current)).collect();
-    Ok(Json(SessionList { sessions }))
+/// The caller's live sessions, newest first, a page at a time.
+#[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = SessionList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn sessions(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<SessionList>> {
+    let page = state.auth.sessions(&caller, page.request()?).await?;
+    Ok(Json(SessionList::new(page, caller.session_id)))
 }
 
 #[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
@@ -156,7 +159,7 @@ pub async fn introspect(
         "invalid_client",
         "introspection needs a service account's HTTP Basic credentials".into(),
     ))?;
-    let account = state.clients.authenticate(&id, &secret).await?;
+    let account = state.clients.introspector(&id, &secret).await?;
     let found = state.authn.introspect(&form.token, Some(account.org_id)).await?;
     Ok(Json(introspection::rfc7662(found)))
 }

@@ -1,11 +1,13 @@
 //! Password login: every credential failure looks the same and costs one hash; a name is locked
 //! after repeated failures (`throttle`); the organisation is the one asked for, else the last
 //! one used, else the first joined.
+use super::throttle::Subject;
 use super::{AuthService, Grant};
 use crate::model::ClientInfo;
-use crate::model::input::{Invalid, Problems, presented_password};
+use crate::model::input::{Invalid, Password, Problems, presented_password};
 use crate::service::authn::home::org_for_login;
-use crate::service::change::{Actor, Audit};
+use crate::service::authz::Caller;
+use crate::service::change::{Actor, Audit, Event, SessionsOf};
 use crate::service::{Result, ServiceError};
 use crate::store;
 use secrecy::SecretString;
@@ -43,13 +45,15 @@ impl AuthService {
     #[tracing::instrument(skip_all, err(level = "info"))]
     pub async fn login(&self, input: Login, client: ClientInfo) -> Result<Grant> {
         let login = input.login;
-        self.throttle
-            .check(&login, self.changes.now())
-            .map_err(ServiceError::TooManyAttempts)?;
         let (user, hash) = match store::users::find_credentials(&self.db, &login).await? {
             Some((user, hash)) => (Some(user), hash),
             None => (None, None),
         };
+        let subject = match &user {
+            Some(user) => Subject::Account(user.id),
+            None => Subject::Name(&login),
+        };
+        let locks = self.throttle.start(subject, self.changes.now()).await?;
         let matches = self.hasher.verify(input.password, hash).await?;
         let user = match user {
             Some(user) if matches && user.active => user,
@@ -62,9 +66,8 @@ impl AuthService {
                 self.changes
                     .record([Audit::new(&actor, "login").outcome("failure")])
                     .await?;
-                if let Some(seconds) = self.throttle.failed(&login, self.changes.now()) {
+                if locks {
                     tracing::warn!(
-                        seconds,
                         ip = client.ip.as_deref(),
                         "a login name is locked after repeated failed logins"
                     );
@@ -72,7 +75,7 @@ impl AuthService {
                 return Err(ServiceError::InvalidCredentials);
             }
         };
-        self.throttle.succeeded(&login);
+        self.throttle.succeeded(subject).await?;
         let org = org_for_login(&self.db, &user, input.organization.as_deref()).await?;
         let context = (*self.authn.current(user.id, org.id).await?).clone();
         let mut change = self.changes.begin().await?;
@@ -81,5 +84,43 @@ impl AuthService {
         let grant = self.start_session(&mut change, context, client).await?;
         change.commit().await?;
         Ok(grant)
+    }
+
+    /// A user changes their own password: the current one is checked (and counted like a
+    /// login), and every other session of theirs ends.
+    pub async fn change_password(&self, caller: &Caller, current: SecretString, new: Password) -> Result<()> {
+        let subject = Subject::Account(caller.user_id);
+        self.throttle.start(subject, self.changes.now()).await?;
+        let hash = store::users::password_hash(&self.db, caller.user_id).await?;
+        if !self.hasher.verify(current, hash).await? {
+            let failed = Audit::new(&caller.actor(), "password.change").outcome("failure");
+            self.changes.record([failed]).await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
+        self.throttle.succeeded(subject).await?;
+        let new_hash = self.hasher.hash(new.secret()).await?;
+        let mut change = self.changes.begin().await?;
+        let before = store::users::find(change.tx(), caller.user_id)
+            .await?
+            .ok_or(ServiceError::InvalidToken(crate::token::VerifyError::SessionRevoked))?;
+        let changes = store::users::UserChanges {
+            password_hash: Some(new_hash),
+            ..store::users::UserChanges::default()
+        };
+        let after = store::users::update(change.tx(), caller.user_id, changes, change.now()).await?;
+        let others = SessionsOf::UserExcept {
+            user: caller.user_id,
+            keep: caller.session_id,
+        };
+        change.end_sessions(others, "password_changed").await?;
+        change.audit(Audit::new(&caller.actor(), "password.change").target("user", caller.user_id));
+        change.user_changed(caller.user_id);
+        let event = Event::UserUpdated {
+            before,
+            after,
+            password_changed: true,
+        };
+        change.event(None, event);
+        change.commit().await
     }
 }

@@ -52,7 +52,7 @@ impl AuthService {
         config: Arc<Config>,
     ) -> Self {
         Self {
-            throttle: LoginThrottle::new(config.login_throttle),
+            throttle: LoginThrottle::for_database(config.login_throttle, &db),
             db,
             changes,
             authn,

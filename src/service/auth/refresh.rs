@@ -11,20 +11,26 @@ use crate::store;
 const NOT_A_MEMBER: ServiceError = ServiceError::Forbidden("not_a_member", "not a member of this organisation");
 
 impl AuthService {
-    /// Rotates a refresh token, optionally switching organisation.
+    /// Rotates a refresh token, optionally switching organisation. Spending the old token and
+    /// issuing the new one are one transaction: a refused switch (or an ended session) rolls the
+    /// spend back, so the client's next ordinary refresh still works.
     #[tracing::instrument(skip_all, err(level = "info"))]
     pub async fn refresh(&self, refresh_token: &str, organization: Option<&str>) -> Result<Grant> {
         let now = self.changes.now();
         let stored = store::sessions::find_refresh(&self.db, &crypto::token_digest(refresh_token))
             .await?
             .ok_or(ServiceError::InvalidGrant("the refresh token is invalid"))?;
-        if !store::sessions::spend_refresh(&self.db, stored.id, now).await? {
+        let change = self.changes.begin().await?;
+        if !store::sessions::spend_refresh(change.tx(), stored.id, now).await? {
+            // Another presentation won: this one is reuse. The change is dropped first (on SQLite
+            // it holds the write lock the revocation needs).
+            drop(change);
             self.reused(stored.session_id).await?;
             return Err(ServiceError::InvalidGrant(
                 "the refresh token was already used; the session is revoked",
             ));
         }
-        let session = store::sessions::find(&self.db, stored.session_id)
+        let session = store::sessions::find(change.tx(), stored.session_id)
             .await?
             .filter(|s| s.is_live(now) && stored.expires_at > now)
             .ok_or(ServiceError::InvalidGrant(
@@ -32,7 +38,7 @@ impl AuthService {
             ))?;
         let org_id = match organization {
             Some(slug) => {
-                store::orgs::find_by_slug(&self.db, slug)
+                store::orgs::find_by_slug(change.tx(), slug)
                     .await?
                     .filter(|o| o.active)
                     .ok_or(NOT_A_MEMBER)?
@@ -49,7 +55,6 @@ impl AuthService {
                 ));
             }
         };
-        let change = self.changes.begin().await?;
         store::sessions::touch(change.tx(), session.id, org_id, now).await?;
         store::users::record_login(change.tx(), session.user_id, org_id, now).await?;
         let session = Session { org_id, ..session };

@@ -3,7 +3,7 @@
 //! through `Change::end_sessions`, so every replica refuses the session's tokens at once.
 use super::{AuthService, Grant};
 use crate::crypto;
-use crate::model::{ClientInfo, MembershipContext, Session, SessionId};
+use crate::model::{ClientInfo, MembershipContext, Page, PageRequest, Session, SessionId};
 use crate::service::authz::Caller;
 use crate::service::change::{Actor, Audit, Change, Event, SessionsOf};
 use crate::service::{Result, ServiceError, no_randomness};
@@ -31,6 +31,15 @@ impl AuthService {
             expires_at: now + self.config.session_max_lifetime,
             revoked_at: None,
         };
+        let cap = self.config.limits.max_sessions_per_user;
+        let live = store::sessions::count_live(change.tx(), session.user_id, now).await?;
+        if live >= cap {
+            // The oldest make room (AUTH_MAX_SESSIONS_PER_USER).
+            let oldest = store::sessions::oldest_live(change.tx(), session.user_id, now, live + 1 - cap).await?;
+            for id in oldest {
+                change.end_sessions(SessionsOf::Session(id), "session_limit").await?;
+            }
+        }
         store::sessions::insert(change.tx(), &session).await?;
         store::users::record_login(change.tx(), context.user.id, context.org.id, now).await?;
         let grant = self.issue(change.tx(), context, &session).await?;
@@ -101,8 +110,9 @@ impl AuthService {
         self.end(SessionsOf::User(caller.user_id), "logout_all").await
     }
 
-    pub async fn sessions(&self, caller: &Caller) -> Result<Vec<Session>> {
-        Ok(store::sessions::list_live(&self.db, caller.user_id, self.changes.now()).await?)
+    /// The caller's live sessions, newest first.
+    pub async fn sessions(&self, caller: &Caller, page: PageRequest) -> Result<Page<Session>> {
+        Ok(store::sessions::list_live(&self.db, caller.user_id, self.changes.now(), page).await?)
     }
 
     /// Revokes one of the caller's own sessions; another user's session is "not found".

@@ -2,23 +2,27 @@
 //! password logins, and pacing of password-reset mail (`MailPacer`, below).
 //!
 //! Logins, as Keycloak's "brute force detection" does it with temporary lockout:
-//! - after `max_failures` failed logins in a row for one login name, that name is locked for
-//!   `lockout`; every further failure doubles the lock, up to 15 minutes;
-//! - while a name is locked, its logins are refused before the password is checked (so guessing
-//!   stops, and a flood of them costs no argon2 work) and do not count as failures;
-//! - a successful login forgets the name's failures; so do 12 hours without one;
-//! - attempts already past the check when a lock starts still finish, so concurrent guesses can
-//!   overshoot the limit by what is in flight (bounded by the hashing queue).
+//! - what is counted is the account (its email and its username share one counter), or the name
+//!   itself when no account has it, so a lock says nothing about which accounts exist;
+//! - an attempt counts as a failure from the moment it starts until it succeeds: a guess in
+//!   flight is a failure, so thousands sent at once still get `max_failures` tries, not
+//!   thousands;
+//! - once `max_failures` have started without a success, the subject is locked for `lockout`;
+//!   every further failure after a lock doubles it, up to 15 minutes;
+//! - while locked, attempts are refused before the password is checked (no argon2 work) and do
+//!   not count; a successful login forgets the failures; so do 12 hours without one.
 //!
-//! Names are counted whether or not an account has them, so a lock says nothing about which
-//! accounts exist. They are kept as SHA-256 digests: bounded in size, and no addresses in memory.
-//! Per replica and in memory: behind a load balancer an attacker gets `max_failures` tries per
-//! replica before the locks start. Client addresses are not counted: behind a proxy or a NAT one
-//! address is many people, and a lock per address would lock them all out.
+//! The counters live in memory on SQLite (one process) and in the `login_attempts` table on
+//! PostgreSQL, so every replica behind a load balancer shares them (one row lock per attempt).
+//! Keys are SHA-256 digests: bounded in size, and no addresses kept. Client addresses are not
+//! counted: behind a proxy or a NAT one address is many people.
 use crate::config::ThrottlePolicy;
+use crate::service::{Result, ServiceError};
+use crate::store::{self, Db};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use uuid::Uuid;
 
 /// The longest lock.
 const MAX_LOCKOUT: Duration = Duration::minutes(15);
@@ -26,86 +30,149 @@ const MAX_LOCKOUT: Duration = Duration::minutes(15);
 /// How long failures are remembered after the last one.
 const FAILURE_MEMORY: Duration = Duration::hours(12);
 
-/// Names tracked at most; past this, names that are not locked are forgotten first.
+/// Subjects tracked at most in memory; past this, those that are not locked are forgotten first.
 const MAX_TRACKED: usize = 100_000;
 
 type NameDigest = [u8; 32];
-
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: DateTime<Utc>,
-    locked_until: Option<DateTime<Utc>>,
-}
-
-pub struct LoginThrottle {
-    policy: Option<ThrottlePolicy>,
-    names: Mutex<HashMap<NameDigest, Failures>>,
-}
 
 fn digest(name: &str) -> NameDigest {
     crate::crypto::sha256(name.as_bytes())
 }
 
-impl LoginThrottle {
-    pub fn new(policy: Option<ThrottlePolicy>) -> Self {
-        Self {
-            policy,
-            names: Mutex::default(),
+/// Who an attempt is counted against.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// An account: its email and its username are one subject.
+    Account(Uuid),
+    /// A login name no account has (counted the same, so locks reveal nothing).
+    Name(&'a str),
+}
+
+impl Subject<'_> {
+    fn key(&self) -> NameDigest {
+        match self {
+            Self::Account(id) => digest(&format!("account:{id}")),
+            Self::Name(name) => digest(&format!("name:{name}")),
         }
     }
+}
 
-    fn names(&self) -> std::sync::MutexGuard<'_, HashMap<NameDigest, Failures>> {
-        self.names.lock().unwrap_or_else(|p| p.into_inner())
+pub use crate::store::throttle::Failures;
+
+/// Seconds to wait, rounded up: a client that waits exactly this long is let in.
+fn wait(until: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    ((until - now).num_milliseconds() + 999).div_euclid(1000)
+}
+
+/// Starts an attempt on a subject's failures: `Err(seconds)` while locked; otherwise the attempt
+/// is counted (and, at the limit, the lock starts now).
+pub fn start(
+    policy: ThrottlePolicy,
+    before: Option<Failures>,
+    now: DateTime<Utc>,
+) -> std::result::Result<Failures, i64> {
+    let mut failures = before.unwrap_or(Failures {
+        count: 0,
+        last: now,
+        locked_until: None,
+    });
+    if let Some(until) = failures.locked_until.filter(|until| *until > now) {
+        return Err(wait(until, now));
     }
-
-    /// `Err(seconds to wait)` while `name` (normalised) is locked.
-    pub fn check(&self, name: &str, now: DateTime<Utc>) -> Result<(), i64> {
-        if self.policy.is_none() {
-            return Ok(());
-        }
-        match self.names().get(&digest(name)).and_then(|f| f.locked_until) {
-            // Rounded up: a client that waits exactly this long is let in.
-            Some(until) if until > now => Err(((until - now).num_milliseconds() + 999).div_euclid(1000)),
-            _ => Ok(()),
-        }
+    if now - failures.last > FAILURE_MEMORY {
+        failures.count = 0;
     }
-
-    /// Counts a failed login; `Some(seconds)` when it locks the name.
-    pub fn failed(&self, name: &str, now: DateTime<Utc>) -> Option<i64> {
-        let policy = self.policy?;
-        let mut names = self.names();
-        if names.len() >= MAX_TRACKED {
-            names.retain(|_, f| f.locked_until.is_some_and(|until| until > now));
-            if names.len() >= MAX_TRACKED {
-                return None;
-            }
-        }
-        let entry = names.entry(digest(name)).or_insert(Failures {
-            count: 0,
-            last: now,
-            locked_until: None,
-        });
-        if now - entry.last > FAILURE_MEMORY {
-            entry.count = 0;
-        }
-        entry.count = entry.count.saturating_add(1);
-        entry.last = now;
-        let over = entry.count.checked_sub(policy.max_failures)?;
+    failures.count = failures.count.saturating_add(1);
+    failures.last = now;
+    if let Some(over) = failures.count.checked_sub(policy.max_failures) {
         let lock = policy
             .lockout
             .checked_mul(1i32.checked_shl(over.min(20)).unwrap_or(i32::MAX))
             .map_or(MAX_LOCKOUT, |d| d.min(MAX_LOCKOUT));
-        entry.locked_until = Some(now + lock);
-        Some(lock.num_seconds())
+        failures.locked_until = Some(now + lock);
     }
+    Ok(failures)
+}
 
-    /// A successful login forgets the name's failures.
-    pub fn succeeded(&self, name: &str) {
-        if self.policy.is_some() {
-            self.names().remove(&digest(name));
+/// Where the counters live.
+enum Counters {
+    Memory(Mutex<HashMap<NameDigest, Failures>>),
+    /// PostgreSQL: shared by every replica.
+    Shared(Db),
+}
+
+pub struct LoginThrottle {
+    policy: Option<ThrottlePolicy>,
+    counters: Counters,
+}
+
+impl LoginThrottle {
+    /// In memory (one process).
+    pub fn new(policy: Option<ThrottlePolicy>) -> Self {
+        Self {
+            policy,
+            counters: Counters::Memory(Mutex::default()),
         }
     }
+
+    /// In memory on SQLite, in the database on PostgreSQL.
+    pub fn for_database(policy: Option<ThrottlePolicy>, db: &Db) -> Self {
+        if store::notify::is_postgres(db) {
+            Self {
+                policy,
+                counters: Counters::Shared(db.clone()),
+            }
+        } else {
+            Self::new(policy)
+        }
+    }
+
+    /// Starts an attempt: `TooManyAttempts` while the subject is locked, otherwise counted as a
+    /// failure until `succeeded`. Returns whether this attempt starts a lock.
+    pub async fn start(&self, subject: Subject<'_>, now: DateTime<Utc>) -> Result<bool> {
+        let Some(policy) = self.policy else {
+            return Ok(false);
+        };
+        let key = subject.key();
+        let counted = match &self.counters {
+            Counters::Memory(names) => {
+                let mut names = names.lock().unwrap_or_else(|p| p.into_inner());
+                if names.len() >= MAX_TRACKED {
+                    names.retain(|_, f| f.locked_until.is_some_and(|until| until > now));
+                }
+                let counted = start(policy, names.get(&key).copied(), now);
+                if let Ok(failures) = counted
+                    && names.len() < MAX_TRACKED
+                {
+                    names.insert(key, failures);
+                }
+                counted
+            }
+            Counters::Shared(db) => store::throttle::count(db, &hex(&key), |before| start(policy, before, now)).await?,
+        };
+        counted
+            .map(|failures| failures.locked_until.is_some())
+            .map_err(ServiceError::TooManyAttempts)
+    }
+
+    /// A successful login forgets the subject's failures.
+    pub async fn succeeded(&self, subject: Subject<'_>) -> Result<()> {
+        if self.policy.is_none() {
+            return Ok(());
+        }
+        let key = subject.key();
+        match &self.counters {
+            Counters::Memory(names) => {
+                names.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            }
+            Counters::Shared(db) => store::throttle::forget(db, &hex(&key)).await?,
+        }
+        Ok(())
+    }
+}
+
+fn hex(key: &NameDigest) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The shortest time between two password-reset mails to one address.
@@ -143,40 +210,82 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn throttle(max_failures: u32) -> LoginThrottle {
-        LoginThrottle::new(Some(ThrottlePolicy {
-            max_failures,
-            lockout: Duration::seconds(60),
-        }))
-    }
+    const POLICY: ThrottlePolicy = ThrottlePolicy {
+        max_failures: 3,
+        lockout: Duration::seconds(60),
+    };
 
     fn at(seconds: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_900_000_000 + seconds, 0).unwrap()
     }
 
-    #[test]
-    fn locks_after_the_limit_and_doubles_up_to_fifteen_minutes() {
-        let t = throttle(3);
-        assert_eq!(t.failed("ada", at(0)), None);
-        assert_eq!(t.failed("ada", at(1)), None);
-        assert_eq!(t.check("ada", at(1)), Ok(()));
-        assert_eq!(t.failed("ada", at(2)), Some(60));
-        assert_eq!(t.check("ada", at(2)), Err(60));
-        assert_eq!(t.check("ada", at(61)), Err(1));
-        assert_eq!(t.check("ada", at(62)), Ok(()));
-        assert_eq!(t.check("bob", at(2)), Ok(()), "other names are not affected");
-        let locks: Vec<_> = (0..6).map(|i| t.failed("ada", at(100 + i))).collect();
-        assert_eq!(locks, [120, 240, 480, 900, 900, 900].map(Some));
+    /// Starts `n` attempts that all fail, from `state`; returns the state and each answer.
+    fn fail(mut state: Option<Failures>, times: &[i64]) -> (Option<Failures>, Vec<std::result::Result<bool, i64>>) {
+        let mut answers = Vec::new();
+        for t in times {
+            match start(POLICY, state, at(*t)) {
+                Ok(f) => {
+                    answers.push(Ok(f.locked_until.is_some()));
+                    state = Some(f);
+                }
+                Err(wait) => answers.push(Err(wait)),
+            }
+        }
+        (state, answers)
     }
 
     #[test]
-    fn success_and_time_forget_failures() {
-        let t = throttle(2);
-        t.failed("ada", at(0));
-        t.succeeded("ada");
-        assert_eq!(t.failed("ada", at(1)), None, "counting starts again after a success");
-        assert_eq!(t.failed("ada", at(1 + 12 * 3600 + 1)), None, "and after 12 quiet hours");
-        assert_eq!(t.failed("ada", at(1 + 12 * 3600 + 2)), Some(60));
+    fn attempts_count_from_their_start_and_lock_at_the_limit() {
+        // Three attempts in flight at once: the third starts the lock, the fourth is refused.
+        let (state, answers) = fail(None, &[0, 0, 0, 0]);
+        assert_eq!(answers, [Ok(false), Ok(false), Ok(true), Err(60)]);
+        assert_eq!(
+            start(POLICY, state, at(61)).map(|f| f.count),
+            Ok(4),
+            "unlocked after the wait"
+        );
+    }
+
+    #[test]
+    fn further_failures_double_the_lock_up_to_fifteen_minutes() {
+        let (mut state, _) = fail(None, &[0, 1, 2]);
+        let mut locks = Vec::new();
+        let mut t = 2;
+        for _ in 0..6 {
+            t += 1000;
+            let f = start(POLICY, state, at(t)).unwrap();
+            locks.push((f.locked_until.unwrap() - at(t)).num_seconds());
+            state = Some(f);
+        }
+        assert_eq!(locks, [120, 240, 480, 900, 900, 900]);
+    }
+
+    #[test]
+    fn twelve_quiet_hours_forget_failures() {
+        let (state, _) = fail(None, &[0, 1]);
+        let later = start(POLICY, state, at(1 + 12 * 3600 + 1)).unwrap();
+        assert_eq!(later.count, 1);
+    }
+
+    #[tokio::test]
+    async fn an_account_is_one_subject_and_success_forgets() {
+        let t = LoginThrottle::new(Some(POLICY));
+        let ada = Subject::Account(Uuid::nil());
+        assert!(!t.start(ada, at(0)).await.unwrap());
+        assert!(!t.start(ada, at(1)).await.unwrap());
+        t.succeeded(ada).await.unwrap();
+        for i in 0..2 {
+            assert!(!t.start(ada, at(2 + i)).await.unwrap(), "counting starts again");
+        }
+        assert!(
+            t.start(Subject::Name("ada"), at(5)).await.is_ok(),
+            "a name is another subject"
+        );
+        assert!(t.start(ada, at(5)).await.unwrap(), "the third starts the lock");
+        assert!(matches!(
+            t.start(ada, at(6)).await,
+            Err(ServiceError::TooManyAttempts(59))
+        ));
     }
 
     #[test]
@@ -189,12 +298,11 @@ mod tests {
         assert!(!pacer.allow("ada", at(61)));
     }
 
-    #[test]
-    fn off_means_off() {
+    #[tokio::test]
+    async fn off_means_off() {
         let t = LoginThrottle::new(None);
         for i in 0..50 {
-            assert_eq!(t.failed("ada", at(i)), None);
+            assert!(!t.start(Subject::Name("ada"), at(i)).await.unwrap());
         }
-        assert_eq!(t.check("ada", at(50)), Ok(()));
     }
 }

@@ -21,6 +21,7 @@ use crate::token::{AccessClaims, KeyStore, Verifier, VerifyError};
 use chrono::Duration;
 pub use context::denied;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use uuid::Uuid;
 
 /// Who a verified token speaks for.
@@ -71,6 +72,8 @@ pub struct Authenticator {
     revocation_window: Duration,
     external: Option<ExternalTokens>,
     dev: Option<DevHeaders>,
+    /// When the revoked sessions were last read from the database (seconds since the epoch).
+    revocations_read: AtomicI64,
 }
 
 /// What the authenticator is made of.
@@ -96,12 +99,14 @@ impl Authenticator {
             revocation_window: parts.revocation_window,
             external: parts.external,
             dev: parts.dev,
+            revocations_read: AtomicI64::new(0),
         }
     }
 
     /// Loads the sessions revoked recently enough that their tokens may still be presented.
     pub async fn warm(&self) -> Result<()> {
         let now = self.clock.now();
+        self.revocations_read.store(now.timestamp(), Ordering::Relaxed);
         for (id, revoked_at) in store::sessions::revoked_since(&self.db, now - self.revocation_window).await? {
             self.cache.revoke(&[id], revoked_at + self.revocation_window);
         }
@@ -125,6 +130,7 @@ impl Authenticator {
     /// One of our access tokens, verified, with its session or service account live.
     pub async fn principal(&self, token: &str) -> Result<Principal> {
         let now = self.clock.now();
+        self.reread_revocations_if_stale(now.timestamp()).await;
         let digest = TokenDigest::of(token);
         let verified = match self.cache.verified(&digest) {
             // Remembered by its exact bytes: the signature and claims were checked; time still moves.
@@ -246,12 +252,14 @@ impl Authenticator {
 
     /// The user's current context in the organisation, from the cache or loaded once.
     pub async fn context(&self, user_id: Uuid, org_id: Uuid) -> Result<ContextResult> {
-        if let Some(hit) = self.cache.context(user_id, org_id) {
+        let now = self.clock.now().timestamp();
+        if let Some(hit) = self.cache.context(user_id, org_id, now) {
             return Ok(hit);
         }
         let generation = self.cache.generation();
         let value = context::load(&self.db, user_id, org_id).await?.map(Arc::new);
-        self.cache.store_context(user_id, org_id, value.clone(), generation);
+        self.cache
+            .store_context(user_id, org_id, value.clone(), generation, now);
         Ok(value)
     }
 
@@ -261,13 +269,31 @@ impl Authenticator {
     }
 
     pub async fn service_account(&self, id: Uuid) -> Result<Option<ServiceAccount>> {
-        if let Some(hit) = self.cache.account(id) {
+        let now = self.clock.now().timestamp();
+        if let Some(hit) = self.cache.account(id, now) {
             return Ok(hit);
         }
         let generation = self.cache.generation();
         let account = store::service_accounts::by_id(&self.db, id).await?;
-        self.cache.store_account(id, account.clone(), generation);
+        self.cache.store_account(id, account.clone(), generation, now);
         Ok(account)
+    }
+
+    /// Past the cache's maximum age, the revoked sessions are read again (by one request; the
+    /// others go on with what is known): a lost notification cannot keep a revoked session alive
+    /// for longer than that.
+    async fn reread_revocations_if_stale(&self, now: i64) {
+        let read = self.revocations_read.load(Ordering::Relaxed);
+        let stale = now - read > self.cache.max_age().num_seconds();
+        if stale
+            && self
+                .revocations_read
+                .compare_exchange(read, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            && let Err(error) = self.warm().await
+        {
+            tracing::warn!(error = %error, "cannot re-read the revoked sessions; keeping what is known");
+        }
     }
 
     /// The global provider's verdict on a token, `None` when it is not that provider's.

@@ -26,13 +26,40 @@ impl Broadcaster {
         if !store::notify::is_postgres(&self.db) || invalidations.is_empty() {
             return;
         }
-        for payload in payloads(invalidations) {
-            if let Err(error) = store::notify::send(&self.db, payload).await {
-                tracing::warn!(error = format!("{error:#}"), "cannot notify the other replicas");
+        let mut pending = payloads(invalidations);
+        while let Some(payload) = pending.first() {
+            if let Err(error) = store::notify::send(&self.db, payload.clone()).await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot notify the other replicas; retrying"
+                );
+                tokio::spawn(retry(self.db.clone(), pending));
                 return;
             }
+            pending.remove(0);
         }
     }
+}
+
+/// Sends what could not be sent, a few times over some seconds. Past that the other replicas
+/// catch up anyway: their cached answers are re-read after `AUTH_CACHE_MAX_AGE`.
+async fn retry(db: Db, mut pending: Vec<String>) {
+    for delay in [1, 2, 4, 8] {
+        tokio::time::sleep(std::time::Duration::from_secs(delay)).await;
+        while let Some(payload) = pending.first() {
+            if store::notify::send(&db, payload.clone()).await.is_err() {
+                break;
+            }
+            pending.remove(0);
+        }
+        if pending.is_empty() {
+            return;
+        }
+    }
+    tracing::error!(
+        lost = pending.len(),
+        "cannot notify the other replicas; they catch up within AUTH_CACHE_MAX_AGE"
+    );
 }
 
 /// The notifications for some invalidations: long session lists split, long member lists widened

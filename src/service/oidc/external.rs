@@ -23,6 +23,16 @@ use uuid::Uuid;
 
 const JWKS_TTL: Duration = Duration::from_secs(600);
 const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(60);
+/// How long a failed fetch is remembered: while the provider is down, tokens naming unknown
+/// keys are refused without fetching again.
+const FAILURE_REMEMBERED: Duration = Duration::from_secs(10);
+
+/// The provider's keys as last fetched, and when a fetch last failed.
+#[derive(Default)]
+struct JwksState {
+    set: Option<(Instant, Arc<JwkSet>)>,
+    failed_at: Option<Instant>,
+}
 
 /// The global provider's tokens: its keys, and the accounts its subjects map to.
 pub struct ExternalTokens {
@@ -31,7 +41,7 @@ pub struct ExternalTokens {
     discovery: Arc<Discovery>,
     provisioner: Arc<Provisioner>,
     clock: SharedClock,
-    jwks: Mutex<Option<(Instant, Arc<JwkSet>)>>,
+    jwks: tokio::sync::Mutex<JwksState>,
     /// Subjects seen before: their account and the organisation it was provisioned into, so a
     /// known subject's token is answered from caches alone.
     users: Mutex<HashMap<String, (Uuid, Uuid)>>,
@@ -75,7 +85,7 @@ impl ExternalTokens {
             discovery,
             provisioner,
             clock,
-            jwks: Mutex::default(),
+            jwks: tokio::sync::Mutex::default(),
             users: Mutex::default(),
         }
     }
@@ -189,8 +199,10 @@ impl ExternalTokens {
     /// The global provider's JWKS: cached; `refresh` fetches it again unless that was done in
     /// the last minute.
     async fn jwks(&self, refresh: bool) -> std::result::Result<Arc<JwkSet>, OidcError> {
-        let cached = self.jwks.lock().ok().and_then(|j| j.clone());
-        if let Some((at, set)) = &cached {
+        // One fetch at a time (single flight): whoever waited finds the fetched set, or the
+        // remembered failure, instead of fetching again.
+        let mut state = self.jwks.lock().await;
+        if let Some((at, set)) = &state.set {
             let fresh_enough = if refresh {
                 at.elapsed() < REFETCH_AT_MOST_EVERY
             } else {
@@ -200,6 +212,26 @@ impl ExternalTokens {
                 return Ok(Arc::clone(set));
             }
         }
+        if state.failed_at.is_some_and(|at| at.elapsed() < FAILURE_REMEMBERED) {
+            return Err(OidcError::Unreachable(anyhow::anyhow!(
+                "the provider's keys could not be fetched just now"
+            )));
+        }
+        match self.fetch_jwks(refresh).await {
+            Ok(set) => {
+                let set = Arc::new(set);
+                state.set = Some((Instant::now(), Arc::clone(&set)));
+                state.failed_at = None;
+                Ok(set)
+            }
+            Err(error) => {
+                state.failed_at = Some(Instant::now());
+                Err(error)
+            }
+        }
+    }
+
+    async fn fetch_jwks(&self, refresh: bool) -> std::result::Result<JwkSet, OidcError> {
         let global = &self.global;
         let url = match &global.jwks_url {
             Some(url) => url.clone(),
@@ -217,11 +249,6 @@ impl ExternalTokens {
             .get_bytes(&url)
             .await
             .map_err(|e| OidcError::Unreachable(e.into()))?;
-        let set: JwkSet = serde_json::from_slice(&body).map_err(|e| OidcError::Unreachable(e.into()))?;
-        let set = Arc::new(set);
-        if let Ok(mut slot) = self.jwks.lock() {
-            *slot = Some((Instant::now(), Arc::clone(&set)));
-        }
-        Ok(set)
+        serde_json::from_slice(&body).map_err(|e| OidcError::Unreachable(e.into()))
     }
 }

@@ -87,6 +87,8 @@ pub struct OidcService {
     db: Db,
     clock: SharedClock,
     config: OidcConfig,
+    /// `AUTH_ENV=development`: providers may use plain http anywhere.
+    development: bool,
     directory: Arc<Directory>,
     discovery: Arc<Discovery>,
     provisioner: Arc<Provisioner>,
@@ -97,6 +99,7 @@ impl OidcService {
         db: Db,
         clock: SharedClock,
         config: OidcConfig,
+        development: bool,
         directory: Arc<Directory>,
         discovery: Arc<Discovery>,
         provisioner: Arc<Provisioner>,
@@ -105,6 +108,7 @@ impl OidcService {
             db,
             clock,
             config,
+            development,
             directory,
             discovery,
             provisioner,
@@ -136,6 +140,10 @@ impl OidcService {
         }
         let provider = self.directory.provider(slug).await?;
         let metadata = self.discovery.metadata(&provider.issuer, false).await?;
+        let endpoint = metadata.authorization_endpoint().url();
+        if endpoint.scheme() != "https" && !self.development && !seed::rules::is_loopback(endpoint) {
+            return Err(OidcError::Insecure);
+        }
         let callback = format!("{}/auth/oidc/{}/callback", config.public_url, provider.slug);
         let client = client_for(&provider, &metadata, &callback)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();

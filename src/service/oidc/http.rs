@@ -79,17 +79,29 @@ impl<'c> AsyncHttpClient<'c> for Http {
     }
 }
 
-/// Providers' discovery documents, by issuer.
+/// How long a failed discovery is remembered before the provider is asked again.
+const FAILURE_REMEMBERED: Duration = Duration::from_secs(10);
+
+/// One issuer's discovery document as last fetched, and when fetching it last failed.
+#[derive(Default)]
+struct Entry {
+    metadata: Option<(Instant, Arc<CoreProviderMetadata>)>,
+    failed_at: Option<Instant>,
+}
+
+/// Providers' discovery documents, by issuer: fetched one at a time per issuer (single flight),
+/// kept a few minutes, failures remembered for a few seconds, so a burst of logins or tokens
+/// while a provider is down makes one request, not one each.
 pub struct Discovery {
     http: Http,
-    cache: Mutex<HashMap<String, (Instant, Arc<CoreProviderMetadata>)>>,
+    entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
 }
 
 impl Discovery {
     pub fn new(http: Http) -> Self {
         Self {
             http,
-            cache: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::new()),
         }
     }
 
@@ -98,22 +110,38 @@ impl Discovery {
     }
 
     /// The provider's discovery document, cached for a few minutes. `fresh` skips the cache (a
-    /// token signed with a key we do not know yet).
+    /// token signed with a key we do not know yet), not the remembered failure.
     pub async fn metadata(&self, issuer: &str, fresh: bool) -> Result<Arc<CoreProviderMetadata>, OidcError> {
-        if !fresh {
-            let cached = self.cache.lock().ok().and_then(|m| m.get(issuer).cloned());
-            if let Some((_, metadata)) = cached.filter(|(at, _)| at.elapsed() < METADATA_TTL) {
-                return Ok(metadata);
-            }
+        let entry = {
+            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(entries.entry(issuer.to_owned()).or_default())
+        };
+        let mut entry = entry.lock().await;
+        if !fresh
+            && let Some((at, metadata)) = &entry.metadata
+            && at.elapsed() < METADATA_TTL
+        {
+            return Ok(Arc::clone(metadata));
+        }
+        if entry.failed_at.is_some_and(|at| at.elapsed() < FAILURE_REMEMBERED) {
+            return Err(OidcError::Unreachable(anyhow::anyhow!(
+                "discovery of {issuer} failed just now"
+            )));
         }
         let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| OidcError::Unreachable(e.into()))?;
-        let metadata = CoreProviderMetadata::discover_async(url, &self.http)
-            .await
-            .map_err(|e| OidcError::Unreachable(anyhow::anyhow!("discovery of {issuer} failed: {e}")))?;
-        let metadata = Arc::new(metadata);
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(issuer.to_owned(), (Instant::now(), Arc::clone(&metadata)));
+        match CoreProviderMetadata::discover_async(url, &self.http).await {
+            Ok(metadata) => {
+                let metadata = Arc::new(metadata);
+                entry.metadata = Some((Instant::now(), Arc::clone(&metadata)));
+                entry.failed_at = None;
+                Ok(metadata)
+            }
+            Err(e) => {
+                entry.failed_at = Some(Instant::now());
+                Err(OidcError::Unreachable(anyhow::anyhow!(
+                    "discovery of {issuer} failed: {e}"
+                )))
+            }
         }
-        Ok(metadata)
     }
 }

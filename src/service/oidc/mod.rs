@@ -44,6 +44,10 @@ pub enum OidcError {
     /// 502: the provider cannot be reached or answers nonsense.
     #[error("identity provider unavailable")]
     Unreachable(#[source] anyhow::Error),
+    /// 502: the provider would have the browser log in over plain http (outside development and
+    /// this machine).
+    #[error("the identity provider's authorization endpoint is not https")]
+    Insecure,
     /// The login failed after its state was verified: the frontend is told through its
     /// `redirect_uri` (`?error=...&error_description=...`).
     #[error("{error}: {description}")]

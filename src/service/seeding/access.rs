@@ -118,8 +118,16 @@ impl Run<'_> {
                     let message = format!("\"{}\" belongs to another organisation", account.client_id);
                     return Err(Invalid::field("service_accounts.client_id", message).into());
                 }
-                Some((current, _)) if current.name != account.name || current.permissions != permissions => {
-                    store::service_accounts::update(self.change.tx(), current.id, &account.name, &permissions).await?;
+                Some((current, stored_digest))
+                    if current.name != account.name
+                        || current.permissions != permissions
+                        || stored_digest != crypto::token_digest(&account.secret) =>
+                {
+                    // A changed secret in the document rotates the account's secret.
+                    let digest = crypto::token_digest(&account.secret);
+                    let rotated = (stored_digest != digest).then_some(digest);
+                    let tx = self.change.tx();
+                    store::service_accounts::update(tx, current.id, &account.name, &permissions, rotated).await?;
                     self.change.service_account_changed(current.id);
                     let updated = ServiceAccount {
                         name: account.name.clone(),
