@@ -11,9 +11,11 @@ use std::path::PathBuf;
 
 mod oidc;
 mod outbound;
+mod sealing;
 mod throttle;
 pub use oidc::{GLOBAL_PROVIDER, GlobalOidc, OidcConfig, OidcSettings};
 pub use outbound::{OutboundSettings, SmtpConfig, SynapseConfig};
+pub use sealing::{SealingSettings, master_key};
 pub use throttle::{ThrottlePolicy, ThrottleSettings};
 mod legacy;
 pub use legacy::{legacy_args, with_aliases};
@@ -129,6 +131,8 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     #[command(flatten)]
     pub throttle: ThrottleSettings,
+    #[command(flatten)]
+    pub sealing: SealingSettings,
 }
 
 impl Settings {
@@ -210,6 +214,8 @@ pub struct Config {
     pub password_reset_url: Option<String>,
     /// Brute-force protection on password logins; `None`: off.
     pub login_throttle: Option<ThrottlePolicy>,
+    /// Seals the secrets stored in the database; `None`: they are stored as they are.
+    pub master_key: Option<crate::crypto::seal::MasterKey>,
 }
 
 /// Configuration that cannot run: one line saying what is wrong.
@@ -316,6 +322,7 @@ impl TryFrom<Settings> for Config {
         };
         let outbound = s.outbound.validate()?;
         let login_throttle = s.throttle.validate()?;
+        let master_key = s.sealing.validate()?;
         let issuer = s
             .issuer
             .filter(|v| !v.is_empty())
@@ -372,6 +379,7 @@ impl TryFrom<Settings> for Config {
             password_reset_ttl: outbound.password_reset_ttl,
             password_reset_url: outbound.password_reset_url,
             login_throttle,
+            master_key,
         })
     }
 }
