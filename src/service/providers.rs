@@ -6,6 +6,7 @@ use super::authz::Caller;
 use super::change::{Audit, Changes};
 use super::orgs::OrgService;
 use super::{Result, ServiceError, conflict};
+use crate::crypto::seal::Sealer;
 use crate::model::input::Problems;
 use crate::model::{ClaimMapping, IdentityProvider, OrgId, ProviderId};
 use crate::store::{self, Conn, Db};
@@ -38,6 +39,7 @@ pub struct ProviderService {
     db: Db,
     changes: Changes,
     orgs: Arc<OrgService>,
+    sealer: Arc<Sealer>,
 }
 
 /// Checks a provider and turns it into what the store writes; every problem is named by field.
@@ -113,8 +115,13 @@ async fn check<C: Conn>(
 }
 
 impl ProviderService {
-    pub fn new(db: Db, changes: Changes, orgs: Arc<OrgService>) -> Self {
-        Self { db, changes, orgs }
+    pub fn new(db: Db, changes: Changes, orgs: Arc<OrgService>, sealer: Arc<Sealer>) -> Self {
+        Self {
+            db,
+            changes,
+            orgs,
+            sealer,
+        }
     }
 
     pub async fn list(&self, caller: &Caller, org: OrgId) -> Result<Vec<IdentityProvider>> {
@@ -134,7 +141,7 @@ impl ProviderService {
         let org = admin.org_id();
         let fields = check(&self.db, org, input).await?;
         let mut change = self.changes.begin().await?;
-        let provider = store::identity_providers::insert(change.tx(), None, org, fields, change.now())
+        let provider = store::identity_providers::insert(change.tx(), &self.sealer, None, org, fields, change.now())
             .await
             .map_err(conflict(PROVIDER_EXISTS.0, PROVIDER_EXISTS.1))?;
         change.audit(
@@ -161,7 +168,7 @@ impl ProviderService {
             .ok_or(NOT_FOUND)?;
         let fields = check(&self.db, org, input).await?;
         let mut change = self.changes.begin().await?;
-        let provider = store::identity_providers::update(change.tx(), id.uuid(), fields, change.now())
+        let provider = store::identity_providers::update(change.tx(), &self.sealer, id.uuid(), fields, change.now())
             .await
             .map_err(conflict(PROVIDER_EXISTS.0, PROVIDER_EXISTS.1))?;
         change.audit(
