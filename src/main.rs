@@ -1,4 +1,4 @@
-//! The `guildhall` command: `serve` (the default), `migrate`, `keys rotate`.
+//! The `guildhall` command: `serve` (the default), `migrate`, `keys rotate`, `keys rewrap`, `seed`.
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use guildhall::config::{self, Config, Settings};
 use guildhall::service::seeding::SeedOptions;
@@ -55,6 +55,16 @@ enum SeedAction {
 enum KeysAction {
     /// Generate a new signing key; older keys stay published until their tokens expire
     Rotate,
+    /// Seal every stored secret with a new master key (opened with AUTH_MASTER_KEY, or unsealed);
+    /// then start every replica with the new key
+    Rewrap {
+        /// The new master key: 32 bytes, base64 or hex
+        #[arg(long, env = "AUTH_NEW_MASTER_KEY", hide_env_values = true)]
+        new_master_key: Option<String>,
+        /// File holding the new master key (instead of AUTH_NEW_MASTER_KEY)
+        #[arg(long, env = "AUTH_NEW_MASTER_KEY_FILE")]
+        new_master_key_file: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -109,6 +119,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         } => {
             let kid = startup::rotate_keys(config).await?;
             println!("{kid}");
+            Ok(())
+        }
+        Command::Keys {
+            action:
+                KeysAction::Rewrap {
+                    new_master_key,
+                    new_master_key_file,
+                },
+        } => {
+            let new_key = config::master_key(
+                new_master_key.as_deref(),
+                new_master_key_file.as_deref(),
+                "AUTH_NEW_MASTER_KEY",
+            )?
+            .ok_or_else(|| anyhow::anyhow!("keys rewrap needs --new-master-key or --new-master-key-file"))?;
+            let rewrapped = startup::rewrap_secrets(config, new_key).await?;
+            println!("rewrapped {rewrapped} secrets");
             Ok(())
         }
     }

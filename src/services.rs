@@ -4,6 +4,7 @@
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::password::Hasher;
+use crate::crypto::seal::Sealer;
 use crate::service::auth::AuthService;
 use crate::service::auth::passwords::PasswordService;
 use crate::service::authn::{self, Authenticator};
@@ -28,6 +29,8 @@ use std::sync::Arc;
 pub struct Services {
     pub config: Arc<Config>,
     pub keys: Arc<KeyStore>,
+    /// Seals the secrets the services store (signing keys, providers' client secrets).
+    pub sealer: Arc<Sealer>,
     pub authn: Arc<Authenticator>,
     pub auth: Arc<AuthService>,
     pub passwords: Arc<PasswordService>,
@@ -55,6 +58,7 @@ impl Services {
         clock: SharedClock,
         keys: Arc<KeyStore>,
         hasher: Arc<Hasher>,
+        sealer: Arc<Sealer>,
     ) -> anyhow::Result<Self> {
         let cache = Arc::new(AccessCache::new(config.limits.cache_max_age));
         let revocation_window = config.access_token_ttl + Duration::seconds(LEEWAY_SECONDS);
@@ -68,7 +72,7 @@ impl Services {
             hooks,
         );
         let discovery = Arc::new(Discovery::new(Http::new().context("cannot build the HTTP client")?));
-        let directory = Arc::new(Directory::new(db.clone(), Arc::clone(&config)));
+        let directory = Arc::new(Directory::new(db.clone(), Arc::clone(&config), Arc::clone(&sealer)));
         let provisioner = Arc::new(Provisioner::new(changes.clone()));
         let external = config.oidc.global.clone().map(|global| {
             let (directory, discovery) = (Arc::clone(&directory), Arc::clone(&discovery));
@@ -131,8 +135,14 @@ impl Services {
                 changes.clone(),
                 Arc::clone(&hasher),
                 config.password_policy,
+                Arc::clone(&sealer),
             )),
-            providers: Arc::new(ProviderService::new(db.clone(), changes.clone(), Arc::clone(&orgs))),
+            providers: Arc::new(ProviderService::new(
+                db.clone(),
+                changes.clone(),
+                Arc::clone(&orgs),
+                Arc::clone(&sealer),
+            )),
             oidc: Arc::new(OidcService::new(
                 db.clone(),
                 Arc::clone(&clock),
@@ -163,6 +173,7 @@ impl Services {
             authn,
             config,
             keys,
+            sealer,
             db,
             cache,
             changes,

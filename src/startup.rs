@@ -1,8 +1,9 @@
 //! `Application::build`: connect the database, migrate, load keys, bootstrap, build the router
 //! and bind (port 0 in tests). `run_until_stopped` serves until Ctrl-C or SIGTERM.
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, Environment};
 use crate::crypto::password::Hasher;
+use crate::crypto::seal::{MasterKey, Sealer};
 use crate::http::{self, state::AppState};
 use crate::service::change::Actor;
 use crate::service::seeding::{Action, Plan, SeedOptions, SeedService};
@@ -36,6 +37,7 @@ pub struct AppHandle {
     config: Arc<Config>,
     clock: SharedClock,
     keys: Arc<KeyStore>,
+    sealer: Arc<Sealer>,
 }
 
 /// Connects to the configured database (creating the SQLite data directory) and migrates it.
@@ -75,6 +77,11 @@ impl Application {
             let plan = apply_seed_file(&services.seeds, file, SeedOptions::default()).await?;
             tracing::info!(file = %file.display(), created = plan.count(Action::Create), updated = plan.count(Action::Update), "applied the seed document");
         }
+        if config.master_key.is_none() && config.environment == Environment::Production {
+            tracing::warn!(
+                "secrets are stored unsealed: the signing keys and identity providers' client secrets are kept in the database as they are; set AUTH_MASTER_KEY or AUTH_MASTER_KEY_FILE (32 random bytes, e.g. `openssl rand -base64 32`) to seal them"
+            );
+        }
         if config.bcrypt_rounds.is_some() {
             tracing::warn!(
                 "AUTH_BCRYPT_ROUNDS / BCRYPT_ROUNDS is ignored: passwords are hashed with argon2id (AUTH_ARGON2_*)"
@@ -101,6 +108,7 @@ impl Application {
             config,
             clock,
             keys: Arc::clone(&services.keys),
+            sealer: Arc::clone(&services.sealer),
         };
         handle.spawn_key_reloader();
         Ok(Self {
@@ -139,14 +147,21 @@ impl AppHandle {
         &self.config
     }
 
+    /// What seals and opens the stored secrets.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
     /// Re-reads the keys from the database now.
     pub async fn reload_keys(&self) -> anyhow::Result<()> {
-        reload(&self.db, &self.config, &self.clock, &self.keys).await
+        let ring = service::keys::load(&self.db, &self.sealer, &self.config, self.clock.as_ref()).await?;
+        self.keys.replace(ring);
+        Ok(())
     }
 
     /// `guildhall keys rotate`, in process; returns the new kid.
     pub async fn rotate_keys(&self) -> anyhow::Result<String> {
-        let key = service::keys::rotate(&self.db, &self.config, self.clock.as_ref()).await?;
+        let key = service::keys::rotate(&self.db, &self.sealer, &self.config, self.clock.as_ref()).await?;
         self.reload_keys().await?;
         Ok(key.kid)
     }
@@ -174,18 +189,36 @@ impl AppHandle {
     }
 }
 
-async fn reload(db: &Db, config: &Config, clock: &SharedClock, keys: &KeyStore) -> anyhow::Result<()> {
-    let ring = service::keys::load(db, config, clock.as_ref()).await?;
-    keys.replace(ring);
-    Ok(())
+/// The `Sealer` of the configured master key, once every stored secret has been found to open
+/// with it (and, with a key, the unsealed ones sealed).
+async fn sealer(db: &Db, config: &Config) -> anyhow::Result<Arc<Sealer>> {
+    let sealer = Arc::new(Sealer::new(config.master_key.clone()));
+    service::secrets::prepare(db, &sealer)
+        .await
+        .context("cannot open the stored secrets")?;
+    Ok(sealer)
 }
 
 /// `guildhall keys rotate`.
 pub async fn rotate_keys(config: Config) -> anyhow::Result<String> {
     install_crypto_provider();
     let db = database(&config).await?;
-    let key = service::keys::rotate(&db, &config, &SystemClock).await?;
+    let sealer = sealer(&db, &config).await?;
+    let key = service::keys::rotate(&db, &sealer, &config, &SystemClock).await?;
     Ok(key.kid)
+}
+
+/// `guildhall keys rewrap`: every stored secret, opened with the configured master key (or
+/// unsealed), sealed with `new_key`, in one transaction; answers how many. Replicas then need
+/// `new_key` as their `AUTH_MASTER_KEY`.
+pub async fn rewrap_secrets(config: Config, new_key: MasterKey) -> anyhow::Result<u64> {
+    install_crypto_provider();
+    let db = database(&config).await?;
+    let current = Sealer::new(config.master_key.clone());
+    let next = Sealer::new(Some(new_key));
+    service::secrets::rewrap(&db, &current, &next)
+        .await
+        .context("cannot rewrap the stored secrets")
 }
 
 async fn shutdown_signal() {
@@ -223,11 +256,12 @@ async fn services(config: Arc<Config>, clock: SharedClock) -> anyhow::Result<Ser
     install_crypto_provider();
     let db = database(&config).await?;
     let hasher = Hasher::new(config.hashing).context("cannot set up password hashing")?;
-    let ring = service::keys::ensure(&db, &config, clock.as_ref())
+    let sealer = sealer(&db, &config).await?;
+    let ring = service::keys::ensure(&db, &sealer, &config, clock.as_ref())
         .await
         .context("cannot load the signing keys")?;
     let keys = Arc::new(KeyStore::new(ring));
-    let services = Services::build(db, Arc::clone(&config), clock, keys, Arc::clone(&hasher))?;
+    let services = Services::build(db, Arc::clone(&config), clock, keys, Arc::clone(&hasher), sealer)?;
     service::bootstrap::run(&services.db, &services.changes, &config, &hasher)
         .await
         .context("cannot bootstrap")?;

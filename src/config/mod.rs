@@ -12,10 +12,12 @@ use std::path::PathBuf;
 mod limits;
 mod oidc;
 mod outbound;
+mod sealing;
 mod throttle;
 pub use limits::{LimitSettings, Limits};
 pub use oidc::{GLOBAL_PROVIDER, GlobalOidc, OidcConfig, OidcSettings};
 pub use outbound::{OutboundSettings, SmtpConfig, SynapseConfig};
+pub use sealing::{SealingSettings, master_key};
 pub use throttle::{ThrottlePolicy, ThrottleSettings};
 mod legacy;
 pub use legacy::{legacy_args, with_aliases};
@@ -133,6 +135,8 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     #[command(flatten)]
     pub limits: LimitSettings,
+    #[command(flatten)]
+    pub sealing: SealingSettings,
 }
 
 impl Settings {
@@ -215,6 +219,8 @@ pub struct Config {
     /// Brute-force protection on password logins; `None`: off.
     pub login_throttle: Option<ThrottlePolicy>,
     pub limits: Limits,
+    /// Seals the secrets stored in the database; `None`: they are stored as they are.
+    pub master_key: Option<crate::crypto::seal::MasterKey>,
 }
 
 /// Configuration that cannot run: one line saying what is wrong.
@@ -322,6 +328,7 @@ impl TryFrom<Settings> for Config {
         let outbound = s.outbound.validate()?;
         let login_throttle = s.throttle.validate()?;
         let limits = s.limits.validate()?;
+        let master_key = s.sealing.validate()?;
         let issuer = s
             .issuer
             .filter(|v| !v.is_empty())
@@ -380,6 +387,7 @@ impl TryFrom<Settings> for Config {
             password_reset_url: outbound.password_reset_url,
             login_throttle,
             limits,
+            master_key,
         })
     }
 }

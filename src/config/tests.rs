@@ -169,3 +169,57 @@ fn seed_000_names_are_accepted() {
     assert!(Config::try_from(settings_from(&[("BCRYPT_ROUNDS", "99")], &[])).is_err());
     assert!(Config::try_from(settings_from(&[], &["--smtp-url", "http://x"])).is_err());
 }
+
+#[test]
+fn the_master_key_is_a_value_or_a_file_of_32_bytes() {
+    let hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    assert!(Config::try_from(settings_from(&[], &[])).unwrap().master_key.is_none());
+    let from_value = Config::try_from(settings_from(&[], &["--master-key", hex])).unwrap();
+    let id = from_value.master_key.unwrap().id().to_owned();
+    let file = std::env::temp_dir().join(format!("guildhall-master-key-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&file, format!("{hex}\n")).unwrap();
+    let path = file.to_str().unwrap();
+    let from_file = Config::try_from(settings_from(&[], &["--master-key-file", path])).unwrap();
+    assert_eq!(
+        from_file.master_key.unwrap().id(),
+        id,
+        "the file's whitespace is trimmed"
+    );
+    assert!(
+        !format!(
+            "{:?}",
+            Config::try_from(settings_from(&[], &["--master-key", hex])).unwrap()
+        )
+        .contains(hex),
+        "Debug never shows the key"
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (&["--master-key", hex, "--master-key-file", path], "not both"),
+        (&["--master-key", "c2hvcnQ="], "AUTH_MASTER_KEY must be 32 bytes"),
+        (
+            &["--master-key", "not base64 at all!"],
+            "AUTH_MASTER_KEY is neither hex nor base64",
+        ),
+        (
+            &["--master-key-file", "/nonexistent/master.key"],
+            "cannot read AUTH_MASTER_KEY_FILE",
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = Config::try_from(settings_from(&[], args)).unwrap_err().to_string();
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(
+            !err.contains('\n') && !err.contains(hex),
+            "{args:?}: one line, without the key"
+        );
+    }
+    std::fs::write(&file, "c2hvcnQ=").unwrap();
+    let err = Config::try_from(settings_from(&[], &["--master-key-file", path]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("AUTH_MASTER_KEY_FILE") && err.contains("must be 32 bytes"),
+        "{err}"
+    );
+    std::fs::remove_file(&file).unwrap();
+}

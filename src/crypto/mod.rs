@@ -1,5 +1,7 @@
-//! Randomness and hashing primitives: opaque tokens, their SHA-256 digests, and password hashing.
+//! Randomness and hashing primitives: opaque tokens, their SHA-256 digests, password hashing, and
+//! sealing secrets at rest.
 pub mod password;
+pub mod seal;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 

@@ -16,6 +16,7 @@ pub mod oidc;
 pub mod orgs;
 pub mod providers;
 pub mod relay;
+pub mod secrets;
 pub mod seeding;
 pub mod teams;
 pub mod tree;
@@ -74,6 +75,7 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::Conflict(_) => Self::Conflict("conflict", "the change conflicts with existing data"),
             StoreError::Db(e) => Self::Internal(e.into()),
+            e @ StoreError::Sealed { .. } => Self::Internal(e.into()),
         }
     }
 }

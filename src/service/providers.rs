@@ -7,6 +7,7 @@ use super::change::{Audit, Changes};
 use super::orgs::OrgService;
 use super::orgs::owners;
 use super::{Result, ServiceError, conflict};
+use crate::crypto::seal::Sealer;
 use crate::model::input::Problems;
 use crate::model::{ClaimMapping, IdentityProvider, OrgId, ProviderId};
 use crate::store::{self, Conn, Db};
@@ -39,6 +40,7 @@ pub struct ProviderService {
     db: Db,
     changes: Changes,
     orgs: Arc<OrgService>,
+    sealer: Arc<Sealer>,
 }
 
 /// Checks a provider and turns it into what the store writes; every problem is named by field.
@@ -126,8 +128,13 @@ fn guard_owner_mappings(caller: &Caller, admin: OrgAdmin, input: &ProviderInput)
 }
 
 impl ProviderService {
-    pub fn new(db: Db, changes: Changes, orgs: Arc<OrgService>) -> Self {
-        Self { db, changes, orgs }
+    pub fn new(db: Db, changes: Changes, orgs: Arc<OrgService>, sealer: Arc<Sealer>) -> Self {
+        Self {
+            db,
+            changes,
+            orgs,
+            sealer,
+        }
     }
 
     pub async fn list(&self, caller: &Caller, org: OrgId) -> Result<Vec<IdentityProvider>> {
@@ -148,7 +155,7 @@ impl ProviderService {
         let org = admin.org_id();
         let fields = check(&self.db, org, input).await?;
         let mut change = self.changes.begin().await?;
-        let provider = store::identity_providers::insert(change.tx(), None, org, fields, change.now())
+        let provider = store::identity_providers::insert(change.tx(), &self.sealer, None, org, fields, change.now())
             .await
             .map_err(conflict(PROVIDER_EXISTS.0, PROVIDER_EXISTS.1))?;
         change.audit(
@@ -176,7 +183,7 @@ impl ProviderService {
             .ok_or(NOT_FOUND)?;
         let fields = check(&self.db, org, input).await?;
         let mut change = self.changes.begin().await?;
-        let provider = store::identity_providers::update(change.tx(), id.uuid(), fields, change.now())
+        let provider = store::identity_providers::update(change.tx(), &self.sealer, id.uuid(), fields, change.now())
             .await
             .map_err(conflict(PROVIDER_EXISTS.0, PROVIDER_EXISTS.1))?;
         change.audit(

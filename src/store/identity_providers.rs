@@ -1,10 +1,12 @@
-//! Identity providers. The client secret is stored (the code exchange needs it) and never
-//! handed out by the API.
-use super::{Conn, Result};
+//! Identity providers. The client secret is stored (the code exchange needs it), sealed
+//! (`crypto::seal`), and never handed out by the API.
+use super::{Conn, Result, StoreError};
+use crate::crypto::seal::{Purpose, SealError, Sealer};
 use crate::model::{ClaimMapping, IdentityProvider};
 use chrono::{DateTime, Utc};
 use entity::identity_provider;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use secrecy::SecretString;
 use uuid::Uuid;
 
 fn from_model(m: identity_provider::Model) -> IdentityProvider {
@@ -45,14 +47,24 @@ pub struct ProviderFields {
     pub active: bool,
 }
 
-fn fill(model: &mut identity_provider::ActiveModel, f: ProviderFields, now: DateTime<Utc>) {
+fn sealed(slug: &str) -> impl Fn(SealError) -> StoreError {
+    move |e| StoreError::sealed(format!("the client secret of identity provider {slug}"), e)
+}
+
+fn fill(
+    model: &mut identity_provider::ActiveModel,
+    sealer: &Sealer,
+    f: ProviderFields,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(secret) = f.client_secret {
+        let secret = secret.map(|s| sealer.seal(Purpose::IdpClientSecret, &s));
+        model.client_secret = Set(secret.transpose().map_err(sealed(&f.slug))?);
+    }
     model.slug = Set(f.slug);
     model.name = Set(f.name);
     model.issuer = Set(f.issuer);
     model.client_id = Set(f.client_id);
-    if let Some(secret) = f.client_secret {
-        model.client_secret = Set(secret);
-    }
     model.scopes = Set(f.scopes.join(" "));
     model.email_domains = Set(f.email_domains.join(" "));
     model.jit = Set(f.jit);
@@ -61,10 +73,12 @@ fn fill(model: &mut identity_provider::ActiveModel, f: ProviderFields, now: Date
     model.mappings = Set(serde_json::to_string(&f.mappings).unwrap_or_else(|_| "[]".into()));
     model.active = Set(f.active);
     model.updated_at = Set(now);
+    Ok(())
 }
 
 pub async fn insert<C: Conn>(
     c: &C,
+    sealer: &Sealer,
     id: Option<Uuid>,
     org_id: Uuid,
     fields: ProviderFields,
@@ -77,16 +91,22 @@ pub async fn insert<C: Conn>(
         created_at: Set(now),
         ..Default::default()
     };
-    fill(&mut model, fields, now);
+    fill(&mut model, sealer, fields, now)?;
     Ok(from_model(model.insert(c).await?))
 }
 
-pub async fn update<C: Conn>(c: &C, id: Uuid, fields: ProviderFields, now: DateTime<Utc>) -> Result<IdentityProvider> {
+pub async fn update<C: Conn>(
+    c: &C,
+    sealer: &Sealer,
+    id: Uuid,
+    fields: ProviderFields,
+    now: DateTime<Utc>,
+) -> Result<IdentityProvider> {
     let mut model = identity_provider::ActiveModel {
         id: Set(id),
         ..Default::default()
     };
-    fill(&mut model, fields, now);
+    fill(&mut model, sealer, fields, now)?;
     Ok(from_model(model.update(c).await?))
 }
 
@@ -117,12 +137,14 @@ pub async fn by_slug<C: Conn>(c: &C, slug: &str) -> Result<Option<IdentityProvid
         .map(from_model))
 }
 
-/// The stored client secret (for the code exchange only).
-pub async fn secret_of<C: Conn>(c: &C, id: Uuid) -> Result<Option<String>> {
-    Ok(identity_provider::Entity::find_by_id(id)
-        .one(c)
-        .await?
-        .and_then(|m| m.client_secret))
+/// The stored client secret, opened (for the code exchange, and seeding's comparison).
+pub async fn secret_of<C: Conn>(c: &C, sealer: &Sealer, id: Uuid) -> Result<Option<SecretString>> {
+    let Some(m) = identity_provider::Entity::find_by_id(id).one(c).await? else {
+        return Ok(None);
+    };
+    m.client_secret
+        .map(|s| sealer.open(Purpose::IdpClientSecret, &s).map_err(sealed(&m.slug)))
+        .transpose()
 }
 
 pub async fn delete<C: Conn>(c: &C, org_id: Uuid, id: Uuid) -> Result<bool> {

@@ -14,12 +14,14 @@ pub mod orgs;
 mod page;
 pub mod resets;
 pub mod roles;
+pub mod secrets;
 pub mod service_accounts;
 pub mod sessions;
 pub mod teams;
 pub mod throttle;
 pub mod users;
 
+use crate::crypto::seal::SealError;
 use migration::MigratorTrait;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, SqlErr,
@@ -37,6 +39,19 @@ pub enum StoreError {
     Conflict(String),
     #[error(transparent)]
     Db(DbErr),
+    /// A sealed column cannot be opened (no master key, another one, an altered value) or sealed;
+    /// `what` names the row.
+    #[error("{what}: {error}")]
+    Sealed { what: String, error: SealError },
+}
+
+impl StoreError {
+    pub fn sealed(what: impl Into<String>, error: SealError) -> Self {
+        Self::Sealed {
+            what: what.into(),
+            error,
+        }
+    }
 }
 
 impl From<DbErr> for StoreError {

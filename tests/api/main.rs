@@ -28,6 +28,7 @@ mod openapi;
 mod providers;
 mod schema;
 mod sdk;
+mod secrets;
 mod seeding;
 mod sessions;
 mod tenancy;

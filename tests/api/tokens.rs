@@ -179,7 +179,9 @@ async fn switching_algorithm_keeps_earlier_tokens_valid() {
 async fn every_authenticated_route_refuses_forged_and_foreign_tokens() {
     let app = spawn_app().await;
     let (access, _) = tokens(&app.register("ada@acme.test").await);
-    let materials = guildhall::store::keys::list(app.handle.db()).await.unwrap();
+    let materials = guildhall::store::keys::list(app.handle.db(), app.handle.sealer())
+        .await
+        .unwrap();
     let key = Key::from_material(&materials[0]).unwrap();
     let good_header = part(&access, 0);
     let claims = part(&access, 1);

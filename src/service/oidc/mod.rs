@@ -27,6 +27,7 @@ pub use flow::{Callback, OidcService, Started};
 
 use super::ServiceError;
 use crate::config::{Config, GLOBAL_PROVIDER};
+use crate::crypto::seal::Sealer;
 use crate::model::ClaimMapping;
 use crate::model::input::{Email, Problems};
 use crate::store::{self, Db};
@@ -98,11 +99,12 @@ pub struct Served {
 pub struct Directory {
     db: Db,
     config: Arc<Config>,
+    sealer: Arc<Sealer>,
 }
 
 impl Directory {
-    pub fn new(db: Db, config: Arc<Config>) -> Self {
-        Self { db, config }
+    pub fn new(db: Db, config: Arc<Config>, sealer: Arc<Sealer>) -> Self {
+        Self { db, config, sealer }
     }
 
     /// The active provider with this slug, with its organisation active too.
@@ -138,7 +140,9 @@ impl Directory {
         if !store::orgs::find(&self.db, p.org_id).await?.is_some_and(|o| o.active) {
             return Err(UNKNOWN);
         }
-        let client_secret = store::identity_providers::secret_of(&self.db, p.id).await?;
+        let client_secret = store::identity_providers::secret_of(&self.db, &self.sealer, p.id)
+            .await?
+            .map(|s| s.expose_secret().to_owned());
         Ok(Provider {
             slug: p.slug,
             org_id: p.org_id,

@@ -6,11 +6,13 @@ use crate::model::{ClaimMapping, Organisation, ServiceAccount};
 use crate::service::Result;
 use crate::service::change::Event;
 use crate::store;
+use secrecy::ExposeSecret;
 
 impl Run<'_> {
     pub(super) async fn providers(&mut self, org: &Organisation, doc: &seed::Org) -> Result<()> {
         let now = self.change.now();
         let tx = self.change.tx();
+        let sealer = self.sealer;
         let plan = &mut self.plan;
         for p in &doc.identity_providers {
             let what = format!("identity provider {}/{}", org.slug, p.slug);
@@ -47,7 +49,7 @@ impl Run<'_> {
             };
             match store::identity_providers::by_slug(tx, &p.slug).await? {
                 None => {
-                    store::identity_providers::insert(tx, None, org.id, fields, now).await?;
+                    store::identity_providers::insert(tx, sealer, None, org.id, fields, now).await?;
                     plan.note(Action::Create, what);
                 }
                 Some(current) if current.org_id != org.id => {
@@ -55,11 +57,11 @@ impl Run<'_> {
                     return Err(Invalid::field("identity_providers.slug", message).into());
                 }
                 Some(current) => {
-                    let secret = store::identity_providers::secret_of(tx, current.id).await?;
+                    let secret = store::identity_providers::secret_of(tx, sealer, current.id).await?;
                     let same = current.name == fields.name
                         && current.issuer == fields.issuer
                         && current.client_id == fields.client_id
-                        && secret == p.client_secret
+                        && secret.as_ref().map(|s| s.expose_secret()) == p.client_secret.as_deref()
                         && current.scopes == fields.scopes
                         && current.email_domains == fields.email_domains
                         && current.jit == fields.jit
@@ -70,7 +72,7 @@ impl Run<'_> {
                     if same {
                         plan.note(Action::Unchanged, what);
                     } else {
-                        store::identity_providers::update(tx, current.id, fields, now).await?;
+                        store::identity_providers::update(tx, sealer, current.id, fields, now).await?;
                         plan.note(Action::Update, what);
                     }
                 }

@@ -11,6 +11,7 @@ use super::change::{Actor, Audit, Change, Changes, Event};
 use super::{FieldError, Result, ServiceError};
 use crate::config::PasswordPolicy;
 use crate::crypto::password::Hasher;
+use crate::crypto::seal::Sealer;
 use crate::store;
 use seed::Document;
 use serde::Serialize;
@@ -87,6 +88,7 @@ pub struct SeedService {
     changes: Changes,
     hasher: Arc<Hasher>,
     policy: PasswordPolicy,
+    sealer: Arc<Sealer>,
 }
 
 /// One application of a document: the change it makes, the plan it reports, and what it has
@@ -96,16 +98,18 @@ pub(super) struct Run<'a> {
     plan: Plan,
     options: SeedOptions,
     hasher: &'a Arc<Hasher>,
+    sealer: &'a Sealer,
     /// Accounts this run created.
     created: BTreeSet<Uuid>,
 }
 
 impl SeedService {
-    pub fn new(changes: Changes, hasher: Arc<Hasher>, policy: PasswordPolicy) -> Self {
+    pub fn new(changes: Changes, hasher: Arc<Hasher>, policy: PasswordPolicy, sealer: Arc<Sealer>) -> Self {
         Self {
             changes,
             hasher,
             policy,
+            sealer,
         }
     }
 
@@ -142,6 +146,7 @@ impl SeedService {
             plan: Plan::default(),
             options,
             hasher: &self.hasher,
+            sealer: &self.sealer,
             created: BTreeSet::new(),
         };
         for org in &document.orgs {
