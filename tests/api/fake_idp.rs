@@ -30,6 +30,8 @@ pub enum Tamper {
     AlgNone,
     Hmac,
     UnpublishedKey,
+    /// Discovery advertises an authorization endpoint on plain http elsewhere than this machine.
+    PlainAuthorize,
 }
 
 struct Pending {
@@ -151,9 +153,15 @@ pub fn merged(jwt: &str) -> Value {
 
 async fn discovery(State(idp): State<FakeIdp>) -> Json<Value> {
     let iss = &idp.0.issuer;
+    let plain = *idp.0.tamper.lock().unwrap() == Tamper::PlainAuthorize;
+    let authorize = if plain {
+        "http://idp.example.test/authorize".to_owned()
+    } else {
+        format!("{iss}/authorize")
+    };
     Json(json!({
         "issuer": iss,
-        "authorization_endpoint": format!("{iss}/authorize"),
+        "authorization_endpoint": authorize,
         "token_endpoint": format!("{iss}/token"),
         "jwks_uri": format!("{iss}/jwks"),
         "response_types_supported": ["code"],

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// `acme` with a team, a domain and the fake provider (`acme-sso`) configured by its admin.
-async fn acme_with(app: &TestApp, idp: &FakeIdp, tweak: impl FnOnce(&mut Value)) -> Org {
+pub async fn acme_with(app: &TestApp, idp: &FakeIdp, tweak: impl FnOnce(&mut Value)) -> Org {
     let acme = app.create_org("acme").await;
     let t = &acme.admin_token;
     app.create_team(t, "platform").await;
@@ -25,7 +25,7 @@ async fn acme_with(app: &TestApp, idp: &FakeIdp, tweak: impl FnOnce(&mut Value))
 }
 
 /// A provider as listed, turned back into what PUT takes, with `changes` applied.
-fn writable(listed: &Value, changes: Value) -> Value {
+pub fn writable(listed: &Value, changes: Value) -> Value {
     let mut body = json!({});
     for field in [
         "slug",
@@ -48,7 +48,7 @@ fn writable(listed: &Value, changes: Value) -> Value {
 }
 
 /// A whole login through the fake provider; answers the frontend's query.
-async fn log_in(app: &TestApp) -> std::collections::HashMap<String, String> {
+pub async fn log_in(app: &TestApp) -> std::collections::HashMap<String, String> {
     let browser = Browser::start(app, "acme-sso").await;
     let at_idp = manual().get(&browser.authorize).send().await.unwrap();
     browser.finish(app, &location(&at_idp)).await
