@@ -239,6 +239,8 @@ pub async fn set_direct_permissions<C: Conn>(
         member_id: Set(member.id),
         permission: Set(permission.clone()),
     });
-    member_permission::Entity::insert_many(rows).exec_without_returning(c).await?;
+    member_permission::Entity::insert_many(rows)
+        .exec_without_returning(c)
+        .await?;
     Ok(true)
 }
