@@ -1,5 +1,6 @@
 //! Extractors that answer bad input with our error shape: JSON and form bodies (content type,
-//! size, syntax, and per-field problems), path parameters, the bearer principal, client info.
+//! size, syntax, and per-field problems), query strings, path parameters, the bearer principal,
+//! client info.
 use super::error::ApiError;
 use super::state::AppState;
 use crate::model::ClientInfo;
@@ -62,10 +63,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 /// Parses a JSON body with our errors: 400 for malformed JSON, 422 naming the field for
-/// missing, mistyped or unknown fields.
+/// missing, mistyped or unknown fields. Every body is an object: serde would also read a struct
+/// from an array of its fields in order (`[null, null]`), which no client means.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let object = bytes.iter().find(|b| !b" \t\n\r".contains(b)) == Some(&b'{');
     // The common case parses once; only a failure is parsed again, to say what is wrong.
-    if let Ok(value) = serde_json::from_slice(bytes) {
+    if object && let Ok(value) = serde_json::from_slice(bytes) {
         return Ok(value);
     }
 
@@ -77,6 +80,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     };
     // Syntax first (bodies are small), so that malformed JSON is a 400 whatever it holds.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| malformed(&e))?;
+    if !object {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "body".into(),
+            message: "must be a JSON object".into(),
+        }]));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(&mut de) {
         Ok(value) => Ok(value),
@@ -115,12 +124,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     }
 }
 
-/// The field serde names in "missing field `x`" or "unknown field `x`".
+/// The field serde names in "missing field `x`", "unknown field `x`" or "duplicate field `x`".
 fn missing_field(error: &impl std::fmt::Display) -> Option<String> {
     let text = error.to_string();
-    let rest = text
-        .strip_prefix("missing field `")
-        .or_else(|| text.strip_prefix("unknown field `"))?;
+    let rest = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| text.strip_prefix(prefix))?;
     rest.split('`').next().map(String::from)
 }
 
@@ -143,6 +152,36 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
             }])
         })
     }
+}
+
+/// `Query<T>` with our errors: a 422 naming the parameter that is missing, mistyped or out of
+/// range for its type (`?limit=abc`, `?skip=99999999999999999999`), instead of axum's plain-text
+/// 400.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parse_query(parts.uri.query().unwrap_or_default()).map(Self)
+    }
+}
+
+/// Parses a query string with our errors (see `ApiQuery`).
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs = form_urlencoded::parse(query.as_bytes());
+    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." {
+            missing_field(error.inner()).unwrap_or_else(|| "query".into())
+        } else {
+            path
+        };
+        ApiError::Validation(vec![FieldError {
+            field,
+            message: message_of(error.inner()),
+        }])
+    })
 }
 
 /// A path parameter; a malformed one (not a UUID) is simply not found.

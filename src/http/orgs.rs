@@ -2,13 +2,13 @@
 //! in `service_accounts`).
 use super::dto::{PageOf, PageQuery};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Auth};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use super::state::AppState;
 use crate::model::input::{DisplayName, Email, Invalid, Problems, Slug};
 use crate::model::{OrgId, OrgMember, Organisation, UserId};
 use crate::service::orgs::{MemberRef, NewMember};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -130,7 +130,7 @@ pub struct RolesOf {
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PageOf<OrgDetail>>> {
     let orgs = state.orgs.list(&caller, page.request()?).await?;
     Ok(Json(PageOf::map(orgs, OrgDetail::from)))
@@ -193,7 +193,7 @@ pub async fn members(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiPath(id): ApiPath<OrgId>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PageOf<MemberView>>> {
     let members = state.orgs.members(&caller, id, page.request()?).await?;
     Ok(Json(PageOf::map(members, MemberView::from)))

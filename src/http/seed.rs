@@ -1,10 +1,10 @@
 //! `POST /admin/seed`: apply (or with `?dry_run=true`, plan) a seed document; superusers only.
 use super::error::{ApiError, ErrorBody};
-use super::extract::Auth;
+use super::extract::{ApiQuery, Auth};
 use super::state::AppState;
 use crate::service::seeding::{Action, Plan, SeedOptions, Step};
 use axum::Json;
-use axum::extract::{FromRequest, Query, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,12 +13,15 @@ use utoipa::ToSchema;
 pub const SEED_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SeedQuery {
     /// Plan only: report what would change, change nothing.
     #[serde(default)]
+    #[param(required = false)]
     pub dry_run: bool,
     /// Also delete what the document no longer names inside the organisations it lists.
     #[serde(default)]
+    #[param(required = false)]
     pub prune: bool,
 }
 
@@ -107,7 +110,7 @@ impl<S: Send + Sync> FromRequest<S> for SeedDocument {
 pub async fn apply(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(query): Query<SeedQuery>,
+    ApiQuery(query): ApiQuery<SeedQuery>,
     SeedDocument(text): SeedDocument,
 ) -> Result<Json<SeedResponse>, ApiError> {
     let options = SeedOptions {

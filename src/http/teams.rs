@@ -1,13 +1,13 @@
 //! `/teams`: the active organisation's teams and their members.
 use super::dto::{PageOf, PageQuery, TeamView, nullable};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Auth, OptionalJson};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth, OptionalJson};
 use super::state::AppState;
 use crate::model::input::{DisplayName, Invalid, Problems, Reference, Slug};
 use crate::model::{Team, TeamId, TeamMember, UserId};
 use crate::service::teams::{NewTeam, TeamPatch, TeamRole};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -141,7 +141,7 @@ pub async fn mine(State(state): State<AppState>, Auth(caller): Auth) -> ApiResul
 pub async fn all(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PageOf<TeamDetail>>> {
     let page = state.teams.list(&caller, page.request()?).await?;
     Ok(Json(PageOf::map(page, TeamDetail::from)))

@@ -2,14 +2,14 @@
 //! organisation's users).
 use super::dto::{PageOf, PageQuery, nullable};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Auth};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use super::state::AppState;
 use crate::config::PasswordPolicy;
 use crate::model::input::{DisplayName, Email, Invalid, Problems, Username};
 use crate::model::{User, UserId};
 use crate::service::users::{NewUser, UserPatch};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -139,7 +139,7 @@ impl UpdateUser {
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PageOf<AdminUserView>>> {
     let users = state.users.list(&caller, page.request()?).await?;
     Ok(Json(PageOf::map(users, AdminUserView::from)))
