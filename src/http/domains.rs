@@ -2,6 +2,7 @@
 use super::dto::{DomainView, nullable};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use super::schema;
 use super::state::AppState;
 use crate::model::input::{DisplayName, Invalid, Key, Problems};
 use crate::model::{Domain, DomainId, UserId};
@@ -55,7 +56,9 @@ impl DomainDetail {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDomain {
+    #[schema(value_type = schema::Key)]
     pub key: String,
+    #[schema(value_type = schema::DisplayName)]
     pub name: String,
     #[serde(default)]
     pub parent_id: Option<Uuid>,
@@ -82,8 +85,10 @@ impl CreateDomain {
 #[serde(deny_unknown_fields)]
 pub struct UpdateDomain {
     #[serde(default)]
+    #[schema(value_type = Option<schema::Key>)]
     pub key: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
     /// A new parent, or null for a root.
     #[serde(default, deserialize_with = "nullable")]

@@ -3,6 +3,7 @@
 use super::dto::TokenResponse;
 use super::error::{ApiError, ErrorBody, current_request_id};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::schema;
 use super::state::AppState;
 use crate::model::ClientInfo;
 use crate::service::ServiceError;
@@ -172,6 +173,7 @@ pub async fn exchange(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DiscoverRequest {
+    #[schema(value_type = schema::Email)]
     pub email: String,
 }
 

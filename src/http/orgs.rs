@@ -3,6 +3,7 @@
 use super::dto::{PageOf, PageQuery};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use super::schema;
 use super::state::AppState;
 use crate::model::input::{DisplayName, Email, Invalid, Problems, Slug};
 use crate::model::{OrgId, OrgMember, Organisation, UserId};
@@ -41,7 +42,9 @@ impl From<Organisation> for OrgDetail {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrg {
+    #[schema(value_type = schema::Slug)]
     pub slug: String,
+    #[schema(value_type = schema::DisplayName)]
     pub name: String,
 }
 
@@ -58,6 +61,7 @@ impl CreateOrg {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrg {
     #[serde(default)]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
     /// Superusers only.
     #[serde(default)]
@@ -94,6 +98,7 @@ impl From<OrgMember> for MemberView {
 pub struct AddMember {
     /// The user's email, or `user_id`.
     #[serde(default)]
+    #[schema(value_type = Option<schema::Email>)]
     pub email: Option<String>,
     #[serde(default)]
     pub user_id: Option<Uuid>,

@@ -1,6 +1,7 @@
 //! `/auth/password/*`: password reset by a mailed single-use token (seed 004).
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
+use super::schema;
 use super::state::AppState;
 use crate::config::PasswordPolicy;
 use crate::model::ClientInfo;
@@ -14,7 +15,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotRequest {
-    #[schema(example = "ada@acme.test")]
+    #[schema(value_type = schema::Email)]
     pub email: String,
 }
 
@@ -22,9 +23,11 @@ pub struct ForgotRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     /// The token from the reset message.
+    #[schema(value_type = schema::NotBlank)]
     pub token: String,
     /// Also accepted as `password`.
     #[serde(alias = "password")]
+    #[schema(value_type = schema::NewPassword)]
     pub new_password: String,
 }
 

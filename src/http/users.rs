@@ -3,6 +3,7 @@
 use super::dto::{PageOf, PageQuery, nullable};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use super::schema;
 use super::state::AppState;
 use crate::config::PasswordPolicy;
 use crate::model::input::{DisplayName, Email, Invalid, Problems, Username};
@@ -52,13 +53,19 @@ impl From<User> for AdminUserView {
 pub struct CreateUser {
     /// Required, unless `username` is an email address (seed 001's clients send only that).
     #[serde(default)]
+    #[schema(value_type = Option<schema::Email>)]
     pub email: Option<String>,
     /// Omit for an account that only logs in through an identity provider.
     #[serde(default)]
+    #[schema(value_type = Option<schema::NewPassword>)]
     pub password: Option<String>,
+    /// Also accepted as `display_name` or `full_name`; default: the email's local part.
     #[serde(default, alias = "display_name", alias = "full_name")]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
+    /// A username, or (without `email`) an email address.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub username: Option<String>,
     /// Roles in the caller's organisation; default `["member"]`.
     #[serde(default)]
@@ -97,13 +104,18 @@ impl CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     #[serde(default)]
+    #[schema(value_type = Option<schema::Email>)]
     pub email: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<schema::NewPassword>)]
     pub password: Option<String>,
+    /// Also accepted as `display_name` or `full_name`.
     #[serde(default, alias = "display_name", alias = "full_name")]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
+    /// `null` removes it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<schema::Username>)]
     pub username: Option<Option<String>>,
     #[serde(default)]
     pub is_active: Option<bool>,

@@ -5,6 +5,7 @@ use super::FormOrJson;
 use crate::config::PasswordPolicy;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiQuery, Auth};
+use crate::http::schema;
 use crate::http::state::AppState;
 use crate::model::input::{Email, Invalid, Password, Permissions as PermissionList, Problems, Username};
 use crate::service::compat::cl::{ClName, ClNewUser, ClPatch, ClUser};
@@ -105,11 +106,18 @@ fn permissions(problems: &mut Problems, value: Option<Permissions>) -> Option<Op
     }
 }
 
+/// The form (JSON is read too, with lists and booleans as themselves).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateForm {
+    /// A username, or an email address (the account's email).
+    #[schema(required = true, nullable = false, value_type = String)]
     pub username: Option<String>,
+    #[schema(required = true, nullable = false, value_type = schema::NewPassword)]
     pub password: Option<String>,
+    #[schema(nullable = false, value_type = Option<schema::PermissionText>)]
     pub permissions: Option<Permissions>,
+    /// Default false.
+    #[schema(nullable = false, value_type = Option<schema::FlagText>)]
     pub is_admin: Option<Flag>,
 }
 
@@ -138,11 +146,17 @@ impl CreateForm {
     }
 }
 
+/// The form (JSON is read too, with lists and booleans as themselves); every field optional.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateForm {
+    #[schema(nullable = false, value_type = Option<schema::NewPassword>)]
     pub password: Option<String>,
+    /// Replaces the user's own permissions.
+    #[schema(nullable = false, value_type = Option<schema::PermissionText>)]
     pub permissions: Option<Permissions>,
+    #[schema(nullable = false, value_type = Option<schema::FlagText>)]
     pub is_active: Option<Flag>,
+    #[schema(nullable = false, value_type = Option<schema::FlagText>)]
     pub is_admin: Option<Flag>,
 }
 
