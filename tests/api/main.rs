@@ -16,6 +16,7 @@ mod directory;
 mod errors;
 mod events;
 mod fake_idp;
+mod fuzzing;
 mod health;
 mod helpers;
 mod isolation;
