@@ -194,7 +194,138 @@ pub fn document(policy: &PasswordPolicy) -> Value {
             }
         }
     }
+    forbid_nul(&mut doc);
     doc
+}
+
+/// Every text a request can carry (bodies, parameters, and the components they name) says it
+/// holds no NUL character, as `http::extract` enforces: each string schema without a pattern,
+/// format or enum of its own gets `schema::NO_NUL_PATTERN` (the rules' patterns exclude it).
+fn forbid_nul(doc: &mut Value) {
+    let mut inputs: Vec<Value> = Vec::new();
+    for item in doc["paths"].as_object().into_iter().flat_map(|p| p.values()) {
+        for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+            inputs.extend(
+                op["requestBody"]["content"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|c| c.values())
+                    .cloned(),
+            );
+            inputs.extend(op["parameters"].as_array().into_iter().flatten().cloned());
+        }
+    }
+    let mut named = std::collections::BTreeSet::new();
+    let mut pending: Vec<String> = inputs.iter().flat_map(refs).collect();
+    while let Some(name) = pending.pop() {
+        if named.insert(name.clone()) {
+            pending.extend(refs(&doc["components"]["schemas"][&name]));
+        }
+    }
+    for name in named {
+        if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
+            nul_free(schema);
+        }
+    }
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        schemas.insert("NulFree".into(), nul_free_value());
+    }
+    let operations = doc
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|p| p.values_mut());
+    for op in operations.flat_map(|item| item.as_object_mut().into_iter().flat_map(|o| o.values_mut())) {
+        let Some(op) = op.as_object_mut() else { continue };
+        let bodies = op
+            .get_mut("requestBody")
+            .and_then(|b| b.get_mut("content"))
+            .and_then(Value::as_object_mut);
+        for schema in bodies
+            .into_iter()
+            .flat_map(|c| c.values_mut())
+            .filter_map(|m| m.get_mut("schema"))
+        {
+            nul_free(schema);
+        }
+        let parameters = op.get_mut("parameters").and_then(Value::as_array_mut);
+        for schema in parameters.into_iter().flatten().filter_map(|p| p.get_mut("schema")) {
+            nul_free(schema);
+        }
+    }
+}
+
+/// The component names a schema refers to, anywhere inside it.
+fn refs(schema: &Value) -> Vec<String> {
+    match schema {
+        Value::Object(map) => {
+            let own = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .map(String::from);
+            own.into_iter().chain(map.values().flat_map(refs)).collect()
+        }
+        Value::Array(items) => items.iter().flat_map(refs).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Adds the no-NUL pattern to the plain string schemas inside `schema` (not through `$ref`s), and
+/// says of objects that take other properties that their names and values hold no NUL either
+/// (the extractors look at the whole body, ignored fields too).
+fn nul_free(schema: &mut Value) {
+    let Value::Object(map) = schema else { return };
+    let is = |map: &Map<String, Value>, ty: &str| match map.get("type") {
+        Some(Value::String(t)) => t == ty,
+        Some(Value::Array(types)) => types.iter().any(|t| t == ty),
+        _ => false,
+    };
+    // Formats that cannot hold a NUL anyway; `password` and the like can.
+    let checked_format = map
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|f| matches!(f, "uuid" | "date-time" | "date" | "int32" | "int64"));
+    let constrained = checked_format
+        || ["pattern", "enum", "const", "$ref"]
+            .iter()
+            .any(|k| map.contains_key(*k));
+    if is(map, "string") && !constrained {
+        map.insert("pattern".into(), json!(schema::NO_NUL_PATTERN));
+    }
+    if is(map, "object") {
+        map.insert("propertyNames".into(), json!({ "pattern": schema::NO_NUL_PATTERN }));
+        if matches!(map.get("additionalProperties"), None | Some(Value::Bool(true))) {
+            map.insert(
+                "additionalProperties".into(),
+                json!({ "$ref": "#/components/schemas/NulFree" }),
+            );
+        }
+    }
+    for (key, value) in map.iter_mut() {
+        match (key.as_str(), value) {
+            ("properties", Value::Object(properties)) => properties.values_mut().for_each(nul_free),
+            ("items" | "additionalProperties", value) => nul_free(value),
+            ("oneOf" | "anyOf" | "allOf", Value::Array(choices)) => choices.iter_mut().for_each(nul_free),
+            _ => {}
+        }
+    }
+}
+
+/// Any JSON value without a NUL character in its strings or keys: what a body may hold beyond
+/// the fields an operation reads.
+fn nul_free_value() -> Value {
+    let text = json!({ "type": "string", "pattern": schema::NO_NUL_PATTERN });
+    let any = json!({ "$ref": "#/components/schemas/NulFree" });
+    json!({
+        "description": "Any JSON value without NUL characters (in its strings and keys).",
+        "anyOf": [
+            { "type": ["null", "boolean", "number"] },
+            text,
+            { "type": "array", "items": any },
+            { "type": "object", "propertyNames": text, "additionalProperties": any },
+        ],
+    })
 }
 
 /// Merges keywords into a schema: `properties` one by one, `description` appended, others set.

@@ -56,15 +56,18 @@ pub fn permission_pattern() -> String {
     format!("^[^{WS}{CTRL}]{{1,100}}$")
 }
 
-/// Something other than whitespace (a login name, a token that must not be blank).
+/// Something other than whitespace (a login name, a token that must not be blank), and no NUL.
 pub fn not_blank_pattern() -> String {
-    format!("[^{WS}]")
+    format!(r"^[^\u0000]*[^{WS}\u0000][^\u0000]*$")
 }
+
+/// Text without NUL characters, which PostgreSQL cannot store (`http::extract` refuses them).
+pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
 
 /// `seed::rules::issuer`: after trimming, `https://` and a host (or `http://localhost`,
 /// `http://127.0.0.1`), no space, `?` or `#`.
 pub fn issuer_pattern() -> String {
-    let rest = format!("[^ ?#]*[^ ?#{WS}]");
+    let rest = format!(r"[^ ?#\u0000]*[^ ?#{WS}\u0000]");
     format!(r"^[{WS}]*(?:https://(?!/|://){rest}|http://(?:localhost|127\.0\.0\.1)(?:{rest})?)[{WS}]*$")
 }
 

@@ -1,7 +1,8 @@
 //! What a schemathesis run against the binary found (`tests/schema/run.sh`), kept as tests:
 //! numbers out of range and malformed query strings are our 422 naming the parameter (never a
-//! panic, never axum's plain text), bodies are JSON objects, a database that does not answer is
-//! a 503 with `Retry-After`, and the description lists what operations answer.
+//! panic, never axum's plain text), bodies are JSON objects, no text holds a NUL (PostgreSQL
+//! cannot store one: it was a 500 there), a database that does not answer is a 503 with
+//! `Retry-After`, and the description lists what operations answer.
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -80,6 +81,33 @@ async fn a_json_body_is_an_object() {
         .expect("GET", &format!("/teams/{team}"), &token, None, StatusCode::OK)
         .await;
     assert_eq!(still["slug"], "platform");
+}
+
+#[tokio::test]
+async fn text_with_a_nul_character_is_refused_on_every_database() {
+    let app = spawn_app().await;
+    let token = app.superuser_token().await;
+    let login = app
+        .post_json("/auth/login", &json!({"email": "ada\u{0}@acme.test", "password": "x"}))
+        .await;
+    assert_eq!(invalid_field(login).await, "email");
+    let nested = app
+        .send(
+            "POST",
+            "/orgs",
+            &token,
+            Some(json!({"slug": "acme", "name": "Acme", "x": ["ok", "n\u{0}"]})),
+        )
+        .await;
+    assert_eq!(invalid_field(nested).await, "x[1]");
+    let form = app
+        .post_form("/auth/token", &[("username", "ada\0"), ("password", "x")])
+        .await;
+    assert_eq!(invalid_field(form).await, "username");
+    let query = app.get_with("/teams/all?cursor=%00", &token).await;
+    assert_eq!(invalid_field(query).await, "cursor");
+    let path = app.get("/auth/oidc/acme%00/login?redirect_uri=x").await;
+    expect_error(path, StatusCode::NOT_FOUND, "not_found").await;
 }
 
 #[tokio::test]
