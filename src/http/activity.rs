@@ -1,11 +1,11 @@
 //! `/admin/events` and `/admin/audit`.
 use super::dto::{PageOf, PageQuery};
 use super::error::{ApiError, ErrorBody};
-use super::extract::Auth;
+use super::extract::{ApiQuery, Auth};
 use super::state::AppState;
 use crate::model::{AuditEntry, StoredEvent};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -79,7 +79,7 @@ impl From<AuditEntry> for AuditView {
 pub async fn events(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<PageOf<EventView>>, ApiError> {
     Ok(Json(PageOf::map(
         state.activity.events(&caller, page.request()?).await?,
@@ -92,7 +92,7 @@ pub async fn events(
 pub async fn audit(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<PageOf<AuditView>>, ApiError> {
     Ok(Json(PageOf::map(
         state.activity.audit(&caller, page.request()?).await?,

@@ -1,13 +1,14 @@
 //! `/domains`: the active organisation's domain tree and who is assigned where.
 use super::dto::{DomainView, nullable};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Auth};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use super::schema;
 use super::state::AppState;
 use crate::model::input::{DisplayName, Invalid, Key, Problems};
 use crate::model::{Domain, DomainId, UserId};
 use crate::service::domains::{DomainNode, DomainPatch, NewDomain};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -55,7 +56,9 @@ impl DomainDetail {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDomain {
+    #[schema(value_type = schema::Key)]
     pub key: String,
+    #[schema(value_type = schema::DisplayName)]
     pub name: String,
     #[serde(default)]
     pub parent_id: Option<Uuid>,
@@ -82,8 +85,10 @@ impl CreateDomain {
 #[serde(deny_unknown_fields)]
 pub struct UpdateDomain {
     #[serde(default)]
+    #[schema(value_type = Option<schema::Key>)]
     pub key: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
     /// A new parent, or null for a root.
     #[serde(default, deserialize_with = "nullable")]
@@ -109,20 +114,20 @@ impl UpdateDomain {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FormatQuery {
-    /// `flat` (default) or `tree`.
-    pub format: Option<String>,
+    /// `flat` (the default): every domain with its path; `tree`: the roots with their `children`.
+    #[param(nullable = false, inline)]
+    #[serde(default)]
+    pub format: Format,
 }
 
-impl FormatQuery {
-    /// Whether the tree was asked for.
-    fn tree(&self) -> Result<bool, Invalid> {
-        match self.format.as_deref().unwrap_or("flat") {
-            "flat" => Ok(false),
-            "tree" => Ok(true),
-            _ => Err(Invalid::field("format", "must be flat or tree")),
-        }
-    }
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Flat,
+    Tree,
 }
 
 #[utoipa::path(get, path = "/domains", tag = "domains", security(("bearer" = [])),
@@ -144,9 +149,9 @@ pub async fn mine(State(state): State<AppState>, Auth(caller): Auth) -> ApiResul
 pub async fn all(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(q): Query<FormatQuery>,
+    ApiQuery(q): ApiQuery<FormatQuery>,
 ) -> ApiResult<Json<Vec<DomainDetail>>> {
-    let tree = q.tree()?;
+    let tree = q.format == Format::Tree;
     let nodes = if tree {
         state.domains.forest(&caller).await?
     } else {

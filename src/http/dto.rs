@@ -98,8 +98,16 @@ impl From<&DomainGrant> for DomainView {
 
 /// Pagination: `limit` (1–200, default 50) and the `cursor` of the previous page.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// At most this many items (default 50).
+    #[param(minimum = 1, maximum = 200, nullable = false)]
     pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page; empty or absent for the first page.
+    #[param(
+        nullable = false,
+        pattern = "^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -113,11 +121,12 @@ impl PageQuery {
                 message: "must be between 1 and 200".into(),
             });
         }
+        // Cursors are this API's own hyphenated ids; nothing else names a place in a list.
         let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => None,
-            Some(c) => match c.parse::<Uuid>() {
-                Ok(id) => Some(id),
-                Err(_) => {
+            Some(c) => match c.parse::<Uuid>().ok().filter(|_| c.len() == 36) {
+                Some(id) => Some(id),
+                None => {
                     errors.push(FieldError {
                         field: "cursor".into(),
                         message: "is not a cursor from this list".into(),

@@ -8,6 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// The seconds a 503 asks the client to wait (`Retry-After`): long enough for a database restart
+/// or a failover to begin, short enough that a client does not give up.
+pub const RETRY_UNAVAILABLE_SECONDS: u32 = 5;
+
 tokio::task_local! {
     /// The id of the request being handled, for error bodies.
     pub static REQUEST_ID: String;
@@ -37,7 +41,8 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     /// 502: an upstream service (an identity provider) cannot be reached or answers nonsense.
     BadGateway(&'static str, String),
-    /// 503: a dependency (the database) is down.
+    /// 503 with `Retry-After` (`RETRY_UNAVAILABLE_SECONDS`): a dependency (the database) does not
+    /// answer.
     Unavailable,
     /// 503 with `Retry-After`: too much work queued (password hashing); try again shortly.
     Overloaded,
@@ -135,6 +140,7 @@ impl IntoResponse for ApiError {
         let retry_after = match self {
             Self::TooManyRequests(wait) => HeaderValue::from_str(&wait.to_string()).ok(),
             Self::Overloaded => Some(HeaderValue::from_static("2")),
+            Self::Unavailable => Some(HeaderValue::from(RETRY_UNAVAILABLE_SECONDS)),
             _ => None,
         };
         let (error, detail, errors) = self.body();
@@ -258,6 +264,20 @@ mod tests {
             let (got, detail, _) = api.body();
             assert_eq!(got, code);
             assert!(!detail.contains("secret cause") && !detail.contains("db down"));
+        }
+    }
+
+    #[test]
+    fn waits_are_in_retry_after() {
+        let cases = [
+            (ApiError::Unavailable, Some("5")),
+            (ApiError::TooManyRequests(60), Some("60")),
+            (ApiError::Internal, None),
+        ];
+        for (error, wait) in cases {
+            let response = error.into_response();
+            let got = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap());
+            assert_eq!(got, wait, "{}", response.status());
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Extractors that answer bad input with our error shape: JSON and form bodies (content type,
-//! size, syntax, and per-field problems), path parameters, the bearer principal, client info.
+//! size, syntax, and per-field problems), query strings, path parameters, the bearer principal,
+//! client info. No text may hold a NUL character: PostgreSQL cannot store one (a 422 naming the
+//! field, or a 404 for a path).
 use super::error::ApiError;
 use super::state::AppState;
 use crate::model::ClientInfo;
@@ -62,10 +64,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 /// Parses a JSON body with our errors: 400 for malformed JSON, 422 naming the field for
-/// missing, mistyped or unknown fields.
+/// missing, mistyped or unknown fields. Every body is an object: serde would also read a struct
+/// from an array of its fields in order (`[null, null]`), which no client means.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Some(field) = nul_in_json(bytes) {
+        return Err(holds_nul(field));
+    }
+    let object = bytes.iter().find(|b| !b" \t\n\r".contains(b)) == Some(&b'{');
     // The common case parses once; only a failure is parsed again, to say what is wrong.
-    if let Ok(value) = serde_json::from_slice(bytes) {
+    if object && let Ok(value) = serde_json::from_slice(bytes) {
         return Ok(value);
     }
 
@@ -77,6 +84,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     };
     // Syntax first (bodies are small), so that malformed JSON is a 400 whatever it holds.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| malformed(&e))?;
+    if !object {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "body".into(),
+            message: "must be a JSON object".into(),
+        }]));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(&mut de) {
         Ok(value) => Ok(value),
@@ -93,6 +106,54 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }]))
         }
         Err(error) => Err(malformed(error.inner())),
+    }
+}
+
+fn holds_nul(field: String) -> ApiError {
+    ApiError::Validation(vec![FieldError {
+        field,
+        message: "must not contain NUL characters".into(),
+    }])
+}
+
+/// Where a JSON body holds a NUL character (`\u0000`, its only spelling in JSON): the path to the
+/// first string or key with one (`body` for the whole), if any.
+fn nul_in_json(bytes: &[u8]) -> Option<String> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    find_nul(&value, "")
+}
+
+fn find_nul(value: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value;
+    let name = || {
+        if at.is_empty() {
+            "body".to_owned()
+        } else {
+            at.to_owned()
+        }
+    };
+    match value {
+        Value::String(text) => text.contains('\0').then(name),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| find_nul(item, &format!("{}[{i}]", name()))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let here = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            if key.contains('\0') {
+                Some(here)
+            } else {
+                find_nul(item, &here)
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -115,12 +176,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     }
 }
 
-/// The field serde names in "missing field `x`" or "unknown field `x`".
+/// The field serde names in "missing field `x`", "unknown field `x`" or "duplicate field `x`".
 fn missing_field(error: &impl std::fmt::Display) -> Option<String> {
     let text = error.to_string();
-    let rest = text
-        .strip_prefix("missing field `")
-        .or_else(|| text.strip_prefix("unknown field `"))?;
+    let rest = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| text.strip_prefix(prefix))?;
     rest.split('`').next().map(String::from)
 }
 
@@ -135,23 +196,54 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
             return Err(ApiError::UnsupportedMediaType("application/x-www-form-urlencoded"));
         }
         let bytes = body_bytes(req, state).await?;
-        serde_urlencoded::from_bytes(&bytes).map(Self).map_err(|error| {
-            let field = missing_field(&error).unwrap_or_else(|| "body".into());
-            ApiError::Validation(vec![FieldError {
-                field,
-                message: message_of(&error),
-            }])
-        })
+        parse_urlencoded(&bytes, "body").map(Self)
     }
 }
 
-/// A path parameter; a malformed one (not a UUID) is simply not found.
+/// `Query<T>` with our errors: a 422 naming the parameter that is missing, mistyped or out of
+/// range for its type (`?limit=abc`, `?skip=99999999999999999999`), instead of axum's plain-text
+/// 400.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parse_urlencoded(parts.uri.query().unwrap_or_default().as_bytes(), "query").map(Self)
+    }
+}
+
+/// Parses a query string or a form with our errors (see `ApiQuery`); `whole` names the input
+/// when no one field is at fault.
+pub fn parse_urlencoded<T: DeserializeOwned>(input: &[u8], whole: &str) -> Result<T, ApiError> {
+    let pairs = form_urlencoded::parse(input);
+    if let Some((name, _)) = pairs.clone().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return Err(holds_nul(name.into_owned()));
+    }
+    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." {
+            missing_field(error.inner()).unwrap_or_else(|| whole.into())
+        } else {
+            path
+        };
+        ApiError::Validation(vec![FieldError {
+            field,
+            message: message_of(error.inner()),
+        }])
+    })
+}
+
+/// A path parameter; a malformed one (not a UUID, or holding a NUL) is simply not found.
 pub struct ApiPath<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if parts.uri.path().as_bytes().windows(3).any(|w| w == b"%00") {
+            return Err(ApiError::NotFound("not found".into()));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Self(p.0))

@@ -15,6 +15,7 @@ pub mod password;
 pub mod providers;
 pub mod render;
 pub mod roles;
+pub mod schema;
 pub mod seed;
 pub mod service_accounts;
 pub mod state;
@@ -35,7 +36,6 @@ use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// Largest request body accepted.
@@ -160,7 +160,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(scope_request_id))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
+        .merge(
+            SwaggerUi::new("/docs")
+                .external_url_unchecked("/openapi.json", openapi::document(&state.config.password_policy)),
+        )
         .merge(api)
         .layer(middleware)
 }

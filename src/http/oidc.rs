@@ -2,14 +2,15 @@
 //! and the one-time code exchange. See `service::oidc` for the rules.
 use super::dto::TokenResponse;
 use super::error::{ApiError, ErrorBody, current_request_id};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::schema;
 use super::state::AppState;
 use crate::model::ClientInfo;
 use crate::service::ServiceError;
 use crate::service::oidc::{Callback, OidcError, Served};
 use crate::service::with_query;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -44,10 +45,14 @@ fn found(location: &str) -> ApiResult<Response> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LoginQuery {
-    /// Where the frontend wants the result; must be one of `AUTH_OIDC_REDIRECT_URIS` exactly.
+    /// Where the frontend wants the result; must be one of `AUTH_OIDC_REDIRECT_URIS` exactly (400
+    /// `invalid_redirect_uri` otherwise).
+    #[param(required = true, nullable = false)]
     pub redirect_uri: Option<String>,
-    /// Echoed back to `redirect_uri` untouched (the frontend's own CSRF check).
+    /// Echoed back to `redirect_uri` untouched (the frontend's own CSRF check); at most 512 bytes.
+    #[param(nullable = false, max_length = 512)]
     pub state: Option<String>,
 }
 
@@ -59,7 +64,7 @@ pub struct LoginQuery {
 pub async fn login(
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
-    Query(query): Query<LoginQuery>,
+    ApiQuery(query): ApiQuery<LoginQuery>,
 ) -> ApiResult<Response> {
     let started = state
         .oidc
@@ -81,11 +86,17 @@ fn browser_binding(value: &str, secure: bool) -> ApiResult<HeaderValue> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
+    #[param(nullable = false)]
     pub code: Option<String>,
+    /// The state this service sent to the provider (400 `invalid_state` when missing or unknown).
+    #[param(required = true, nullable = false)]
     pub state: Option<String>,
+    #[param(nullable = false)]
     pub error: Option<String>,
     /// RFC 9207 authorization response issuer.
+    #[param(nullable = false)]
     pub iss: Option<String>,
 }
 
@@ -109,7 +120,7 @@ fn browser_cookie(headers: &HeaderMap) -> Option<&str> {
 pub async fn callback(
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
-    Query(query): Query<CallbackQuery>,
+    ApiQuery(query): ApiQuery<CallbackQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let answer = Callback {
@@ -166,6 +177,7 @@ pub async fn exchange(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DiscoverRequest {
+    #[schema(value_type = schema::Email)]
     pub email: String,
 }
 

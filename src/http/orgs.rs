@@ -2,13 +2,14 @@
 //! in `service_accounts`).
 use super::dto::{PageOf, PageQuery};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Auth};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use super::schema;
 use super::state::AppState;
 use crate::model::input::{DisplayName, Email, Invalid, Problems, Slug};
 use crate::model::{OrgId, OrgMember, Organisation, UserId};
 use crate::service::orgs::{MemberRef, NewMember};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -41,7 +42,9 @@ impl From<Organisation> for OrgDetail {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrg {
+    #[schema(value_type = schema::Slug)]
     pub slug: String,
+    #[schema(value_type = schema::DisplayName)]
     pub name: String,
 }
 
@@ -58,6 +61,7 @@ impl CreateOrg {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrg {
     #[serde(default)]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
     /// Superusers only.
     #[serde(default)]
@@ -94,6 +98,7 @@ impl From<OrgMember> for MemberView {
 pub struct AddMember {
     /// The user's email, or `user_id`.
     #[serde(default)]
+    #[schema(value_type = Option<schema::Email>)]
     pub email: Option<String>,
     #[serde(default)]
     pub user_id: Option<Uuid>,
@@ -130,7 +135,7 @@ pub struct RolesOf {
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PageOf<OrgDetail>>> {
     let orgs = state.orgs.list(&caller, page.request()?).await?;
     Ok(Json(PageOf::map(orgs, OrgDetail::from)))
@@ -193,7 +198,7 @@ pub async fn members(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiPath(id): ApiPath<OrgId>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PageOf<MemberView>>> {
     let members = state.orgs.members(&caller, id, page.request()?).await?;
     Ok(Json(PageOf::map(members, MemberView::from)))

@@ -2,6 +2,7 @@
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use super::extract::Auth;
+use super::schema;
 use super::state::AppState;
 use crate::config::PasswordPolicy;
 use crate::model::ClientInfo;
@@ -16,7 +17,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotRequest {
-    #[schema(example = "ada@acme.test")]
+    #[schema(value_type = schema::Email)]
     pub email: String,
 }
 
@@ -24,9 +25,11 @@ pub struct ForgotRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     /// The token from the reset message.
+    #[schema(value_type = schema::NotBlank)]
     pub token: String,
     /// Also accepted as `password`.
     #[serde(alias = "password")]
+    #[schema(value_type = schema::NewPassword)]
     pub new_password: String,
 }
 

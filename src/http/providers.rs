@@ -3,6 +3,7 @@
 use super::dto::nullable;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Auth};
+use super::schema;
 use super::state::AppState;
 use crate::model::{ClaimMapping, IdentityProvider, OrgId, ProviderId};
 use crate::service::providers::ProviderInput;
@@ -21,12 +22,17 @@ type ApiResult<T> = Result<T, ApiError>;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingView {
+    /// The claim's value (e.g. a group's name).
+    #[schema(min_length = 1)]
     pub value: String,
+    /// Keys of the organisation's roles.
     #[serde(default)]
     pub roles: Vec<String>,
     /// Team slug → role.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, crate::http::teams::TeamRoleName>)]
     pub teams: BTreeMap<String, String>,
+    /// Keys of the organisation's domains.
     #[serde(default)]
     pub domains: Vec<String>,
 }
@@ -86,25 +92,34 @@ impl From<IdentityProvider> for ProviderView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderBody {
+    /// Not `default` (the provider configured by `AUTH_OIDC_*`).
+    #[schema(value_type = schema::ProviderSlug)]
     pub slug: String,
+    #[schema(value_type = schema::DisplayName)]
     pub name: String,
+    #[schema(value_type = schema::Issuer)]
     pub issuer: String,
+    /// At most 255 bytes; surrounding whitespace is dropped.
+    #[schema(value_type = schema::NotBlank, max_length = 255)]
     pub client_id: String,
     /// Write-only; omit to keep the stored one, `null` to remove it (a public client with PKCE).
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub client_secret: Option<Option<String>>,
-    /// Default `["openid", "email", "profile"]`.
+    /// Default `["openid", "email", "profile"]`; must include `openid`.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
+    /// Emails of these domains are offered this provider (`POST /auth/oidc/discover`).
     #[serde(default)]
+    #[schema(value_type = Vec<schema::EmailDomain>)]
     pub email_domains: Vec<String>,
     #[serde(default)]
     pub jit: bool,
     #[serde(default)]
     pub link_by_email: bool,
-    /// Default `groups`.
+    /// Default `groups`; 1–100 bytes.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     pub groups_claim: Option<String>,
     #[serde(default)]
     pub mappings: Vec<MappingView>,

@@ -1,6 +1,7 @@
 //! `/orgs/{id}/roles`: an organisation's roles and their permissions.
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Auth};
+use super::schema;
 use super::state::AppState;
 use crate::model::input::{DisplayName, Invalid, Key, Permissions, Problems};
 use crate::model::{OrgId, Role, RoleId};
@@ -38,10 +39,14 @@ impl From<Role> for RoleView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRole {
+    #[schema(value_type = schema::Key)]
     pub key: String,
+    /// Default: the key.
     #[serde(default)]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<schema::Permission>)]
     pub permissions: Vec<String>,
 }
 
@@ -60,8 +65,11 @@ impl CreateRole {
 #[serde(deny_unknown_fields)]
 pub struct UpdateRole {
     #[serde(default)]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
+    /// Replaces the role's permissions.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<schema::Permission>>)]
     pub permissions: Option<Vec<String>>,
 }
 

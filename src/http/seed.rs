@@ -1,10 +1,10 @@
 //! `POST /admin/seed`: apply (or with `?dry_run=true`, plan) a seed document; superusers only.
 use super::error::{ApiError, ErrorBody};
-use super::extract::Auth;
+use super::extract::{ApiQuery, Auth};
 use super::state::AppState;
 use crate::service::seeding::{Action, Plan, SeedOptions, Step};
 use axum::Json;
-use axum::extract::{FromRequest, Query, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,12 +13,15 @@ use utoipa::ToSchema;
 pub const SEED_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SeedQuery {
     /// Plan only: report what would change, change nothing.
     #[serde(default)]
+    #[param(required = false)]
     pub dry_run: bool,
     /// Also delete what the document no longer names inside the organisations it lists.
     #[serde(default)]
+    #[param(required = false)]
     pub prune: bool,
 }
 
@@ -69,6 +72,24 @@ impl SeedResponse {
 /// A seed document as text: YAML or JSON, UTF-8.
 pub struct SeedDocument(String);
 
+/// What the description says of a seed document: an object of organisations (`seed/schema.json`
+/// has the whole of it; the seed crate checks it, and the references inside it, on apply).
+impl utoipa::PartialSchema for SeedDocument {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .description(Some("A seed document (`seed/schema.json`): the organisations with their roles, teams, nested domains, users, memberships and service accounts."))
+            .property(
+                "orgs",
+                ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::Object)),
+            )
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl ToSchema for SeedDocument {}
+
 impl<S: Send + Sync> FromRequest<S> for SeedDocument {
     type Rejection = ApiError;
 
@@ -102,12 +123,12 @@ impl<S: Send + Sync> FromRequest<S> for SeedDocument {
 }
 
 #[utoipa::path(post, path = "/admin/seed", tag = "admin", security(("bearer" = [])), params(SeedQuery),
-    request_body(content = String, content_type = "application/yaml", description = "A seed document (YAML or JSON)"),
+    request_body(content((SeedDocument = "application/yaml"), (SeedDocument = "application/json")), description = "A seed document, in YAML or JSON"),
     responses((status = 200, body = SeedResponse), (status = 403, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn apply(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(query): Query<SeedQuery>,
+    ApiQuery(query): ApiQuery<SeedQuery>,
     SeedDocument(text): SeedDocument,
 ) -> Result<Json<SeedResponse>, ApiError> {
     let options = SeedOptions {

@@ -2,6 +2,7 @@
 //! creating answer only).
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, Auth};
+use super::schema;
 use super::state::AppState;
 use crate::model::input::{DisplayName, Invalid, Permissions, Problems};
 use crate::model::{OrgId, ServiceAccount, ServiceAccountId};
@@ -45,8 +46,10 @@ impl From<ServiceAccount> for ServiceAccountView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServiceAccount {
+    #[schema(value_type = schema::DisplayName)]
     pub name: String,
     #[serde(default)]
+    #[schema(value_type = Vec<schema::Permission>)]
     pub permissions: Vec<String>,
 }
 

@@ -1,13 +1,14 @@
 //! `/teams`: the active organisation's teams and their members.
 use super::dto::{PageOf, PageQuery, TeamView, nullable};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Auth, OptionalJson};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth, OptionalJson};
+use super::schema;
 use super::state::AppState;
 use crate::model::input::{DisplayName, Invalid, Problems, Reference, Slug};
 use crate::model::{Team, TeamId, TeamMember, UserId};
 use crate::service::teams::{NewTeam, TeamPatch, TeamRole};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,9 +45,12 @@ impl From<Team> for TeamDetail {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTeam {
+    #[schema(value_type = schema::Slug)]
     pub slug: String,
+    #[schema(value_type = schema::DisplayName)]
     pub name: String,
     #[serde(default)]
+    #[schema(value_type = Option<schema::Reference>)]
     pub external_ref: Option<String>,
     #[serde(default)]
     pub is_active: Option<bool>,
@@ -72,11 +76,14 @@ impl CreateTeam {
 #[serde(deny_unknown_fields)]
 pub struct UpdateTeam {
     #[serde(default)]
+    #[schema(value_type = Option<schema::Slug>)]
     pub slug: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
+    /// `null` removes it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<schema::Reference>)]
     pub external_ref: Option<Option<String>>,
     #[serde(default)]
     pub is_active: Option<bool>,
@@ -106,7 +113,17 @@ impl UpdateTeam {
 pub struct PutMember {
     /// `member` (default), `maintainer` or `owner`.
     #[serde(default)]
+    #[schema(value_type = Option<TeamRoleName>)]
     pub role: Option<String>,
+}
+
+/// A member's role in a team (`seed::TEAM_ROLES`).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum TeamRoleName {
+    Member,
+    Maintainer,
+    Owner,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -141,7 +158,7 @@ pub async fn mine(State(state): State<AppState>, Auth(caller): Auth) -> ApiResul
 pub async fn all(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PageOf<TeamDetail>>> {
     let page = state.teams.list(&caller, page.request()?).await?;
     Ok(Json(PageOf::map(page, TeamDetail::from)))

@@ -2,14 +2,15 @@
 //! organisation's users).
 use super::dto::{PageOf, PageQuery, nullable};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Auth};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use super::schema;
 use super::state::AppState;
 use crate::config::PasswordPolicy;
 use crate::model::input::{DisplayName, Email, Invalid, Problems, Username};
 use crate::model::{User, UserId};
 use crate::service::users::{NewUser, UserPatch};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -55,13 +56,19 @@ impl From<User> for AdminUserView {
 pub struct CreateUser {
     /// Required, unless `username` is an email address (seed 001's clients send only that).
     #[serde(default)]
+    #[schema(value_type = Option<schema::Email>)]
     pub email: Option<String>,
     /// Omit for an account that only logs in through an identity provider.
     #[serde(default)]
+    #[schema(value_type = Option<schema::NewPassword>)]
     pub password: Option<String>,
+    /// Also accepted as `display_name` or `full_name`; default: the email's local part.
     #[serde(default, alias = "display_name", alias = "full_name")]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
+    /// A username, or (without `email`) an email address.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub username: Option<String>,
     /// Roles in the caller's organisation; default `["member"]`.
     #[serde(default)]
@@ -100,13 +107,18 @@ impl CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     #[serde(default)]
+    #[schema(value_type = Option<schema::Email>)]
     pub email: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<schema::NewPassword>)]
     pub password: Option<String>,
+    /// Also accepted as `display_name` or `full_name`.
     #[serde(default, alias = "display_name", alias = "full_name")]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
+    /// `null` removes it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<schema::Username>)]
     pub username: Option<Option<String>>,
     #[serde(default)]
     pub is_active: Option<bool>,
@@ -146,7 +158,7 @@ impl UpdateUser {
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PageOf<AdminUserView>>> {
     let users = state.users.list(&caller, page.request()?).await?;
     Ok(Json(PageOf::map(users, AdminUserView::from)))

@@ -74,6 +74,7 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(_) => Self::Conflict("conflict", "the change conflicts with existing data"),
+            e if e.is_unavailable() => Self::Unavailable(e.into()),
             StoreError::Db(e) => Self::Internal(e.into()),
             e @ StoreError::Sealed { .. } => Self::Internal(e.into()),
         }

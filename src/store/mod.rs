@@ -24,8 +24,8 @@ pub mod users;
 use crate::crypto::seal::SealError;
 use migration::MigratorTrait;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, SqlErr,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult,
+    RuntimeErr, SqlErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 pub use sea_orm::{ConnectionTrait as Conn, DatabaseConnection as Db};
 use sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -60,6 +60,41 @@ impl From<DbErr> for StoreError {
             Some(SqlErr::UniqueConstraintViolation(what)) => Self::Conflict(what),
             _ => Self::Db(e),
         }
+    }
+}
+
+impl StoreError {
+    /// Whether the database did not answer (no connection, the pool closed or exhausted, the
+    /// connection lost, the server shutting down), rather than refused this statement: worth
+    /// trying again in a moment.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Conflict(_) | Self::Sealed { .. } => false,
+            Self::Db(e) => db_unavailable(e),
+        }
+    }
+}
+
+fn db_unavailable(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => sqlx_unavailable(e),
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL: class 08 (connection exception), 57P01–57P03 (shutting down, starting up).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 

@@ -17,6 +17,7 @@ mod errors;
 mod events;
 mod fake_idp;
 mod floods;
+mod fuzzing;
 mod health;
 mod helpers;
 mod isolation;

@@ -40,24 +40,50 @@ pub async fn login(
     Ok(Json(state.auth.login(body.parse()?, client).await?.into()))
 }
 
+/// `POST /auth/token`'s answer: a user's tokens, or a service account's access token.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum TokenAnswer {
+    User(Box<TokenResponse>),
+    Client(ClientTokenResponse),
+}
+
+/// `grant_type=client_credentials`: an access token for the service account, nothing to refresh.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ClientTokenResponse {
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    /// The service account's permissions, space-separated.
+    pub scope: String,
+}
+
+/// OAuth 2.0 token endpoint: `password` (the default), `refresh_token` or `client_credentials`
+/// (HTTP Basic, or `client_id` and `client_secret` in the form).
 #[utoipa::path(post, path = "/auth/token", tag = "auth", request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    security((), ("basic" = [])),
+    responses((status = 200, body = TokenAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn token(
     State(state): State<AppState>,
     client: ClientInfo,
     headers: HeaderMap,
     ApiForm(form): ApiForm<TokenForm>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<TokenAnswer>> {
     let grant = match form.parse(basic(&headers))? {
         TokenRequest::Password(login) => state.auth.login(login, client).await?,
         TokenRequest::Refresh { token, organization } => state.auth.refresh(&token, organization.as_deref()).await?,
         TokenRequest::ClientCredentials { id, secret } => {
             let grant = state.clients.token(&id, &secret).await?;
-            let body = json!({"access_token": grant.access_token, "token_type": "bearer", "expires_in": grant.expires_in, "scope": grant.scope});
-            return Ok(Json(body).into_response());
+            return Ok(Json(TokenAnswer::Client(ClientTokenResponse {
+                access_token: grant.access_token,
+                token_type: "bearer",
+                expires_in: grant.expires_in,
+                scope: grant.scope,
+            })));
         }
     };
-    Ok(Json(TokenResponse::from(grant)).into_response())
+    Ok(Json(TokenAnswer::User(Box::new(grant.into()))))
 }
 
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
@@ -132,9 +158,12 @@ pub async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Services validate a token and get the user's *current* context (domains expanded).
-#[utoipa::path(post, path = "/auth/validate", tag = "auth", request_body = ValidateRequest,
-    responses((status = 200, body = ValidateResponse), (status = 422, body = ErrorBody)))]
+/// Services validate a token and get the user's *current* context (domains expanded). The token
+/// is `{"token"}` in the body or, without one, the `Authorization: Bearer` token (a 422 when there
+/// is neither). An invalid token is a 200 with `valid: false` and the reason.
+#[utoipa::path(post, path = "/auth/validate", tag = "auth", request_body = Option<ValidateRequest>,
+    security((), ("bearer" = [])),
+    responses((status = 200, body = ValidateResponse)))]
 pub async fn validate(State(state): State<AppState>, token: TokenInput) -> ApiResult<Response> {
     Ok(match state.authn.validate(&token.required()?).await? {
         // The hot path: a context's answer is rendered once and served as bytes after that.

@@ -3,6 +3,7 @@
 use crate::config::PasswordPolicy;
 use crate::http::error::ApiError;
 use crate::http::extract::{OptionalJson, bearer};
+use crate::http::schema;
 use crate::model::input::{DisplayName, Email, Invalid, Password, Problems, Username};
 use crate::service::auth::{Login, Registration};
 use axum::extract::{FromRequest, Request};
@@ -12,16 +13,18 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@acme.test")]
+    #[schema(value_type = schema::Email)]
     pub email: String,
-    #[schema(example = "correct horse battery staple")]
+    #[schema(value_type = schema::NewPassword)]
     pub password: String,
     /// Display name (also accepted as `display_name` or `full_name`); defaults to the email's local part.
     #[serde(default, alias = "display_name", alias = "full_name")]
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<schema::Username>)]
     pub username: Option<String>,
-    /// Organisation slug; only the default organisation is open for self-registration.
+    /// Organisation slug; only the default organisation is open for self-registration (403 otherwise).
     #[serde(default)]
     pub organization: Option<String>,
 }
@@ -31,11 +34,15 @@ pub struct RegisterRequest {
 pub struct LoginRequest {
     /// Email, or username; `username` and `login` are accepted too.
     #[serde(default)]
+    #[schema(value_type = Option<schema::LoginName>)]
     pub email: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<schema::LoginName>)]
     pub username: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<schema::LoginName>)]
     pub login: Option<String>,
+    #[schema(value_type = schema::Password)]
     pub password: String,
     /// Organisation slug; default: the last one used.
     #[serde(default)]
@@ -58,28 +65,51 @@ pub struct LogoutRequest {
     pub refresh_token: Option<String>,
 }
 
-/// `POST /auth/token`, OAuth 2.0 form fields.
+/// `POST /auth/token`, OAuth 2.0 form fields: `username` and `password` for the `password`
+/// grant, `refresh_token` for `refresh_token`, the client's credentials (HTTP Basic, or
+/// `client_id` and `client_secret`) for `client_credentials`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenForm {
-    /// `password` (the default), `refresh_token` or `client_credentials`.
+    /// `password` (the default), `refresh_token` or `client_credentials`; another is a 400
+    /// `unsupported_grant_type`.
     #[serde(default)]
+    #[schema(nullable = false, value_type = Option<GrantType>)]
     pub grant_type: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     pub username: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     pub password: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     pub refresh_token: Option<String>,
+    /// Organisation slug.
     #[serde(default)]
+    #[schema(nullable = false)]
     pub organization: Option<String>,
+    /// Ignored.
     #[serde(default)]
+    #[schema(nullable = false)]
     pub scope: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     pub client_id: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false)]
     pub client_secret: Option<String>,
 }
 
+/// The grants `POST /auth/token` serves.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum GrantType {
+    Password,
+    RefreshToken,
+    ClientCredentials,
+}
+
+/// Optional: without a body (or without `token`), the `Authorization: Bearer` token is validated.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ValidateRequest {
     /// The access token; `Authorization: Bearer` works too.
@@ -90,7 +120,9 @@ pub struct ValidateRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IntrospectForm {
     pub token: String,
+    /// Ignored (RFC 7662 §2.1).
     #[serde(default)]
+    #[schema(nullable = false)]
     pub token_type_hint: Option<String>,
 }
 

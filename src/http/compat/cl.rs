@@ -4,12 +4,13 @@
 use super::FormOrJson;
 use crate::config::PasswordPolicy;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::Auth;
+use crate::http::extract::{ApiQuery, Auth};
+use crate::http::schema;
 use crate::http::state::AppState;
 use crate::model::input::{Email, Invalid, Password, Permissions as PermissionList, Problems, Username};
 use crate::service::compat::cl::{ClName, ClNewUser, ClPatch, ClUser};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -105,11 +106,18 @@ fn permissions(problems: &mut Problems, value: Option<Permissions>) -> Option<Op
     }
 }
 
+/// The form (JSON is read too, with lists and booleans as themselves).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateForm {
+    /// A username, or an email address (the account's email).
+    #[schema(required = true, nullable = false, value_type = String)]
     pub username: Option<String>,
+    #[schema(required = true, nullable = false, value_type = schema::NewPassword)]
     pub password: Option<String>,
+    #[schema(nullable = false, value_type = Option<schema::PermissionText>)]
     pub permissions: Option<Permissions>,
+    /// Default false.
+    #[schema(nullable = false, value_type = Option<schema::FlagText>)]
     pub is_admin: Option<Flag>,
 }
 
@@ -138,11 +146,17 @@ impl CreateForm {
     }
 }
 
+/// The form (JSON is read too, with lists and booleans as themselves); every field optional.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateForm {
+    #[schema(nullable = false, value_type = Option<schema::NewPassword>)]
     pub password: Option<String>,
+    /// Replaces the user's own permissions.
+    #[schema(nullable = false, value_type = Option<schema::PermissionText>)]
     pub permissions: Option<Permissions>,
+    #[schema(nullable = false, value_type = Option<schema::FlagText>)]
     pub is_active: Option<Flag>,
+    #[schema(nullable = false, value_type = Option<schema::FlagText>)]
     pub is_admin: Option<Flag>,
 }
 
@@ -165,11 +179,31 @@ impl UpdateForm {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Users to skip (default 0).
+    #[param(minimum = 0, maximum = 9223372036854775807_u64, nullable = false)]
     pub skip: Option<u64>,
-    /// At most this many (default 100, at most 1000).
+    /// At most this many (default 100).
+    #[param(minimum = 0, maximum = 1000, nullable = false)]
     pub limit: Option<u64>,
+}
+
+impl ListQuery {
+    /// `(skip, limit)`; the database counts in signed 64 bits, so a larger `skip` is refused here.
+    fn window(&self) -> Result<(u64, u64), Invalid> {
+        let mut problems = Problems::default();
+        let skip = self.skip.unwrap_or(0);
+        if i64::try_from(skip).is_err() {
+            problems.add("skip", format!("must be at most {}", i64::MAX));
+        }
+        let limit = self.limit.unwrap_or(100);
+        if limit > 1000 {
+            problems.add("limit", "must be at most 1000");
+        }
+        problems.finish()?;
+        Ok((skip, limit))
+    }
 }
 
 /// The number in a path; anything else names no user.
@@ -201,13 +235,10 @@ pub async fn me(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<ClUserView>>> {
-    let limit = query.limit.unwrap_or(100);
-    if limit > 1000 {
-        return Err(Invalid::field("limit", "must be at most 1000").into());
-    }
-    let users = state.cl.list(&caller, query.skip.unwrap_or(0), limit).await?;
+    let (skip, limit) = query.window()?;
+    let users = state.cl.list(&caller, skip, limit).await?;
     Ok(Json(users.into_iter().map(ClUserView::from).collect()))
 }
 

@@ -2,7 +2,7 @@
 //! `display_name`, `is_admin` and `matrix_user_id` (null unless Synapse provisioned one).
 use crate::http::auth::TokenInput;
 use crate::http::auth::introspection;
-use crate::http::auth::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, ValidateRequest};
+use crate::http::auth::{LoginRequest, LogoutRequest, RegisterRequest, ValidateRequest};
 use crate::http::dto::UserView;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, Auth, Bearer, OptionalJson};
@@ -13,7 +13,7 @@ use crate::service::compat::daarion::DaarionGrant;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -89,12 +89,23 @@ pub async fn login(
     Ok(Json(state.daarion.login(body.parse()?, client).await?.into()))
 }
 
+/// `POST /api/auth/refresh`: seed 000 has no organisations to switch to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DaarionRefresh {
+    pub refresh_token: String,
+    /// Not here: switch organisation with `POST /auth/refresh` (a 422 otherwise).
+    #[serde(default)]
+    #[schema(value_type = Option<()>)]
+    pub organization: Option<String>,
+}
+
 /// Rotates the refresh token (the old one is spent).
-#[utoipa::path(post, path = "/api/auth/refresh", tag = "compat", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "compat", request_body = DaarionRefresh,
     responses((status = 200, body = DaarionTokens), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<RefreshRequest>,
+    ApiJson(body): ApiJson<DaarionRefresh>,
 ) -> ApiResult<Json<DaarionTokens>> {
     if body.organization.is_some() {
         return Err(Invalid::field("organization", "switch organisation with POST /auth/refresh").into());
@@ -120,10 +131,12 @@ pub async fn me(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<
     Ok(Json(DaarionUser::new(&context, matrix)))
 }
 
-/// `{token}` (or a bearer) → `{"active": true, ...claims}` with the current roles, or exactly
-/// `{"active": false}`. No client credentials, like seed 000's internal endpoint.
-#[utoipa::path(post, path = "/api/auth/introspect", tag = "compat", request_body = ValidateRequest,
-    responses((status = 200, description = "`active` and the token's claims"), (status = 422, body = ErrorBody)))]
+/// `{token}` (or, without one, the `Authorization: Bearer` token; a 422 when there is neither) →
+/// `{"active": true, ...claims}` with the current roles, or exactly `{"active": false}`. No
+/// client credentials, like seed 000's internal endpoint.
+#[utoipa::path(post, path = "/api/auth/introspect", tag = "compat", request_body = Option<ValidateRequest>,
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "`active` and the token's claims")))]
 pub async fn introspect(State(state): State<AppState>, token: TokenInput) -> ApiResult<Json<Value>> {
     let token = token.0.ok_or_else(|| Invalid::field("token", "is required"))?;
     Ok(Json(introspection::daarion(state.daarion.introspect(&token).await?)))
