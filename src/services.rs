@@ -146,7 +146,12 @@ impl Services {
         Ok(Self {
             verification,
             invitations,
-            email_domains: Arc::new(EmailDomainService::new(db.clone(), changes.clone(), Arc::clone(&orgs), dns)),
+            email_domains: Arc::new(EmailDomainService::new(
+                db.clone(),
+                changes.clone(),
+                Arc::clone(&orgs),
+                dns,
+            )),
             passwords: Arc::new(PasswordService::new(
                 db.clone(),
                 changes.clone(),

@@ -123,7 +123,10 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Invitations::AcceptedAt))
                     .col(uuid_null(Invitations::AcceptedBy))
                     .col(timestamp_with_time_zone_null(Invitations::RevokedAt))
-                    .foreign_key(&mut org_fk((Invitations::Table, Invitations::OrgId), "fk_invitations_org"))
+                    .foreign_key(&mut org_fk(
+                        (Invitations::Table, Invitations::OrgId),
+                        "fk_invitations_org",
+                    ))
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_invitations_inviter")
@@ -165,7 +168,10 @@ impl MigrationTrait for Migration {
                     .col(text(EmailDomains::JoinRoles))
                     .col(timestamp_with_time_zone(EmailDomains::CreatedAt))
                     .col(timestamp_with_time_zone(EmailDomains::UpdatedAt))
-                    .foreign_key(&mut org_fk((EmailDomains::Table, EmailDomains::OrgId), "fk_email_domains_org"))
+                    .foreign_key(&mut org_fk(
+                        (EmailDomains::Table, EmailDomains::OrgId),
+                        "fk_email_domains_org",
+                    ))
                     .to_owned(),
             )
             .await?;

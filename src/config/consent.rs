@@ -44,7 +44,11 @@ fn resolver(raw: &str) -> Result<SocketAddr, ConfigError> {
     let raw = raw.trim();
     raw.parse::<SocketAddr>()
         .or_else(|_| raw.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-        .map_err(|_| bad(format!("AUTH_DNS_RESOLVER \"{raw}\" is not an ip[:port] such as 127.0.0.1:53")))
+        .map_err(|_| {
+            bad(format!(
+                "AUTH_DNS_RESOLVER \"{raw}\" is not an ip[:port] such as 127.0.0.1:53"
+            ))
+        })
 }
 
 impl ConsentSettings {

@@ -1,7 +1,7 @@
 //! The OpenAPI description of every route, served at `/openapi.json` and `/docs`.
 use super::compat::{cl, daarion, edd};
 use super::{activity, auth, domains, dto, error, meta, oidc, orgs, password, providers, roles, seed};
-use super::{service_accounts, teams, users};
+use super::{email_domains, invitations, service_accounts, teams, users, verification};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -23,6 +23,10 @@ use utoipa::{Modify, OpenApi};
         providers::list, providers::create, providers::get, providers::update, providers::delete,
         oidc::login, oidc::callback, oidc::exchange, oidc::discover,
         password::forgot, password::reset, password::change,
+        verification::verify, verification::resend, email_domains::joinable, email_domains::join,
+        invitations::preview, invitations::accept, invitations::create, invitations::list, invitations::get,
+        invitations::revoke, invitations::resend, email_domains::list, email_domains::claim, email_domains::verify,
+        email_domains::update, email_domains::delete,
         daarion::register, daarion::login, daarion::refresh, daarion::logout, daarion::me, daarion::introspect,
         edd::login, edd::logout, edd::me,
         cl::refresh, cl::me, cl::list, cl::create, cl::get, cl::update, cl::delete,

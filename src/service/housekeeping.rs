@@ -39,8 +39,8 @@ pub async fn sweep(db: &Db, clock: &SharedClock, retention: Retention) -> anyhow
     let events = store::events::prune(db, now - retention.events, !retention.relayed).await?;
     let audit = store::audit::prune(db, now - retention.audit).await?;
     let logins = store::oidc::prune(db, now).await?;
-    let resets = store::resets::prune(db, now - ENDED_KEPT).await?
-        + store::verifications::prune(db, now - ENDED_KEPT).await?;
+    let resets =
+        store::resets::prune(db, now - ENDED_KEPT).await? + store::verifications::prune(db, now - ENDED_KEPT).await?;
     let sessions = store::sessions::prune(db, now - ENDED_KEPT.max(retention.audit)).await?;
     let pruned = events + audit + logins + resets + sessions;
     if pruned > 0 {

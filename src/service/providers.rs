@@ -73,8 +73,13 @@ async fn check<C: Conn>(
         let Some(domain) = problems.check(&field, rules::email_domain(d)) else {
             continue;
         };
-        if store::email_domains::verified(c, Some(org_id), &domain).await?.is_none() {
-            let why = format!("\"{domain}\" is not a verified email domain of the organisation (POST /orgs/{{id}}/email-domains)");
+        if store::email_domains::verified(c, Some(org_id), &domain)
+            .await?
+            .is_none()
+        {
+            let why = format!(
+                "\"{domain}\" is not a verified email domain of the organisation (POST /orgs/{{id}}/email-domains)"
+            );
             problems.add(field, why);
         }
         domains.push(domain);

@@ -174,7 +174,10 @@ pub async fn serving<C: Conn>(c: &C, domain: &str) -> Result<Vec<(IdentityProvid
         {
             continue;
         }
-        if super::email_domains::verified(c, Some(p.org_id), domain).await?.is_none() {
+        if super::email_domains::verified(c, Some(p.org_id), domain)
+            .await?
+            .is_none()
+        {
             continue;
         }
         if let Some(org) = super::orgs::find(c, p.org_id).await?.filter(|o| o.active) {

@@ -93,7 +93,11 @@ fn pending<Q: QueryFilter>(query: Q, now: DateTime<Utc>) -> Q {
         .filter(invitation::Column::ExpiresAt.gt(now))
 }
 
-fn with_status(query: Select<invitation::Entity>, status: InvitationStatus, now: DateTime<Utc>) -> Select<invitation::Entity> {
+fn with_status(
+    query: Select<invitation::Entity>,
+    status: InvitationStatus,
+    now: DateTime<Utc>,
+) -> Select<invitation::Entity> {
     match status {
         InvitationStatus::Pending => pending(query, now),
         InvitationStatus::Accepted => query.filter(invitation::Column::AcceptedAt.is_not_null()),

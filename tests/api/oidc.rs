@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 /// `acme` with a team, a domain and the fake provider (`acme-sso`) configured by its admin.
 async fn acme_with(app: &TestApp, idp: &FakeIdp, tweak: impl FnOnce(&mut Value)) -> Org {
     let acme = app.create_org("acme").await;
+    // Providers may serve only verified email domains of their organisation.
+    app.verified_email_domain(&acme.id, "acme.test", serde_json::Value::Null)
+        .await;
     let t = &acme.admin_token;
     app.create_team(t, "platform").await;
     app.create_domain(t, "eng", None).await;

@@ -69,10 +69,7 @@ impl EmailDomainService {
         {
             return Err(ServiceError::Conflict(CLAIMED.0, CLAIMED.1));
         }
-        let challenge = format!(
-            "{CHALLENGE_PREFIX}{}",
-            crypto::random_token().map_err(no_randomness)?
-        );
+        let challenge = format!("{CHALLENGE_PREFIX}{}", crypto::random_token().map_err(no_randomness)?);
         let mut change = self.changes.begin().await?;
         let claimed = store::email_domains::insert(change.tx(), org, domain, &challenge, &policy, None, change.now())
             .await
@@ -137,7 +134,13 @@ impl EmailDomainService {
     }
 
     /// Sets a domain's join policy (`auto_join` only once it is verified).
-    pub async fn set_policy(&self, caller: &Caller, id: OrgId, domain: &str, policy: PolicyInput) -> Result<EmailDomain> {
+    pub async fn set_policy(
+        &self,
+        caller: &Caller,
+        id: OrgId,
+        domain: &str,
+        policy: PolicyInput,
+    ) -> Result<EmailDomain> {
         let claimed = self.find(caller, id, domain).await?;
         let policy = self.policy(claimed.org_id, policy).await?;
         let mut change = self.changes.begin().await?;

@@ -117,7 +117,10 @@ impl InvitationService {
             .await?
             .map_or_else(|| caller.email.clone(), |u| u.display_name);
         let mut change = self.changes.begin().await?;
-        if store::invitations::pending_for(change.tx(), org, &email, now).await?.is_some() {
+        if store::invitations::pending_for(change.tx(), org, &email, now)
+            .await?
+            .is_some()
+        {
             return Err(ServiceError::Conflict(
                 "invitation_pending",
                 "the address has a pending invitation; resend it or revoke it first",
@@ -145,7 +148,12 @@ impl InvitationService {
             revoked_at: None,
         };
         let invitation = store::invitations::insert(change.tx(), &new, crypto::token_digest(&token)).await?;
-        change.event(org, Event::InvitationCreated { invitation: invitation.clone() });
+        change.event(
+            org,
+            Event::InvitationCreated {
+                invitation: invitation.clone(),
+            },
+        );
         change.audit(
             Audit::new(&caller.actor(), "invitation.create")
                 .org(org)
@@ -289,7 +297,10 @@ impl InvitationService {
         let within = if days >= 1 {
             format!("{days} days")
         } else {
-            format!("{} hours", (invitation.expires_at - invitation.sent_at).num_hours().max(1))
+            format!(
+                "{} hours",
+                (invitation.expires_at - invitation.sent_at).num_hours().max(1)
+            )
         };
         let link = link(consent.invitation_url.as_deref(), token);
         let body = format!(

@@ -21,6 +21,8 @@ pub mod domains;
 pub mod invitations;
 pub mod verification;
 
+pub use accept::{Acceptance, Accepted};
+
 use crate::mail::{Mail, SharedMailer};
 use std::sync::Arc;
 
