@@ -285,9 +285,9 @@ pub async fn accept(
             })
             .into_response(),
             Accepted::Session { grant, created: true } => {
-                (StatusCode::CREATED, Json(TokenResponse::from(grant))).into_response()
+                (StatusCode::CREATED, Json(TokenResponse::from(*grant))).into_response()
             }
-            Accepted::Session { grant, .. } => Json(TokenResponse::from(grant)).into_response(),
+            Accepted::Session { grant, .. } => Json(TokenResponse::from(*grant)).into_response(),
         },
     )
 }

@@ -45,7 +45,7 @@ pub enum Accepted {
         roles: Vec<String>,
     },
     /// An account was created (`created`) or taken over, joined, and logged in.
-    Session { grant: Grant, created: bool },
+    Session { grant: Box<Grant>, created: bool },
 }
 
 const MISMATCH: ServiceError = ServiceError::Forbidden(
@@ -157,7 +157,10 @@ impl InvitationService {
             .map_err(context::denied)?;
         let grant = self.auth.start_session(&mut change, context, client).await?;
         change.commit().await?;
-        Ok(Accepted::Session { grant, created })
+        Ok(Accepted::Session {
+            grant: Box::new(grant),
+            created,
+        })
     }
 }
 
