@@ -8,7 +8,6 @@ use chrono::Duration;
 use clap::{Args, CommandFactory, FromArgMatches, builder::BoolishValueParser};
 use secrecy::SecretString;
 use std::path::PathBuf;
-
 pub mod consent;
 mod limits;
 mod oidc;

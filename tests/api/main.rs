@@ -21,6 +21,7 @@ mod fake_idp;
 mod health;
 mod helpers;
 mod invitations;
+mod invitations_abuse;
 mod isolation;
 mod mail;
 mod oidc;
