@@ -12,10 +12,16 @@ pub(crate) const NEW_PASSWORD: &str = "a brand new passphrase";
 pub(crate) type Inbox = UnboundedReceiver<Received>;
 
 pub(crate) async fn app_with_mail() -> (TestApp, Inbox) {
+    app_with_mail_and(|_| {}).await
+}
+
+/// An app that mails to a sink, with more settings changed.
+pub(crate) async fn app_with_mail_and(tweak: impl FnOnce(&mut guildhall::config::Settings)) -> (TestApp, Inbox) {
     let (url, mail) = smtp_sink().await;
     let app = spawn_app_with(|s| {
         s.outbound.smtp_url = Some(url);
         s.consent.invitation_url = Some(LINK.into());
+        tweak(s);
     })
     .await;
     (app, mail)

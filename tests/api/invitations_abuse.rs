@@ -2,7 +2,9 @@
 //! organisations' invitations, conflicts and refusals that write nothing, pacing per address, two
 //! accepts at once, and a failed accept leaving the invitation as it was.
 use crate::helpers::*;
-use crate::invitations::{NEW_PASSWORD, accept, app_with_mail, body_of, invitation_mail, invite, subjects};
+use crate::invitations::{
+    NEW_PASSWORD, accept, app_with_mail, app_with_mail_and, body_of, invitation_mail, invite, subjects,
+};
 use crate::mail::{no_mail, token_in};
 use guildhall::store::Conn;
 use reqwest::StatusCode;
@@ -237,7 +239,9 @@ async fn invite_and_resend_are_paced_per_address() {
 
 #[tokio::test]
 async fn of_two_concurrent_accepts_exactly_one_succeeds() {
-    let (app, mut mail) = app_with_mail().await;
+    // Both hash the new password before racing for the invitation: on a loaded machine (the whole
+    // suite on two cores) they may queue for the hashing thread longer than admission's default.
+    let (app, mut mail) = app_with_mail_and(|s| s.limits.hash_max_wait_ms = 60_000).await;
     let acme = app.create_org("acme").await;
     for round in 0..3 {
         let email = format!("twice{round}@x.test");
@@ -247,9 +251,21 @@ async fn of_two_concurrent_accepts_exactly_one_succeeds() {
             accept(&app, &token, None, Some(body.clone())),
             accept(&app, &token, None, Some(body.clone()))
         );
-        let mut statuses = [a.status(), b.status()];
-        statuses.sort();
-        assert_eq!(statuses, [StatusCode::CREATED, StatusCode::NOT_FOUND], "round {round}");
+        let mut answers = [
+            (a.status(), a.text().await.unwrap()),
+            (b.status(), b.text().await.unwrap()),
+        ];
+        answers.sort();
+        let statuses = [answers[0].0, answers[1].0];
+        assert_eq!(
+            statuses,
+            [StatusCode::CREATED, StatusCode::NOT_FOUND],
+            "round {round}: {answers:?}"
+        );
+        assert!(
+            answers[1].1.contains("\"not_found\""),
+            "the loser's token is gone: {answers:?}"
+        );
     }
     let members = app
         .expect(
