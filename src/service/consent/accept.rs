@@ -14,13 +14,14 @@
 //!
 //! The invitation is spent first in the change with a conditional update (`accepted_at IS NULL`,
 //! checked by rows affected), so of two concurrent accepts exactly one goes on; the other finds
-//! the token gone (404). Roles, teams and domains are applied in the same transaction, `mv`
+//! the token gone (404), also when it saw the account the winner had just made (it checks the
+//! invitation again before answering `login_required`). Roles, teams and domains are applied in the same transaction, `mv`
 //! moves, and a removal an admin made earlier is forgotten (the invitation brings them back).
 use super::TOKEN_NOT_FOUND;
 use super::invitations::InvitationService;
 use super::verification::mark_verified;
 use crate::model::input::{DisplayName, Invalid, Password};
-use crate::model::{ClientInfo, Invitation, Organisation, User};
+use crate::model::{ClientInfo, Invitation, InvitationStatus, Organisation, User};
 use crate::service::auth::Grant;
 use crate::service::authn::{Credential, context};
 use crate::service::change::{Actor, Audit, Change, Event, SessionsOf};
@@ -107,8 +108,8 @@ impl InvitationService {
         client: ClientInfo,
     ) -> Result<Accepted> {
         match store::users::find_by_email(&self.db, &invitation.email).await? {
-            Some(user) if !user.active => return Err(DISABLED),
-            Some(user) if user.email_verified => return Err(LOGIN_REQUIRED),
+            Some(user) if !user.active => return Err(self.refuse(&invitation, DISABLED).await),
+            Some(user) if user.email_verified => return Err(self.refuse(&invitation, LOGIN_REQUIRED).await),
             _ => {}
         }
         let password = input.password.ok_or_else(|| {
@@ -161,6 +162,18 @@ impl InvitationService {
             grant: Box::new(grant),
             created,
         })
+    }
+}
+
+impl InvitationService {
+    /// `error`, unless a concurrent accept spent the invitation meanwhile (and made the account
+    /// this one found): then the one 404, as the loser of a race always gets.
+    async fn refuse(&self, invitation: &Invitation, error: ServiceError) -> ServiceError {
+        match store::invitations::find(&self.db, invitation.org_id, invitation.id).await {
+            Ok(Some(current)) if current.status(self.changes.now()) == InvitationStatus::Pending => error,
+            Ok(_) => TOKEN_NOT_FOUND,
+            Err(e) => e.into(),
+        }
     }
 }
 
