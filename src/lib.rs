@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod dns;
 pub mod http;
 pub mod mail;
 pub mod model;

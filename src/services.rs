@@ -12,6 +12,9 @@ use crate::service::cache::AccessCache;
 use crate::service::change::broadcast::Broadcaster;
 use crate::service::change::{Changes, CommitHook};
 use crate::service::compat::{cl::ClService, daarion::DaarionService, dev::DevHeaders, numbers::UserNumbers};
+use crate::service::consent::domains::EmailDomainService;
+use crate::service::consent::invitations::{self, InvitationService};
+use crate::service::consent::verification::EmailVerification;
 use crate::service::oidc::external::ExternalTokens;
 use crate::service::oidc::http::{Discovery, Http};
 use crate::service::oidc::provision::Provisioner;
@@ -34,6 +37,9 @@ pub struct Services {
     pub authn: Arc<Authenticator>,
     pub auth: Arc<AuthService>,
     pub passwords: Arc<PasswordService>,
+    pub verification: Arc<EmailVerification>,
+    pub invitations: Arc<InvitationService>,
+    pub email_domains: Arc<EmailDomainService>,
     pub teams: Arc<TeamService>,
     pub domains: Arc<DomainService>,
     pub orgs: Arc<OrgService>,
@@ -103,6 +109,13 @@ impl Services {
             config.claim_budget,
             Arc::clone(&clock),
         ));
+        let mailer = crate::mail::from_config(&config)?;
+        let verification = Arc::new(EmailVerification::new(
+            db.clone(),
+            changes.clone(),
+            Arc::clone(&config),
+            Arc::clone(&mailer),
+        ));
         let auth = Arc::new(AuthService::new(
             db.clone(),
             changes.clone(),
@@ -110,11 +123,35 @@ impl Services {
             Arc::clone(&tokens),
             Arc::clone(&hasher),
             Arc::clone(&config),
+            Arc::clone(&verification),
         ));
         let orgs = Arc::new(OrgService::new(db.clone(), changes.clone(), Arc::clone(&config)));
-        let users = Arc::new(UserService::new(db.clone(), changes.clone(), Arc::clone(&hasher)));
-        let mailer = crate::mail::from_config(&config)?;
+        let users = Arc::new(UserService::new(
+            db.clone(),
+            changes.clone(),
+            Arc::clone(&hasher),
+            Arc::clone(&verification),
+        ));
+        let invitations = Arc::new(InvitationService::new(invitations::Parts {
+            db: db.clone(),
+            changes: changes.clone(),
+            orgs: Arc::clone(&orgs),
+            authn: Arc::clone(&authn),
+            auth: Arc::clone(&auth),
+            hasher: Arc::clone(&hasher),
+            config: Arc::clone(&config),
+            mailer: Arc::clone(&mailer),
+        }));
+        let dns = crate::dns::Dns::new(config.consent.dns_resolver);
         Ok(Self {
+            verification,
+            invitations,
+            email_domains: Arc::new(EmailDomainService::new(
+                db.clone(),
+                changes.clone(),
+                Arc::clone(&orgs),
+                dns,
+            )),
             passwords: Arc::new(PasswordService::new(
                 db.clone(),
                 changes.clone(),

@@ -3,7 +3,10 @@
 pub mod audit_entry;
 pub mod domain;
 pub mod domain_user;
+pub mod email_domain;
+pub mod email_verification;
 pub mod identity_provider;
+pub mod invitation;
 pub mod login_attempt;
 pub mod matrix_account;
 pub mod member_permission;

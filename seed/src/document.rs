@@ -32,6 +32,9 @@ pub struct Org {
     pub service_accounts: Vec<ServiceAccount>,
     #[serde(default)]
     pub identity_providers: Vec<IdentityProvider>,
+    /// Email domains the organisation owns: verified on apply (the operator is trusted).
+    #[serde(default)]
+    pub email_domains: Vec<EmailDomain>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +116,19 @@ pub struct ServiceAccount {
     pub secret: String,
     #[serde(default)]
     pub permissions: Vec<String>,
+}
+
+/// A verified email domain of the organisation, with its join policy; matched by `domain`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailDomain {
+    pub domain: String,
+    /// `invite_only` (default) or `auto_join`.
+    #[serde(default)]
+    pub join_policy: Option<String>,
+    /// With `auto_join`: the roles joining grants (default `member`, never `owner`).
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
 }
 
 /// An external OpenID Connect provider; matched by `slug` (unique across organisations).

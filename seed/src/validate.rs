@@ -37,6 +37,7 @@ pub fn validate(document: &Document, weak_password: &dyn Fn(&str) -> Option<Stri
     let mut org_slugs = HashSet::new();
     let mut client_ids = HashSet::new();
     let mut provider_slugs = HashSet::new();
+    let mut email_domains = HashMap::new();
     let mut users_seen: HashMap<String, (String, &User)> = HashMap::new();
     for (i, org) in document.orgs.iter().enumerate() {
         let base = format!("orgs[{i}]");
@@ -185,6 +186,43 @@ pub fn validate(document: &Document, weak_password: &dyn Fn(&str) -> Option<Stri
             }
         }
 
+        for (j, claim) in org.email_domains.iter().enumerate() {
+            let path = format!("{base}.email_domains[{j}]");
+            match rules::email_domain(&claim.domain) {
+                Ok(domain) => match email_domains.get(&domain) {
+                    Some(first) => report.add(
+                        format!("{path}.domain"),
+                        format!("duplicate \"{domain}\" (also at {first}): one organisation per verified domain"),
+                    ),
+                    None => {
+                        email_domains.insert(domain, path.clone());
+                    }
+                },
+                Err(message) => report.add(format!("{path}.domain"), message),
+            }
+            let auto_join = match claim.join_policy.as_deref() {
+                None | Some("invite_only") => false,
+                Some("auto_join") => true,
+                Some(other) => {
+                    report.add(
+                        format!("{path}.join_policy"),
+                        format!("unknown join policy \"{other}\""),
+                    );
+                    false
+                }
+            };
+            if claim.roles.is_some() && !auto_join {
+                report.add(format!("{path}.roles"), "only with join_policy auto_join");
+            }
+            for (k, role) in claim.roles.iter().flatten().enumerate() {
+                if role == "owner" {
+                    report.add(format!("{path}.roles[{k}]"), "auto_join cannot grant owner");
+                } else if !role_keys.contains(role.as_str()) {
+                    report.add(format!("{path}.roles[{k}]"), format!("unknown role \"{role}\""));
+                }
+            }
+        }
+
         for (j, provider) in org.identity_providers.iter().enumerate() {
             let path = format!("{base}.identity_providers[{j}]");
             report.rule(format!("{path}.slug"), rules::slug(&provider.slug));
@@ -278,6 +316,10 @@ orgs:
       - {email: not-an-email}
     service_accounts:
       - {client_id: "bad id", name: svc, secret: short}
+    email_domains:
+      - {domain: nodot}
+      - {domain: acme.test, join_policy: everyone}
+      - {domain: ACME.test, join_policy: auto_join, roles: [owner, ghost]}
     identity_providers:
       - {slug: corp, name: Corp, issuer: "http://corp.example", client_id: x, mappings: [{value: g, teams: {ghosts: member}}]}
 "#;
@@ -307,6 +349,11 @@ orgs:
             "orgs[0].users[2].email: is not a valid email address",
             "orgs[0].service_accounts[0].client_id: must be",
             "orgs[0].service_accounts[0].secret: must be at least 32 characters",
+            "orgs[0].email_domains[0].domain: \"nodot\" is not a domain name",
+            "orgs[0].email_domains[1].join_policy: unknown join policy \"everyone\"",
+            "orgs[0].email_domains[2].domain: duplicate \"acme.test\" (also at orgs[0].email_domains[1])",
+            "orgs[0].email_domains[2].roles[0]: auto_join cannot grant owner",
+            "orgs[0].email_domains[2].roles[1]: unknown role \"ghost\"",
             "orgs[0].identity_providers[0].issuer: must be an https:// URL",
             "orgs[0].identity_providers[0].mappings[0].teams.ghosts: unknown team \"ghosts\"",
         ] {

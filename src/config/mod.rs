@@ -8,7 +8,7 @@ use chrono::Duration;
 use clap::{Args, CommandFactory, FromArgMatches, builder::BoolishValueParser};
 use secrecy::SecretString;
 use std::path::PathBuf;
-
+pub mod consent;
 mod limits;
 mod oidc;
 mod outbound;
@@ -112,7 +112,6 @@ pub struct Settings {
     #[arg(long, env = "AUTH_EVENT_RETENTION", default_value_t = 604_800, global = true)]
     pub event_retention: u64,
     /// Seed document applied at start
-
     #[arg(long, env = "AUTH_SEED_FILE", global = true)]
     pub seed_file: Option<PathBuf>,
     /// pretty or json; default pretty on a terminal, else json
@@ -137,6 +136,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     #[command(flatten)]
     pub sealing: SealingSettings,
+    #[command(flatten)]
+    pub consent: consent::ConsentSettings,
 }
 
 impl Settings {
@@ -221,6 +222,7 @@ pub struct Config {
     pub limits: Limits,
     /// Seals the secrets stored in the database; `None`: they are stored as they are.
     pub master_key: Option<crate::crypto::seal::MasterKey>,
+    pub consent: consent::Consent,
 }
 
 /// Configuration that cannot run: one line saying what is wrong.
@@ -388,6 +390,7 @@ impl TryFrom<Settings> for Config {
             login_throttle,
             limits,
             master_key,
+            consent: s.consent.validate()?,
         })
     }
 }

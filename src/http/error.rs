@@ -35,6 +35,9 @@ pub enum ApiError {
     PayloadTooLarge,
     /// 429: too many failed logins for the name; the seconds to wait (also in `Retry-After`).
     TooManyRequests(i64),
+    /// 429 `mail_paced`: a message went to this address moments ago; the seconds to wait (also in
+    /// `Retry-After`).
+    Paced(i64),
     /// 415: the body is not of the expected content type.
     UnsupportedMediaType(&'static str),
     /// 422: fields failed validation.
@@ -82,7 +85,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests(_) | Self::Paced(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(..) => StatusCode::BAD_GATEWAY,
             Self::Unavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -120,6 +123,10 @@ impl ApiError {
                 "too_many_attempts",
                 format!("too many failed logins for this account; try again in {wait} seconds"),
             ),
+            Self::Paced(wait) => (
+                "mail_paced",
+                format!("a message went to this address moments ago; try again in {wait} seconds"),
+            ),
             Self::Unavailable => ("unavailable", "the service is temporarily unavailable".into()),
             Self::Overloaded => ("overloaded", "the server is busy; try again in a few seconds".into()),
             Self::Internal => ("internal_error", "an internal error occurred".into()),
@@ -138,7 +145,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let retry_after = match self {
-            Self::TooManyRequests(wait) => HeaderValue::from_str(&wait.to_string()).ok(),
+            Self::TooManyRequests(wait) | Self::Paced(wait) => HeaderValue::from_str(&wait.to_string()).ok(),
             Self::Overloaded => Some(HeaderValue::from_static("2")),
             Self::Unavailable => Some(HeaderValue::from(RETRY_UNAVAILABLE_SECONDS)),
             _ => None,
@@ -178,6 +185,7 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::Validation(errors) => Self::Validation(errors),
             ServiceError::Unauthenticated => Self::Unauthorized("not_authenticated", "Not authenticated".into()),
+            ServiceError::Unauthorized(code, detail) => Self::Unauthorized(code, detail.into()),
             ServiceError::ExternalTokenRefused(reason) => Self::Unauthorized(reason, "the token is not valid".into()),
             ServiceError::InvalidCredentials => {
                 Self::Unauthorized("invalid_credentials", "Incorrect email/username or password".into())
@@ -191,6 +199,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(detail) => Self::NotFound(detail.into()),
             ServiceError::Conflict(code, detail) => Self::Conflict(code, detail.into()),
             ServiceError::Overloaded => Self::Overloaded,
+            ServiceError::Paced(wait) => Self::Paced(wait),
+            ServiceError::Upstream(code, detail) => Self::BadGateway(code, detail.into()),
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(
                     error = format!("{cause:#}"),

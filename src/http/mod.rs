@@ -5,8 +5,10 @@ pub mod auth;
 pub mod compat;
 pub mod domains;
 pub mod dto;
+pub mod email_domains;
 pub mod error;
 pub mod extract;
+pub mod invitations;
 pub mod meta;
 pub mod oidc;
 pub mod openapi;
@@ -21,6 +23,7 @@ pub mod service_accounts;
 pub mod state;
 pub mod teams;
 pub mod users;
+pub mod verification;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -70,6 +73,12 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/password/forgot", post(password::forgot))
         .route("/auth/password/reset", post(password::reset))
         .route("/auth/password/change", post(password::change))
+        .route("/auth/email/verify", post(verification::verify))
+        .route("/auth/email/verify/resend", post(verification::resend))
+        .route("/auth/organizations/joinable", get(email_domains::joinable))
+        .route("/auth/organizations/{slug}/join", post(email_domains::join))
+        .route("/invitations/{token}", get(invitations::preview))
+        .route("/invitations/{token}/accept", post(invitations::accept))
         .route("/redoc", get(meta::redoc))
         .route("/redoc/redoc.standalone.js", get(meta::redoc_script))
         .route("/teams", get(teams::mine).post(teams::create))
@@ -121,6 +130,27 @@ pub fn router(state: AppState) -> Router {
             "/orgs/{id}/identity-providers/{provider_id}",
             get(providers::get).put(providers::update).delete(providers::delete),
         )
+        .route(
+            "/orgs/{id}/invitations",
+            get(invitations::list).post(invitations::create),
+        )
+        .route(
+            "/orgs/{id}/invitations/{invitation_id}",
+            get(invitations::get).delete(invitations::revoke),
+        )
+        .route(
+            "/orgs/{id}/invitations/{invitation_id}/resend",
+            post(invitations::resend),
+        )
+        .route(
+            "/orgs/{id}/email-domains",
+            get(email_domains::list).post(email_domains::claim),
+        )
+        .route(
+            "/orgs/{id}/email-domains/{domain}",
+            axum::routing::patch(email_domains::update).delete(email_domains::delete),
+        )
+        .route("/orgs/{id}/email-domains/{domain}/verify", post(email_domains::verify))
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/events", get(activity::events))
         .route("/admin/audit", get(activity::audit))

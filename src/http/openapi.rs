@@ -9,7 +9,7 @@
 //! policy — so that the description and the server agree (`tests/schema/run.sh` checks).
 use super::compat::{cl, daarion, edd};
 use super::{activity, auth, domains, dto, error, meta, oidc, orgs, password, providers, roles, seed};
-use super::{schema, service_accounts, teams, users};
+use super::{email_domains, invitations, schema, service_accounts, teams, users, verification};
 use crate::config::PasswordPolicy;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -33,6 +33,10 @@ use utoipa::{Modify, OpenApi};
         providers::list, providers::create, providers::get, providers::update, providers::delete,
         oidc::login, oidc::callback, oidc::exchange, oidc::discover,
         password::forgot, password::reset, password::change,
+        verification::verify, verification::resend, email_domains::joinable, email_domains::join,
+        invitations::preview, invitations::accept, invitations::create, invitations::list, invitations::get,
+        invitations::revoke, invitations::resend, email_domains::list, email_domains::claim, email_domains::verify,
+        email_domains::update, email_domains::delete,
         daarion::register, daarion::login, daarion::refresh, daarion::logout, daarion::me, daarion::introspect,
         edd::login, edd::logout, edd::me,
         cl::refresh, cl::me, cl::list, cl::create, cl::get, cl::update, cl::delete,

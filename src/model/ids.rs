@@ -55,6 +55,8 @@ id_type!(
     ServiceAccountId,
     /// An identity provider of an organisation.
     ProviderId,
+    /// An invitation to an organisation.
+    InvitationId,
 );
 
 #[cfg(test)]

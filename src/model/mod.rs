@@ -6,7 +6,7 @@ use uuid::Uuid;
 pub mod ids;
 pub mod input;
 
-pub use ids::{DomainId, OrgId, ProviderId, RoleId, ServiceAccountId, SessionId, TeamId, UserId};
+pub use ids::{DomainId, InvitationId, OrgId, ProviderId, RoleId, ServiceAccountId, SessionId, TeamId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -241,3 +241,115 @@ pub struct IdentityProvider {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+impl InvitationStatus {
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Accepted, Self::Revoked, Self::Expired];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// An invitation to an organisation (its token is never kept, only its digest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    /// Team slug → team role.
+    pub teams: std::collections::BTreeMap<String, String>,
+    pub domains: Vec<String>,
+    pub invited_by: Option<Uuid>,
+    /// The inviter's display name when they invited.
+    pub inviter_name: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// When the mail (or its latest resend) went out.
+    pub sent_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub accepted_by: Option<Uuid>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl Invitation {
+    pub fn status(&self, now: DateTime<Utc>) -> InvitationStatus {
+        if self.accepted_at.is_some() {
+            InvitationStatus::Accepted
+        } else if self.revoked_at.is_some() {
+            InvitationStatus::Revoked
+        } else if self.expires_at <= now {
+            InvitationStatus::Expired
+        } else {
+            InvitationStatus::Pending
+        }
+    }
+}
+
+/// What a verified email domain lets people with an address in it do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinPolicy {
+    /// Only an invitation brings them in (the default).
+    InviteOnly,
+    /// They join on their own with these roles.
+    AutoJoin { roles: Vec<String> },
+}
+
+impl JoinPolicy {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::InviteOnly => "invite_only",
+            Self::AutoJoin { .. } => "auto_join",
+        }
+    }
+
+    /// The roles joining grants (none for `invite_only`).
+    pub fn roles(&self) -> &[String] {
+        match self {
+            Self::InviteOnly => &[],
+            Self::AutoJoin { roles } => roles,
+        }
+    }
+}
+
+/// An email domain an organisation claims, proven by a DNS TXT record or not yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailDomain {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub domain: String,
+    /// The value the TXT record at `_guildhall-challenge.<domain>` must hold.
+    pub challenge: String,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub policy: JoinPolicy,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl EmailDomain {
+    /// Where the TXT record goes.
+    pub fn record_name(&self) -> String {
+        format!("{CHALLENGE_LABEL}.{}", self.domain)
+    }
+
+    pub fn verified(&self) -> bool {
+        self.verified_at.is_some()
+    }
+}
+
+/// The label under an email domain that holds its TXT challenge.
+pub const CHALLENGE_LABEL: &str = "_guildhall-challenge";

@@ -1,6 +1,6 @@
 //! What keeps the tables from growing without bound, once an hour: published events past their
 //! retention (and, with no NATS to publish to, unpublished ones too), audit entries past theirs,
-//! expired external logins, used or expired reset tokens, and sessions that ended long ago.
+//! expired external logins, used or expired reset and email-verification tokens, and sessions that ended long ago.
 use crate::clock::SharedClock;
 use crate::store::{self, Db};
 use chrono::Duration;
@@ -39,7 +39,8 @@ pub async fn sweep(db: &Db, clock: &SharedClock, retention: Retention) -> anyhow
     let events = store::events::prune(db, now - retention.events, !retention.relayed).await?;
     let audit = store::audit::prune(db, now - retention.audit).await?;
     let logins = store::oidc::prune(db, now).await?;
-    let resets = store::resets::prune(db, now - ENDED_KEPT).await?;
+    let resets =
+        store::resets::prune(db, now - ENDED_KEPT).await? + store::verifications::prune(db, now - ENDED_KEPT).await?;
     let sessions = store::sessions::prune(db, now - ENDED_KEPT.max(retention.audit)).await?;
     let pruned = events + audit + logins + resets + sessions;
     if pruned > 0 {

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod change;
 pub mod clients;
 pub mod compat;
+pub mod consent;
 pub mod domains;
 pub mod housekeeping;
 pub mod keys;
@@ -41,6 +42,9 @@ pub enum ServiceError {
     /// No credentials at all where a caller is needed.
     #[error("not authenticated")]
     Unauthenticated,
+    /// 401 with this code: the request needs a login first (`login_required`).
+    #[error("unauthorized: {1}")]
+    Unauthorized(&'static str, &'static str),
     #[error("invalid credentials")]
     InvalidCredentials,
     /// The login name is locked after repeated failures; the seconds to wait.
@@ -66,6 +70,12 @@ pub enum ServiceError {
     /// Too much work queued (password hashing): try again shortly.
     #[error("overloaded")]
     Overloaded,
+    /// A message went to this address moments ago; the seconds to wait.
+    #[error("mail paced")]
+    Paced(i64),
+    /// Something guildhall asks (a DNS server) did not answer usefully.
+    #[error("upstream: {1}")]
+    Upstream(&'static str, &'static str),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }

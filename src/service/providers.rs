@@ -1,7 +1,7 @@
 //! External identity providers of an organisation (`/orgs/{id}/identity-providers`): who may log
-//! in through which OpenID Connect issuer, for which email domains, whether accounts are created
-//! on first login, and what the provider's groups grant. The client secret is written, never read
-//! back.
+//! in through which OpenID Connect issuer, for which email domains (each a verified email domain
+//! of the organisation, `service::consent::domains`), whether accounts are created on first
+//! login, and what the provider's groups grant. The client secret is written, never read back.
 use super::authz::{Caller, OrgAdmin};
 use super::change::{Audit, Changes};
 use super::orgs::OrgService;
@@ -69,7 +69,20 @@ async fn check<C: Conn>(
     );
     let mut domains = Vec::new();
     for (i, d) in input.email_domains.iter().enumerate() {
-        domains.extend(problems.check(&format!("email_domains[{i}]"), rules::email_domain(d)));
+        let field = format!("email_domains[{i}]");
+        let Some(domain) = problems.check(&field, rules::email_domain(d)) else {
+            continue;
+        };
+        if store::email_domains::verified(c, Some(org_id), &domain)
+            .await?
+            .is_none()
+        {
+            let why = format!(
+                "\"{domain}\" is not a verified email domain of the organisation (POST /orgs/{{id}}/email-domains)"
+            );
+            problems.add(field, why);
+        }
+        domains.push(domain);
     }
     let groups_claim = input.groups_claim.unwrap_or_else(|| "groups".into());
     if groups_claim.is_empty() || groups_claim.len() > 100 {

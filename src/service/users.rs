@@ -4,6 +4,7 @@
 //! changes another tenant's user).
 use super::authz::{Caller, OrgAdmin};
 use super::change::{Audit, Changes, Event, MembershipAction, SessionsOf};
+use super::consent::verification::EmailVerification;
 use super::orgs::{owners, resolve_roles};
 use super::{Result, ServiceError, conflict};
 use crate::crypto::password::Hasher;
@@ -43,11 +44,18 @@ pub struct UserService {
     db: Db,
     changes: Changes,
     hasher: Arc<Hasher>,
+    /// A new address that is not proven is mailed a verification token.
+    verification: Arc<EmailVerification>,
 }
 
 impl UserService {
-    pub fn new(db: Db, changes: Changes, hasher: Arc<Hasher>) -> Self {
-        Self { db, changes, hasher }
+    pub fn new(db: Db, changes: Changes, hasher: Arc<Hasher>, verification: Arc<EmailVerification>) -> Self {
+        Self {
+            db,
+            changes,
+            hasher,
+            verification,
+        }
     }
 
     pub async fn list(&self, caller: &Caller, page: PageRequest) -> Result<Page<User>> {
@@ -158,9 +166,14 @@ impl UserService {
                 .end_sessions(SessionsOf::User(user.id), "password_changed")
                 .await?;
         }
+        let mut verification = None;
         if email_changed {
-            // A reset mailed to the old address must not work for the new one.
+            // A reset or verification mailed to the old address must not work for the new one.
             store::resets::spend_all_of(change.tx(), user.id, change.now()).await?;
+            store::verifications::spend_all_of(change.tx(), user.id, change.now()).await?;
+            if !updated.email_verified {
+                verification = Some(self.verification.start(&change, &updated).await?);
+            }
         }
         let org = admin.org_id();
         change.audit(
@@ -178,6 +191,9 @@ impl UserService {
             },
         );
         change.commit().await?;
+        if let Some(verification) = verification {
+            self.verification.send(verification);
+        }
         Ok(updated)
     }
 

@@ -156,8 +156,9 @@ pub async fn delete<C: Conn>(c: &C, org_id: Uuid, id: Uuid) -> Result<bool> {
     Ok(done.rows_affected > 0)
 }
 
-/// Active providers of active organisations that serve an email domain, with the
-/// organisation's slug. Domains are few per provider and providers few, so the match is made here.
+/// Active providers of active organisations that serve an email domain their organisation has
+/// verified, with the organisation's slug. Domains are few per provider and providers few, so
+/// the match is made here.
 pub async fn serving<C: Conn>(c: &C, domain: &str) -> Result<Vec<(IdentityProvider, String)>> {
     let providers = identity_provider::Entity::find()
         .filter(identity_provider::Column::Active.eq(true))
@@ -170,6 +171,12 @@ pub async fn serving<C: Conn>(c: &C, domain: &str) -> Result<Vec<(IdentityProvid
             .email_domains
             .split_whitespace()
             .any(|d| d.eq_ignore_ascii_case(domain))
+        {
+            continue;
+        }
+        if super::email_domains::verified(c, Some(p.org_id), domain)
+            .await?
+            .is_none()
         {
             continue;
         }

@@ -4,8 +4,10 @@
 pub mod audit;
 pub mod compat;
 pub mod domains;
+pub mod email_domains;
 pub mod events;
 pub mod identity_providers;
+pub mod invitations;
 pub mod keys;
 pub mod members;
 pub mod notify;
@@ -20,6 +22,7 @@ pub mod sessions;
 pub mod teams;
 pub mod throttle;
 pub mod users;
+pub mod verifications;
 
 use crate::crypto::seal::SealError;
 use migration::MigratorTrait;

@@ -129,3 +129,12 @@ pub async fn prune<C: Conn>(c: &C, now: DateTime<Utc>) -> Result<u64> {
         .await?;
     Ok(logins.rows_affected + codes.rows_affected)
 }
+
+/// Unlinks every external identity of an account (someone else proved the address it claimed).
+pub async fn unlink_all<C: Conn>(c: &C, user_id: Uuid) -> Result<u64> {
+    Ok(user_identity::Entity::delete_many()
+        .filter(user_identity::Column::UserId.eq(user_id))
+        .exec(c)
+        .await?
+        .rows_affected)
+}

@@ -2,113 +2,10 @@
 //! password reset by a single-use token delivered over SMTP (to a sink in this test), `/docs`
 //! and `/redoc`.
 use crate::helpers::*;
+use crate::mail::{VERIFY_SUBJECT, next_mail, next_mail_about, smtp_sink, token_in};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
-
-/// One message as the sink received it; `data` with a quoted-printable body decoded.
-pub struct Received {
-    pub recipients: Vec<String>,
-    pub data: String,
-}
-
-/// Undoes quoted-printable (RFC 2045 §6.7): soft line breaks and `=XX` escapes.
-fn decode_quoted_printable(text: &str) -> String {
-    let joined = text.replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let escape = joined
-            .get(i + 1..i + 3)
-            .filter(|_| bytes[i] == b'=')
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escape {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-/// A tiny SMTP server on 127.0.0.1 that accepts every message and hands it over.
-pub async fn smtp_sink() -> (String, mpsc::UnboundedReceiver<Received>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("smtp://{}", listener.local_addr().unwrap());
-    let (sender, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let sender = sender.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
-                let mut recipients = Vec::new();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let command = line.to_ascii_uppercase();
-                    let reply: &[u8] = if command.starts_with("EHLO") || command.starts_with("HELO") {
-                        b"250 sink\r\n"
-                    } else if command.starts_with("RCPT TO:") {
-                        recipients.push(line[8..].trim().trim_matches(|c| c == '<' || c == '>').to_owned());
-                        b"250 OK\r\n"
-                    } else if command == "DATA" {
-                        write.write_all(b"354 end with .\r\n").await.unwrap();
-                        let mut data = String::new();
-                        while let Ok(Some(line)) = lines.next_line().await {
-                            if line == "." {
-                                break;
-                            }
-                            data.push_str(&line);
-                            data.push('\n');
-                        }
-                        if data
-                            .to_ascii_lowercase()
-                            .contains("content-transfer-encoding: quoted-printable")
-                        {
-                            data = decode_quoted_printable(&data);
-                        }
-                        let _ = sender.send(Received {
-                            recipients: std::mem::take(&mut recipients),
-                            data,
-                        });
-                        b"250 OK queued\r\n"
-                    } else if command == "QUIT" {
-                        let _ = write.write_all(b"221 bye\r\n").await;
-                        break;
-                    } else {
-                        b"250 OK\r\n"
-                    };
-                    write.write_all(reply).await.unwrap();
-                }
-            });
-        }
-    });
-    (url, receiver)
-}
-
-/// The reset token in a message: the line of 43 base64url characters.
-pub fn token_in(data: &str) -> String {
-    data.lines()
-        .map(str::trim)
-        .find(|l| l.len() == 43 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        .unwrap_or_else(|| panic!("no token in {data}"))
-        .to_owned()
-}
-
-pub async fn next_mail(receiver: &mut mpsc::UnboundedReceiver<Received>) -> Received {
-    tokio::time::timeout(Duration::from_secs(10), receiver.recv())
-        .await
-        .expect("a message within 10 s")
-        .unwrap()
-}
 
 #[tokio::test]
 async fn access_and_refresh_rotation_logout_and_superuser_crud() {
@@ -180,6 +77,8 @@ async fn password_reset_by_smtp_is_single_use_and_ends_every_session() {
     })
     .await;
     app.register("grim@grimoire.test").await;
+    // Registration mails a verification token first.
+    next_mail_about(&mut mail, VERIFY_SUBJECT).await;
     let (access, refresh) = tokens(&app.login_ok("grim@grimoire.test", PASSWORD).await);
 
     // The same answer whether or not the account exists.
@@ -251,6 +150,8 @@ async fn reset_tokens_expire_are_stored_hashed_and_a_reset_spends_the_older_ones
     let (url, mut mail) = smtp_sink().await;
     let app = spawn_app_with(|s| s.outbound.smtp_url = Some(url)).await;
     app.register("grim@grimoire.test").await;
+    // Registration mails a verification token first.
+    next_mail_about(&mut mail, VERIFY_SUBJECT).await;
     // At most one mail a minute per address: the second request within the minute sends nothing.
     for _ in 0..2 {
         app.post_json("/auth/password/forgot", &json!({"email": "grim@grimoire.test"}))

@@ -1,7 +1,7 @@
 //! The seed services' flows on PostgreSQL, concurrently: what SQLite's single writer never
 //! exercises. Skipped (with a note) unless TEST_DATABASE_URL names a PostgreSQL server.
-use crate::compat_grimoire::{next_mail, smtp_sink, token_in};
 use crate::helpers::*;
+use crate::mail::{VERIFY_SUBJECT, next_mail, next_mail_about, smtp_sink, token_in};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -70,6 +70,8 @@ async fn concurrent_resets_with_one_token_succeed_once() {
     let (url, mut mail) = smtp_sink().await;
     let app = spawn_app_with(|s| s.outbound.smtp_url = Some(url)).await;
     app.register("grim@grimoire.test").await;
+    // Registration mails a verification token first.
+    next_mail_about(&mut mail, VERIFY_SUBJECT).await;
     app.post_json("/auth/password/forgot", &json!({"email": "grim@grimoire.test"}))
         .await;
     let token = token_in(&next_mail(&mut mail).await.data);

@@ -371,6 +371,25 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Verifies `domain` for the organisation `org_id` the way an operator does (a seed document,
+    /// no DNS), with `policy` (`{"join_policy": ..., "roles": ...}`, or null for invite_only), so
+    /// that its identity providers may serve it.
+    pub async fn verified_email_domain(&self, org_id: &str, domain: &str, policy: Value) {
+        let root = self.superuser_token().await;
+        let org = self
+            .expect("GET", &format!("/orgs/{org_id}"), &root, None, StatusCode::OK)
+            .await;
+        let mut claim = json!({"domain": domain});
+        if let Value::Object(more) = policy {
+            claim.as_object_mut().unwrap().extend(more);
+        }
+        let doc = json!({"orgs": [{"slug": org["slug"], "name": org["name"], "email_domains": [claim]}]});
+        self.expect("POST", "/admin/seed", &root, Some(doc), StatusCode::OK)
+            .await;
+    }
+}
+
 /// The claims of a JWT, unverified (for reading what a token carries).
 pub fn claims_of(token: &str) -> Value {
     use base64::Engine;

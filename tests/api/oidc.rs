@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 /// `acme` with a team, a domain and the fake provider (`acme-sso`) configured by its admin.
 pub async fn acme_with(app: &TestApp, idp: &FakeIdp, tweak: impl FnOnce(&mut Value)) -> Org {
     let acme = app.create_org("acme").await;
+    // Providers may serve only verified email domains of their organisation.
+    app.verified_email_domain(&acme.id, "acme.test", serde_json::Value::Null)
+        .await;
     let t = &acme.admin_token;
     app.create_team(t, "platform").await;
     app.create_domain(t, "eng", None).await;
@@ -429,4 +432,29 @@ async fn the_global_provider_slug_is_reserved() {
     let refused = app.send("POST", &path, &acme.admin_token, Some(provider)).await;
     let refused = expect_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(refused["errors"][0]["field"], "slug");
+}
+
+#[tokio::test]
+async fn just_in_time_users_join_by_an_auto_join_domain_when_their_address_is_verified() {
+    let app = spawn_oidc_app().await;
+    let idp = FakeIdp::start().await;
+    let acme = acme_with(&app, &idp, |_| {}).await;
+    let policy = json!({"join_policy": "auto_join", "roles": ["admin"]});
+    let path = format!("/orgs/{}/email-domains/acme.test", acme.id);
+    app.expect("PATCH", &path, &acme.admin_token, Some(policy), StatusCode::OK)
+        .await;
+
+    idp.set_account(json!({"sub": "verified-1", "email": "vera@acme.test", "email_verified": true, "groups": []}));
+    let grant = exchange(&app, &log_in(&app).await["code"]).await;
+    let claims = claims_of(grant["access_token"].as_str().unwrap());
+    assert_eq!(claims["roles"], json!(["admin", "member"]), "the domain's roles");
+
+    idp.set_account(json!({"sub": "unverified-1", "email": "ursula@acme.test", "email_verified": false, "groups": []}));
+    let grant = exchange(&app, &log_in(&app).await["code"]).await;
+    let claims = claims_of(grant["access_token"].as_str().unwrap());
+    assert_eq!(
+        claims["roles"],
+        json!(["member"]),
+        "an unproven address gets only the provider's"
+    );
 }

@@ -23,6 +23,9 @@ async fn provider_for(slug: &str) -> NodeIdp {
 
 async fn connect(app: &TestApp, idp: &NodeIdp, link_by_email: bool) -> Org {
     let acme = app.create_org("acme").await;
+    // Providers may serve only verified email domains of their organisation.
+    app.verified_email_domain(&acme.id, "acme.test", serde_json::Value::Null)
+        .await;
     let t = &acme.admin_token;
     app.create_team(t, "platform").await;
     app.create_domain(t, "eng", None).await;

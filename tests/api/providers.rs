@@ -15,6 +15,9 @@ fn provider() -> serde_json::Value {
 async fn providers_are_managed_and_their_secret_never_returned() {
     let app = spawn_app().await;
     let acme = app.create_org("acme").await;
+    // Providers may serve only verified email domains of their organisation.
+    app.verified_email_domain(&acme.id, "acme.test", serde_json::Value::Null)
+        .await;
     let t = &acme.admin_token;
     app.create_team(t, "platform").await;
     let base = format!("/orgs/{}/identity-providers", acme.id);
@@ -76,6 +79,9 @@ async fn providers_are_managed_and_their_secret_never_returned() {
 async fn bad_providers_are_refused_with_their_fields() {
     let app = spawn_app().await;
     let acme = app.create_org("acme").await;
+    // Providers may serve only verified email domains of their organisation.
+    app.verified_email_domain(&acme.id, "acme.test", serde_json::Value::Null)
+        .await;
     let t = &acme.admin_token;
     let base = format!("/orgs/{}/identity-providers", acme.id);
     let cases = [
@@ -83,6 +89,7 @@ async fn bad_providers_are_refused_with_their_fields() {
         ("issuer", json!("not a url")),
         ("scopes", json!(["email"])),
         ("email_domains", json!(["nodot"])),
+        ("email_domains", json!(["unverified.test"])),
         ("mappings", json!([{"value": "x", "teams": {"ghosts": "member"}}])),
         ("mappings", json!([{"value": "x", "roles": ["ghost"]}])),
         ("slug", json!("Not A Slug")),

@@ -63,6 +63,9 @@ async fn entities_and_migrations_agree() {
     create_from_entity(&derived, entity::password_reset::Entity).await;
     create_from_entity(&derived, entity::removed_member::Entity).await;
     create_from_entity(&derived, entity::login_attempt::Entity).await;
+    create_from_entity(&derived, entity::email_verification::Entity).await;
+    create_from_entity(&derived, entity::invitation::Entity).await;
+    create_from_entity(&derived, entity::email_domain::Entity).await;
 
     for table in [
         "organisations",
@@ -88,6 +91,9 @@ async fn entities_and_migrations_agree() {
         "password_resets",
         "removed_members",
         "login_attempts",
+        "email_verifications",
+        "invitations",
+        "email_domains",
     ] {
         let from_migrations = columns(&migrated, table).await;
         assert!(!from_migrations.is_empty(), "{table} exists after migrating");

@@ -46,6 +46,9 @@ async fn start_error(database_url: &str, key: Option<&str>) -> String {
 /// `acme` with the fake provider (`acme-sso`) and its client secret; answers the provider's path.
 async fn acme_with_provider(app: &TestApp, idp: &FakeIdp) -> (Org, String) {
     let acme = app.create_org("acme").await;
+    // Providers may serve only verified email domains of their organisation.
+    app.verified_email_domain(&acme.id, "acme.test", serde_json::Value::Null)
+        .await;
     let provider = json!({
         "slug": "acme-sso", "name": "Acme SSO", "issuer": idp.issuer(), "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET, "email_domains": ["acme.test"], "jit": true, "link_by_email": false,

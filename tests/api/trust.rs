@@ -1,8 +1,8 @@
 //! Trust boundaries between accounts, tenants and owners: each sequence here was an attack on the
 //! release before these rules, and is refused now.
-use crate::compat_grimoire::{next_mail, smtp_sink, token_in};
 use crate::fake_idp::FakeIdp;
 use crate::helpers::*;
+use crate::mail::{next_mail, smtp_sink, token_in};
 use crate::oidc::{acme_with, log_in};
 use crate::oidc_support::*;
 use reqwest::StatusCode;

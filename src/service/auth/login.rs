@@ -1,6 +1,7 @@
 //! Password login: every credential failure looks the same and costs one hash; a name is locked
-//! after repeated failures (`throttle`); the organisation is the one asked for, else the last
-//! one used, else the first joined.
+//! after repeated failures (`throttle`); with `AUTH_REQUIRE_EMAIL_VERIFICATION` an unverified
+//! account is refused once its password is checked; the organisation is the one asked for, else
+//! the last one used, else the first joined.
 use super::throttle::Subject;
 use super::{AuthService, Grant};
 use crate::model::ClientInfo;
@@ -76,6 +77,16 @@ impl AuthService {
             }
         };
         self.throttle.succeeded(subject).await?;
+        if self.config.consent.require_email_verification && !user.email_verified {
+            // After the password: only someone who knows it learns the address is unproven.
+            let actor = Actor::user(user.id, &user.email, client.ip.clone());
+            let refused = Audit::new(&actor, "login").outcome("email_not_verified");
+            self.changes.record([refused]).await?;
+            return Err(ServiceError::Forbidden(
+                "email_not_verified",
+                "verify your email address first: use the token in the verification mail (POST /auth/email/verify/resend sends another)",
+            ));
+        }
         let org = org_for_login(&self.db, &user, input.organization.as_deref()).await?;
         let context = (*self.authn.current(user.id, org.id).await?).clone();
         let mut change = self.changes.begin().await?;

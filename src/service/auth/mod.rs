@@ -1,4 +1,5 @@
-//! Accounts and their sessions — everything that issues tokens: registration (`register`),
+//! Accounts and their sessions — everything that issues tokens: registration (`register`, which
+//! mails a verification token),
 //! password login with brute-force protection (`login`, `throttle`), refresh rotation with reuse
 //! detection (`refresh`), sessions and logout (`sessions`), password reset (`passwords`).
 //! Turning a token back into a caller is the `Authenticator`'s job (`service::authn`).
@@ -14,6 +15,7 @@ pub use register::Registration;
 
 use super::authn::Authenticator;
 use super::change::Changes;
+use super::consent::verification::EmailVerification;
 use crate::config::Config;
 use crate::crypto::password::Hasher;
 use crate::model::MembershipContext;
@@ -40,6 +42,8 @@ pub struct AuthService {
     /// Every password login goes through `login`, so this one guard covers them all (ours, the
     /// OAuth password grant and the seed services' routes).
     throttle: LoginThrottle,
+    /// Registration mails a verification token.
+    verification: Arc<EmailVerification>,
 }
 
 impl AuthService {
@@ -50,6 +54,7 @@ impl AuthService {
         tokens: Arc<Issuer>,
         hasher: Arc<Hasher>,
         config: Arc<Config>,
+        verification: Arc<EmailVerification>,
     ) -> Self {
         Self {
             throttle: LoginThrottle::for_database(config.login_throttle, &db),
@@ -59,6 +64,7 @@ impl AuthService {
             tokens,
             hasher,
             config,
+            verification,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Self-registration into the default organisation (`AUTH_ALLOW_REGISTRATION`).
+//! Self-registration into the default organisation (`AUTH_ALLOW_REGISTRATION`); the address is
+//! mailed a verification token (`service::consent::verification`).
 use super::{AuthService, Grant};
 use crate::model::ClientInfo;
 use crate::model::input::{DisplayName, Email, Password, Username};
@@ -68,8 +69,10 @@ impl AuthService {
             Event::membership(org.id, user.id, MembershipAction::Added, &[], &["member".into()]),
         );
         change.audit(Audit::new(&actor, "user.register").org(org.id).target("user", user.id));
+        let verification = self.verification.start(&change, &user).await?;
         let grant = self.start_session(&mut change, context, client).await?;
         change.commit().await?;
+        self.verification.send(verification);
         Ok(grant)
     }
 }

@@ -178,10 +178,12 @@ fn hex(key: &NameDigest) -> String {
 /// The shortest time between two password-reset mails to one address.
 pub const RESET_MAIL_INTERVAL: Duration = Duration::minutes(1);
 
-/// At most one password-reset mail per address per `RESET_MAIL_INTERVAL`: `forgot` is open to
+/// At most one mail of a kind per address per `RESET_MAIL_INTERVAL` (each service that mails
+/// keeps its own pacer: password resets, email verifications, invitations): `forgot` is open to
 /// anyone, and without this it would mail a victim as fast as it is called. Requests in between
-/// get the same answer and send nothing. When `MAX_TRACKED` addresses were mailed within one
-/// interval, new addresses are not paced until some age out (mail keeps working).
+/// get the same answer and send nothing (or, where the caller is an admin, a 429 saying how long
+/// to wait). When `MAX_TRACKED` addresses were mailed within one interval, new addresses are not
+/// paced until some age out (mail keeps working).
 #[derive(Default)]
 pub struct MailPacer {
     sent: Mutex<HashMap<NameDigest, DateTime<Utc>>>,
@@ -190,10 +192,15 @@ pub struct MailPacer {
 impl MailPacer {
     /// Whether a mail to `address` (normalised) may go now; if so, it counts as sent.
     pub fn allow(&self, address: &str, now: DateTime<Utc>) -> bool {
+        self.check(address, now).is_ok()
+    }
+
+    /// Like `allow`, with the seconds to wait when not.
+    pub fn check(&self, address: &str, now: DateTime<Utc>) -> std::result::Result<(), i64> {
         let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         let key = digest(address);
-        if sent.get(&key).is_some_and(|at| now - *at < RESET_MAIL_INTERVAL) {
-            return false;
+        if let Some(at) = sent.get(&key).filter(|at| now - **at < RESET_MAIL_INTERVAL) {
+            return Err(wait(*at + RESET_MAIL_INTERVAL, now));
         }
         if sent.len() >= MAX_TRACKED {
             sent.retain(|_, at| now - *at < RESET_MAIL_INTERVAL);
@@ -201,7 +208,7 @@ impl MailPacer {
         if sent.len() < MAX_TRACKED {
             sent.insert(key, now);
         }
-        true
+        Ok(())
     }
 }
 
@@ -296,6 +303,7 @@ mod tests {
         assert!(pacer.allow("bob", at(59)), "per address");
         assert!(pacer.allow("ada", at(60)));
         assert!(!pacer.allow("ada", at(61)));
+        assert_eq!(pacer.check("ada", at(70)), Err(50), "how long to wait");
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //! `auth.<object>.<id>.<action>`), its CloudEvents type (`guildhall.<object>.<action>`) and its
 //! seed 001 event name, and renders its own data. `Change::event` takes one; the outbox keeps the
 //! CloudEvent it becomes.
-use crate::model::{Domain, Organisation, Role, ServiceAccount, Session, Team, User};
+use crate::model::{Domain, Invitation, Organisation, Role, ServiceAccount, Session, Team, User};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -119,6 +119,18 @@ pub enum Event {
         id: Uuid,
         client_id: String,
     },
+    /// An organisation's admin invited an address (`auth.org.{org}.invitation.created`).
+    InvitationCreated {
+        invitation: Invitation,
+    },
+    /// The invitation was accepted by `user`, who is now a member.
+    InvitationAccepted {
+        invitation: Invitation,
+        user: Uuid,
+    },
+    InvitationRevoked {
+        invitation: Invitation,
+    },
 }
 
 impl Event {
@@ -159,6 +171,11 @@ fn role_data(r: &Role) -> Value {
     json!({"role_id": r.id, "org_id": r.org_id, "key": r.key, "name": r.name, "permissions": r.permissions})
 }
 
+fn invitation_data(i: &Invitation) -> Value {
+    json!({"invitation_id": i.id, "org_id": i.org_id, "email": i.email, "roles": i.roles, "teams": i.teams,
+        "domains": i.domains, "invited_by": i.invited_by, "expires_at": i.expires_at})
+}
+
 fn account_data(a: &ServiceAccount) -> Value {
     json!({"service_account_id": a.id, "client_id": a.client_id, "name": a.name, "permissions": a.permissions})
 }
@@ -192,6 +209,11 @@ impl Event {
                 ("identity", account.id, "updated", "IdentityPermissionsUpdated")
             }
             Self::ServiceAccountDeleted { id, .. } => ("identity", *id, "deleted", "IdentityPermissionsDeleted"),
+            Self::InvitationCreated { invitation: i } => ("org", i.org_id, "invitation.created", "InvitationCreated"),
+            Self::InvitationAccepted { invitation: i, .. } => {
+                ("org", i.org_id, "invitation.accepted", "InvitationAccepted")
+            }
+            Self::InvitationRevoked { invitation: i } => ("org", i.org_id, "invitation.revoked", "InvitationRevoked"),
         }
     }
 
@@ -248,6 +270,16 @@ impl Event {
             Self::ServiceAccountCreated { account } | Self::ServiceAccountUpdated { account } => account_data(account),
             Self::ServiceAccountDeleted { id, client_id } => {
                 json!({"service_account_id": id, "client_id": client_id})
+            }
+            Self::InvitationCreated { invitation } | Self::InvitationRevoked { invitation } => {
+                invitation_data(invitation)
+            }
+            Self::InvitationAccepted { invitation, user } => {
+                let mut data = invitation_data(invitation);
+                if let Value::Object(map) = &mut data {
+                    map.insert("user_id".into(), json!(user));
+                }
+                data
             }
         }
     }

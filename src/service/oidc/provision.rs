@@ -17,16 +17,18 @@
 //! 4. Otherwise a new account (no password) when the provider provisions just in time.
 //!
 //! The group mapping is applied when the membership is created: the roles, teams and domains of
-//! every mapping whose value is among the identity's groups (the highest team role wins). Later
-//! logins do not change memberships an admin may have edited since.
+//! every mapping whose value is among the identity's groups (the highest team role wins), and the
+//! roles of the organisation's verified email domain when it is `auto_join` and the account's
+//! address is verified. Later logins do not change memberships an admin may have edited since.
 use super::{OidcError, Provider};
 use crate::model::User;
 use crate::model::input::{DisplayName, Email, Parse};
 use crate::service::ServiceError;
-use crate::service::change::{Actor, Audit, Change, Changes, Event, MembershipAction};
+use crate::service::change::{Actor, Audit, Change, Changes, Event};
+use crate::service::orgs::joining::{self, Grants};
 use crate::store;
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use uuid::Uuid;
 
 /// A verified external identity.
@@ -67,7 +69,7 @@ impl Provisioner {
     /// its second attempt finds the winner's account.
     pub async fn provision(&self, provider: &Provider, identity: &Identity) -> Result<(Uuid, Uuid), OidcError> {
         match self.provision_once(provider, identity).await {
-            Err(OidcError::Service(ServiceError::Conflict("conflict", _))) => {
+            Err(OidcError::Service(ServiceError::Conflict("conflict" | "already_a_member", _))) => {
                 self.provision_once(provider, identity).await
             }
             other => other,
@@ -211,7 +213,8 @@ impl Provisioner {
         Ok(!user.superuser && !orgs.is_empty() && orgs.iter().all(|org| *org == provider.org_id))
     }
 
-    /// Makes the user a member of the provider's organisation with what their groups map to.
+    /// Makes the user a member of the provider's organisation with what their groups map to, and
+    /// (for a verified address) what an `auto_join` email domain of the organisation grants.
     async fn join(
         &self,
         change: &mut Change,
@@ -219,54 +222,29 @@ impl Provisioner {
         user: &User,
         groups: &[String],
     ) -> Result<(), OidcError> {
-        let now = change.now();
-        let tx = change.tx();
         let org = provider.org_id;
-        let mut roles: BTreeSet<String> = BTreeSet::from(["member".to_owned()]);
-        let mut teams: BTreeMap<String, &str> = BTreeMap::new();
-        let mut domains: BTreeSet<String> = BTreeSet::new();
+        let mut grants = Grants {
+            roles: BTreeSet::from(["member".to_owned()]),
+            ..Grants::default()
+        };
         for mapping in provider.mappings.iter().filter(|m| groups.contains(&m.value)) {
-            roles.extend(mapping.roles.iter().cloned());
+            grants.roles.extend(mapping.roles.iter().cloned());
             for (team, role) in &mapping.teams {
                 let rank = |r: &str| TEAM_RANK.iter().position(|x| *x == r).unwrap_or(0);
-                let entry = teams.entry(team.clone()).or_insert(role.as_str());
+                let entry = grants.teams.entry(team.clone()).or_insert_with(|| role.clone());
                 if rank(role) > rank(entry) {
-                    *entry = role.as_str();
+                    *entry = role.clone();
                 }
             }
-            domains.extend(mapping.domains.iter().cloned());
+            grants.domains.extend(mapping.domains.iter().cloned());
         }
-        let known: Vec<String> = store::roles::list(tx, org).await?.into_iter().map(|r| r.key).collect();
-        roles.retain(|r| known.contains(r));
-        let keys: Vec<&str> = roles.iter().map(String::as_str).collect();
-        store::members::add(tx, org, user.id, &keys, now).await?;
-        let mut granted_teams = Vec::new();
-        for (slug, role) in &teams {
-            if let Some(team) = store::teams::find_by_slug(tx, org, slug).await? {
-                store::teams::put_member(tx, org, team.id, user.id, role, now).await?;
-                granted_teams.push(json!({"team": slug, "role": role}));
-            }
+        if user.email_verified
+            && let Some((_, domain)) = user.email.rsplit_once('@')
+            && let Some(claim) = store::email_domains::verified(change.tx(), Some(org), domain).await?
+        {
+            grants.roles.extend(claim.policy.roles().iter().cloned());
         }
-        let tree = store::domains::list(tx, org).await?;
-        let mut granted_domains = Vec::new();
-        for key in &domains {
-            if let Some(domain) = tree.iter().find(|d| &d.key == key) {
-                store::domains::assign(tx, org, domain.id, user.id, now).await?;
-                granted_domains.push(key.clone());
-            }
-        }
-        change.event(
-            org,
-            Event::MembershipChanged {
-                org,
-                user: user.id,
-                action: MembershipAction::Added,
-                before: Vec::new(),
-                after: roles.into_iter().collect(),
-                extra: Some(json!({"teams": granted_teams, "domains": granted_domains, "source": provider.slug})),
-            },
-        );
-        change.members_changed(org, [user.id]);
+        joining::join(change, org, user.id, &grants, json!({"source": provider.slug})).await?;
         Ok(())
     }
 }

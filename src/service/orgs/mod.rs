@@ -1,6 +1,7 @@
 //! Organisation administration: organisations themselves (superusers create and delete them;
 //! their admins rename them), their members and roles (`members`), and custom roles with their
 //! permissions (`roles`).
+pub mod joining;
 mod members;
 pub mod owners;
 mod roles;

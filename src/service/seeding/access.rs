@@ -1,4 +1,5 @@
-//! Seeding service accounts and identity providers.
+//! Seeding service accounts and identity providers (whose email domains must be verified
+//! domains of their organisation, as `email_domains` makes them).
 use super::{Action, Run};
 use crate::crypto;
 use crate::model::input::Invalid;
@@ -10,6 +11,9 @@ use secrecy::ExposeSecret;
 
 impl Run<'_> {
     pub(super) async fn providers(&mut self, org: &Organisation, doc: &seed::Org) -> Result<()> {
+        for p in &doc.identity_providers {
+            self.check_provider_domains(org, p).await?;
+        }
         let now = self.change.now();
         let tx = self.change.tx();
         let sealer = self.sealer;

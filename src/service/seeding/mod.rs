@@ -3,6 +3,7 @@
 //! organisations it lists is deleted. A plan is the same run rolled back, so it cannot differ from
 //! what apply does. Changed memberships bump `mv`, and every change is journaled (events, audit).
 mod access;
+mod email_domains;
 mod people;
 mod structure;
 
@@ -206,6 +207,7 @@ impl Run<'_> {
         let domains = self.domains(&org, doc).await?;
         self.users(&org, doc, &teams, &domains).await?;
         self.accounts(&org, doc).await?;
+        self.email_domains(&org, doc).await?;
         self.providers(&org, doc).await
     }
 }
