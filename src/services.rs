@@ -5,6 +5,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::password::Hasher;
 use crate::crypto::seal::Sealer;
+use crate::service::apps::AppService;
 use crate::service::auth::AuthService;
 use crate::service::auth::passwords::PasswordService;
 use crate::service::authn::{self, Authenticator};
@@ -19,6 +20,7 @@ use crate::service::oidc::external::ExternalTokens;
 use crate::service::oidc::http::{Discovery, Http};
 use crate::service::oidc::provision::Provisioner;
 use crate::service::oidc::{Directory, OidcService};
+use crate::service::openid::{self, OpenIdProvider};
 use crate::service::{activity::ActivityService, clients::ClientService, domains::DomainService};
 use crate::service::{orgs::OrgService, providers::ProviderService, seeding::SeedService};
 use crate::service::{teams::TeamService, users::UserService};
@@ -38,6 +40,10 @@ pub struct Services {
     pub auth: Arc<AuthService>,
     pub passwords: Arc<PasswordService>,
     pub verification: Arc<EmailVerification>,
+    /// guildhall as an OpenID Provider (`/oauth2/*`, the hosted pages).
+    pub openid: Arc<OpenIdProvider>,
+    /// Applications (OAuth clients) of organisations.
+    pub apps: Arc<AppService>,
     pub invitations: Arc<InvitationService>,
     pub email_domains: Arc<EmailDomainService>,
     pub teams: Arc<TeamService>,
@@ -143,7 +149,42 @@ impl Services {
             mailer: Arc::clone(&mailer),
         }));
         let dns = crate::dns::Dns::new(config.consent.dns_resolver);
+        let clients = Arc::new(ClientService::new(
+            db.clone(),
+            changes.clone(),
+            Arc::clone(&orgs),
+            Arc::clone(&tokens),
+        ));
+        let oidc = Arc::new(OidcService::new(
+            db.clone(),
+            Arc::clone(&clock),
+            config.oidc.clone(),
+            config.environment == crate::config::Environment::Development,
+            directory,
+            discovery,
+            provisioner,
+        ));
+        let openid = Arc::new(OpenIdProvider::new(openid::Parts {
+            db: db.clone(),
+            changes: changes.clone(),
+            authn: Arc::clone(&authn),
+            auth: Arc::clone(&auth),
+            accounts: Arc::clone(&clients),
+            oidc: Arc::clone(&oidc),
+            keys: Arc::clone(&keys),
+            tokens: Arc::clone(&tokens),
+            config: Arc::clone(&config),
+        })?);
         Ok(Self {
+            openid,
+            apps: Arc::new(AppService::new(
+                db.clone(),
+                changes.clone(),
+                Arc::clone(&orgs),
+                Arc::clone(&config),
+            )),
+            clients,
+            oidc,
             verification,
             invitations,
             email_domains: Arc::new(EmailDomainService::new(
@@ -161,33 +202,19 @@ impl Services {
             )),
             teams: Arc::new(TeamService::new(db.clone(), changes.clone(), Arc::clone(&authn))),
             domains: Arc::new(DomainService::new(db.clone(), changes.clone(), Arc::clone(&authn))),
-            clients: Arc::new(ClientService::new(
-                db.clone(),
-                changes.clone(),
-                Arc::clone(&orgs),
-                Arc::clone(&tokens),
-            )),
             activity: Arc::new(ActivityService::new(db.clone())),
             seeds: Arc::new(SeedService::new(
                 changes.clone(),
                 Arc::clone(&hasher),
                 config.password_policy,
                 Arc::clone(&sealer),
+                crate::service::apps::rules(&config),
             )),
             providers: Arc::new(ProviderService::new(
                 db.clone(),
                 changes.clone(),
                 Arc::clone(&orgs),
                 Arc::clone(&sealer),
-            )),
-            oidc: Arc::new(OidcService::new(
-                db.clone(),
-                Arc::clone(&clock),
-                config.oidc.clone(),
-                config.environment == crate::config::Environment::Development,
-                directory,
-                discovery,
-                provisioner,
             )),
             daarion: Arc::new(DaarionService::new(
                 db.clone(),

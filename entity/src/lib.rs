@@ -1,6 +1,12 @@
 //! SeaORM entities of guildhall: one module a table. Only `src/store` in the service uses them.
 
 pub mod audit_entry;
+pub mod authorization_code;
+pub mod authorization_request;
+pub mod browser_session;
+pub mod client_assertion;
+pub mod consent;
+pub mod device_authorization;
 pub mod domain;
 pub mod domain_user;
 pub mod email_domain;
@@ -11,6 +17,7 @@ pub mod login_attempt;
 pub mod matrix_account;
 pub mod member_permission;
 pub mod member_role;
+pub mod oauth_client;
 pub mod oidc_code;
 pub mod oidc_login;
 pub mod org_member;

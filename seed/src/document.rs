@@ -35,6 +35,25 @@ pub struct Org {
     /// Email domains the organisation owns: verified on apply (the operator is trusted).
     #[serde(default)]
     pub email_domains: Vec<EmailDomain>,
+    /// Shown on the organisation's hosted login pages.
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    /// Applications (OAuth clients) that log their users in through guildhall.
+    #[serde(default)]
+    pub applications: Vec<Application>,
+}
+
+/// An application (OAuth client); matched by `client_id` (unique across organisations). Its
+/// settings are those of `PUT /orgs/{id}/clients/{app_id}` (`name`, `kind`,
+/// `redirect_uris`, ...), checked when the document is applied.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Application {
+    pub client_id: String,
+    /// For the secret methods: at least 32 characters; a changed one rotates the secret.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(flatten)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -122,6 +122,32 @@ pub fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// A client id of a service account or an application: 1 to 64 of letters, digits, `_`, `-`, `.`.
+pub fn is_client_id(raw: &str) -> bool {
+    !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// An organisation's logo: an `https://` URL (or `http://` on this machine), at most 2000 bytes.
+pub fn logo_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim();
+    let ok = url.len() <= 2000
+        && url::Url::parse(url).ok().is_some_and(|u| {
+            u.host().is_some()
+                && (u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)))
+                && u.username().is_empty()
+                && u.password().is_none()
+        });
+    if ok {
+        Ok(url.to_owned())
+    } else {
+        Err("must be an https:// URL of at most 2000 characters".into())
+    }
+}
+
 /// An OpenID Connect issuer: an `https://` URL (or `http://` on this machine, for development),
 /// with no query, fragment or credentials; kept exactly as given (trimmed).
 pub fn issuer(raw: &str) -> Result<String, String> {

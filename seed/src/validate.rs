@@ -164,13 +164,7 @@ pub fn validate(document: &Document, weak_password: &dyn Fn(&str) -> Option<Stri
 
         for (j, account) in org.service_accounts.iter().enumerate() {
             let path = format!("{base}.service_accounts[{j}]");
-            let id_ok = !account.client_id.is_empty()
-                && account.client_id.len() <= 64
-                && account
-                    .client_id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-            if !id_ok {
+            if !rules::is_client_id(&account.client_id) {
                 report.add(
                     format!("{path}.client_id"),
                     "must be 1 to 64 of letters, digits, '_', '-' or '.'",
@@ -183,6 +177,26 @@ pub fn validate(document: &Document, weak_password: &dyn Fn(&str) -> Option<Stri
             }
             if let Err(message) = rules::permissions(&account.permissions) {
                 report.add(format!("{path}.permissions"), message);
+            }
+        }
+
+        if let Some(logo) = &org.logo_url {
+            report.rule(format!("{base}.logo_url"), rules::logo_url(logo));
+        }
+        for (j, app) in org.applications.iter().enumerate() {
+            let path = format!("{base}.applications[{j}]");
+            if !rules::is_client_id(&app.client_id) {
+                report.add(
+                    format!("{path}.client_id"),
+                    "must be 1 to 64 of letters, digits, '_', '-' or '.'",
+                );
+            }
+            report.unique(&mut client_ids, &app.client_id, format!("{path}.client_id"));
+            if app.client_secret.as_ref().is_some_and(|s| s.chars().count() < 32) {
+                report.add(format!("{path}.client_secret"), "must be at least 32 characters");
+            }
+            if !app.settings.contains_key("name") {
+                report.add(format!("{path}.name"), "is required");
             }
         }
 

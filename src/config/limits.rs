@@ -1,5 +1,6 @@
 //! Bounds on what requests can make the server hold or wait for: hashing admission, live sessions
-//! per user, how long cached answers are trusted, how long the audit log is kept.
+//! per user, how long cached answers are trusted, how long the audit log is kept, how long a
+//! browser stays logged in.
 use super::{ConfigError, bad, seconds};
 use chrono::Duration;
 use clap::Args;
@@ -20,6 +21,10 @@ pub struct LimitSettings {
     /// Seconds the audit log keeps its entries (default 90 days)
     #[arg(long, env = "AUTH_AUDIT_RETENTION", default_value_t = 7_776_000, global = true)]
     pub audit_retention: u64,
+    /// Seconds a browser stays logged in to guildhall's hosted pages (single sign-on across
+    /// applications) after it logs in
+    #[arg(long, env = "AUTH_BROWSER_SESSION_TTL", default_value_t = 43_200, global = true)]
+    pub browser_session_ttl: u64,
 }
 
 /// Validated limits.
@@ -29,6 +34,7 @@ pub struct Limits {
     pub max_sessions_per_user: u64,
     pub cache_max_age: Duration,
     pub audit_retention: Duration,
+    pub browser_session_ttl: Duration,
 }
 
 impl LimitSettings {
@@ -44,6 +50,7 @@ impl LimitSettings {
             max_sessions_per_user: self.max_sessions_per_user,
             cache_max_age: seconds("AUTH_CACHE_MAX_AGE", self.cache_max_age)?,
             audit_retention: seconds("AUTH_AUDIT_RETENTION", self.audit_retention)?,
+            browser_session_ttl: seconds("AUTH_BROWSER_SESSION_TTL", self.browser_session_ttl)?,
         })
     }
 }

@@ -35,24 +35,72 @@ pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
     Json(state.keys.current().jwks().clone())
 }
 
-#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "meta", responses((status = 200, description = "Discovery document")))]
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "meta", responses((status = 200, description = "OpenID Connect Discovery 1.0 document")))]
 pub async fn discovery(State(state): State<AppState>) -> Json<Value> {
+    Json(provider_metadata(&state))
+}
+
+/// RFC 8414 authorization server metadata: the same document.
+pub async fn authorization_server(State(state): State<AppState>) -> Json<Value> {
+    Json(provider_metadata(&state))
+}
+
+/// What guildhall as an OpenID Provider supports, every endpoint and method of it (and only
+/// those): OpenID Connect Discovery 1.0 §3, RFC 8414 §2, RFC 8628 §4, RFC 9207 §3.
+fn provider_metadata(state: &AppState) -> Value {
     let issuer = state.config.issuer.trim_end_matches('/');
-    let algorithm = state.keys.current().signing().algorithm.as_str();
-    Json(json!({
+    let access = state.keys.current().signing().algorithm;
+    let mut id_token_algs = vec!["RS256"];
+    if !matches!(access, crate::token::Algorithm::RS256 | crate::token::Algorithm::HS256) {
+        id_token_algs.push(access.as_str());
+    }
+    let client_auth = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
+    let confidential_auth = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+    let assertion_algs = ["RS256", "RS384", "RS512", "PS256", "ES256", "EdDSA"];
+    json!({
         "issuer": state.config.issuer,
+        "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "token_endpoint": format!("{issuer}/auth/token"),
-        "userinfo_endpoint": format!("{issuer}/auth/me"),
-        "revocation_endpoint": format!("{issuer}/auth/logout"),
-        "grant_types_supported": ["password", "refresh_token"],
-        "response_types_supported": ["token"],
+        "end_session_endpoint": format!("{issuer}/oauth2/logout"),
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "device_authorization_endpoint": format!("{issuer}/oauth2/device_authorization"),
+        "scopes_supported": crate::model::client::STANDARD_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ],
         "subject_types_supported": ["public"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "id_token_signing_alg_values_supported": [algorithm],
-        "token_endpoint_auth_signing_alg_values_supported": [algorithm],
-        "claims_supported": ["iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "email", "email_verified", "name", "preferred_username", "org", "roles", "permissions", "teams", "domains", "mv"],
-    }))
+        "id_token_signing_alg_values_supported": id_token_algs,
+        "token_endpoint_auth_methods_supported": client_auth,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "revocation_endpoint_auth_methods_supported": client_auth,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "introspection_endpoint_auth_methods_supported": confidential_auth,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
+            "email", "email_verified", "name", "preferred_username", "updated_at", "org"
+        ],
+        "acr_values_supported": ["urn:guildhall:acr:1fa", "urn:guildhall:acr:mfa"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": false,
+        "ui_locales_supported": ["en"],
+        "service_documentation": format!("{issuer}/docs"),
+    })
 }
 
 /// The current signing key as PEM (seed 002); 404 under HS256, which has no public key.

@@ -1,6 +1,8 @@
 //! The HTTP layer: routes, extractors, DTOs and the error mapping. Handlers extract, call one
 //! service function and map the result.
 pub mod activity;
+pub mod apps;
+
 pub mod auth;
 pub mod compat;
 pub mod domains;
@@ -12,6 +14,7 @@ pub mod invitations;
 pub mod meta;
 pub mod oidc;
 pub mod openapi;
+pub mod openid;
 pub mod orgs;
 pub mod password;
 pub mod providers;
@@ -151,6 +154,12 @@ pub fn router(state: AppState) -> Router {
             axum::routing::patch(email_domains::update).delete(email_domains::delete),
         )
         .route("/orgs/{id}/email-domains/{domain}/verify", post(email_domains::verify))
+        .route("/orgs/{id}/clients", get(apps::list).post(apps::create))
+        .route(
+            "/orgs/{id}/clients/{app_id}",
+            get(apps::get).put(apps::replace).delete(apps::delete),
+        )
+        .route("/orgs/{id}/clients/{app_id}/secret", post(apps::rotate_secret))
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/events", get(activity::events))
         .route("/admin/audit", get(activity::audit))
@@ -163,6 +172,7 @@ pub fn router(state: AppState) -> Router {
             get(users::get).patch(users::update).delete(users::delete),
         )
         .merge(compat::router())
+        .merge(openid::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state.clone());
@@ -209,10 +219,24 @@ async fn scope_request_id(req: Request, next: Next) -> Response {
     REQUEST_ID.scope(id, next.run(req)).await.into_response()
 }
 
+/// Paths a browser application on any origin may call (no cookies are involved: they take
+/// bearer tokens or client credentials): discovery, keys and the OAuth endpoints an SPA uses.
+const OPEN_PATHS: [&str; 7] = [
+    "/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/jwks.json",
+    "/oauth2/token",
+    "/oauth2/revoke",
+    "/oauth2/userinfo",
+    "/oauth2/device_authorization",
+];
+
 fn cors(origins: &[String]) -> CorsLayer {
     let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(allowed))
+        .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+            allowed.contains(origin) || OPEN_PATHS.contains(&parts.uri.path())
+        }))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }

@@ -8,7 +8,7 @@
 //! the combinations of fields bodies accept (`schema::combinations`) and the configured password
 //! policy — so that the description and the server agree (`tests/schema/run.sh` checks).
 use super::compat::{cl, daarion, edd};
-use super::{activity, auth, domains, dto, error, meta, oidc, orgs, password, providers, roles, seed};
+use super::{activity, apps, auth, domains, dto, error, meta, oidc, orgs, password, providers, roles, seed};
 use super::{email_domains, invitations, schema, service_accounts, teams, users, verification};
 use crate::config::PasswordPolicy;
 use serde_json::{Map, Value, json};
@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi};
         orgs::list, orgs::create, orgs::get, orgs::update, orgs::delete, orgs::members, orgs::add_member,
         orgs::set_roles, orgs::remove_member, roles::list, roles::create, roles::update, roles::delete,
         service_accounts::list, service_accounts::create, service_accounts::delete,
+        apps::list, apps::create, apps::get, apps::replace, apps::rotate_secret, apps::delete,
         users::list, users::create, users::get, users::update, users::delete, activity::events, activity::audit, seed::apply,
         providers::list, providers::create, providers::get, providers::update, providers::delete,
         oidc::login, oidc::callback, oidc::exchange, oidc::discover,
@@ -48,6 +49,7 @@ use utoipa::{Modify, OpenApi};
         (name = "teams", description = "Teams of the active organisation"),
         (name = "domains", description = "The domain tree of the active organisation"),
         (name = "orgs", description = "Organisations, members, roles, service accounts"),
+        (name = "applications", description = "Applications (OAuth clients) that log their users in through guildhall as an OpenID Provider; the OAuth endpoints themselves are in the discovery document"),
         (name = "admin", description = "User administration"),
         (name = "meta", description = "Health, keys and discovery"),
         (name = "oidc", description = "Logging in through external OpenID Connect providers"),

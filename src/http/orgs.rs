@@ -24,6 +24,7 @@ pub struct OrgDetail {
     pub slug: String,
     pub name: String,
     pub is_active: bool,
+    pub logo_url: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -34,6 +35,7 @@ impl From<Organisation> for OrgDetail {
             slug: o.slug,
             name: o.name,
             is_active: o.active,
+            logo_url: o.logo_url,
             created_at: o.created_at,
         }
     }
@@ -66,6 +68,9 @@ pub struct UpdateOrg {
     /// Superusers only.
     #[serde(default)]
     pub is_active: Option<bool>,
+    /// An https URL shown on the organisation's hosted login pages; `""` removes it.
+    #[serde(default)]
+    pub logo_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -173,12 +178,23 @@ pub async fn update(
     ApiPath(id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<UpdateOrg>,
 ) -> ApiResult<Json<OrgDetail>> {
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| DisplayName::parse_field("name", n))
-        .transpose()?;
-    Ok(Json(state.orgs.update(&caller, id, name, body.is_active).await?.into()))
+    let mut problems = Problems::default();
+    let name = problems.parse_opt::<DisplayName>("name", body.name.as_deref());
+    let logo_url = match body.logo_url.as_deref() {
+        None => Some(None),
+        Some("") => Some(Some(None)),
+        Some(raw) => problems
+            .check("logo_url", seed::rules::logo_url(raw))
+            .map(|url| Some(Some(url))),
+    };
+    let (name, logo_url) = problems.done((name, logo_url))?;
+    Ok(Json(
+        state
+            .orgs
+            .update(&caller, id, name, body.is_active, logo_url)
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/orgs/{id}", tag = "orgs", security(("bearer" = [])), params(("id" = Uuid, Path)),

@@ -57,6 +57,8 @@ id_type!(
     ProviderId,
     /// An invitation to an organisation.
     InvitationId,
+    /// An application (OAuth client) of an organisation.
+    AppId,
 );
 
 #[cfg(test)]

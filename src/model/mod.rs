@@ -3,10 +3,12 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub mod client;
 pub mod ids;
 pub mod input;
 
-pub use ids::{DomainId, InvitationId, OrgId, ProviderId, RoleId, ServiceAccountId, SessionId, TeamId, UserId};
+pub use client::{AppDraft, AppRules, AppSpec, Application, BrowserSession, ClientAuth, ClientKind, GrantType};
+pub use ids::{AppId, DomainId, InvitationId, OrgId, ProviderId, RoleId, ServiceAccountId, SessionId, TeamId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -30,6 +32,8 @@ pub struct Organisation {
     pub slug: String,
     pub name: String,
     pub active: bool,
+    /// Shown on the organisation's hosted pages.
+    pub logo_url: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -44,6 +48,33 @@ pub struct Session {
     pub last_used_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The application the session's tokens are issued to (`None`: guildhall's own API).
+    pub client_id: Option<String>,
+    /// The browser session it hangs off (single sign-on), if any.
+    pub browser_session_id: Option<Uuid>,
+    /// How the user authenticated when it started.
+    pub auth: Authentication,
+    /// What an application's tokens carry: scopes, audience, lifetimes (its own, if set).
+    pub grant: TokenGrant,
+}
+
+/// What an application's tokens on a session are for (empty for guildhall's own API).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TokenGrant {
+    /// Space-separated scopes (RFC 9068 `scope`).
+    pub scope: Option<String>,
+    /// The access tokens' `aud` (RFC 8707 `resource`); the configured audience otherwise.
+    pub audience: Option<String>,
+    pub access_ttl: Option<i64>,
+    pub refresh_ttl: Option<i64>,
+}
+
+/// When and how a user authenticated (OpenID Connect `auth_time`, `amr`, `acr`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Authentication {
+    pub time: Option<DateTime<Utc>>,
+    /// RFC 8176 method references, e.g. `pwd`, `otp`, `hwk`, `mfa`.
+    pub methods: Vec<String>,
 }
 
 impl Session {

@@ -250,6 +250,7 @@ mod tests {
             sid: None,
             exp,
             service: false,
+            resource: false,
         }
     }
 

@@ -135,11 +135,16 @@ impl ClientService {
     /// The client-credentials grant.
     pub async fn token(&self, client_id: &str, secret: &str) -> Result<ClientGrant> {
         let account = self.authenticate(client_id, secret).await?;
+        self.token_for(&account).await
+    }
+
+    /// A token for an authenticated service account.
+    pub async fn token_for(&self, account: &ServiceAccount) -> Result<ClientGrant> {
         let org = store::orgs::find(&self.db, account.org_id)
             .await?
             .filter(|o| o.active)
             .ok_or(INVALID_CLIENT)?;
-        let access = self.tokens.service_token(&account, &org.slug)?;
+        let access = self.tokens.service_token(account, &org.slug)?;
         Ok(ClientGrant {
             access_token: access.token,
             expires_in: access.expires_in,

@@ -42,7 +42,9 @@ pub async fn sweep(db: &Db, clock: &SharedClock, retention: Retention) -> anyhow
     let resets =
         store::resets::prune(db, now - ENDED_KEPT).await? + store::verifications::prune(db, now - ENDED_KEPT).await?;
     let sessions = store::sessions::prune(db, now - ENDED_KEPT.max(retention.audit)).await?;
-    let pruned = events + audit + logins + resets + sessions;
+    // Spent codes are kept a while, so a replay still finds them and revokes their session.
+    let provider = store::provider::prune(db, now - ENDED_KEPT).await?;
+    let pruned = events + audit + logins + resets + sessions + provider;
     if pruned > 0 {
         tracing::info!(
             events,

@@ -1,7 +1,13 @@
 //! Which keys sign and verify. Keys live in the database so every replica signs with the same
-//! key; the newest unretired key of the configured algorithm signs; retired keys keep verifying
-//! (and stay in the JWKS) until the last token they signed has expired. Private keys are sealed
-//! with the `Sealer` when stored and opened when loaded.
+//! key; the newest unretired key of the configured algorithm signs access tokens; retired keys
+//! keep verifying (and stay in the JWKS) until the last token they signed has expired. Private
+//! keys are sealed with the `Sealer` when stored and opened when loaded.
+//!
+//! ID tokens are signed RS256 (OpenID Connect Core §15.1 requires OPs to support it and relying
+//! parties expect it): with the access-token key when that is RS256, otherwise with an RS256 key
+//! kept beside it (also under HS256, whose shared secret no relying party may hold). Access
+//! tokens are never accepted when signed by that key alone: they must say `typ: at+jwt`, which
+//! ID tokens do not.
 use super::{Result, ServiceError};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -13,32 +19,38 @@ use chrono::Duration;
 use secrecy::ExposeSecret;
 use std::sync::Arc;
 
-/// At start: retires keys of other algorithms, generates a key if none signs, and loads the ring.
+/// The algorithms that need a live stored key: the access tokens' (unless HS256) and RS256.
+fn wanted(config: &Config) -> Vec<Algorithm> {
+    let mut algorithms = vec![Algorithm::RS256];
+    if !matches!(config.algorithm, Algorithm::HS256 | Algorithm::RS256) {
+        algorithms.insert(0, config.algorithm);
+    }
+    algorithms
+}
+
+/// At start: retires keys of algorithms no longer used, generates the keys that are missing, and
+/// loads the ring.
 pub async fn ensure(db: &Db, sealer: &Sealer, config: &Config, clock: &dyn Clock) -> Result<KeyRing> {
     let now = clock.now();
     let stored = store::keys::list(db, sealer).await?;
-    let live_of_alg = stored
-        .iter()
-        .find(|k| k.algorithm == config.algorithm && k.retired_at.is_none());
-    if config.algorithm != Algorithm::HS256 {
-        let keep = match live_of_alg {
-            Some(k) => k.kid.clone(),
+    let mut keep = Vec::new();
+    for algorithm in wanted(config) {
+        match stored
+            .iter()
+            .find(|k| k.algorithm == algorithm && k.retired_at.is_none())
+        {
+            Some(k) => keep.push(k.kid.clone()),
             None => {
-                let key = KeyMaterial::generate(config.algorithm, now).map_err(|e| ServiceError::Internal(e.into()))?;
+                let key = KeyMaterial::generate(algorithm, now).map_err(|e| ServiceError::Internal(e.into()))?;
                 store::keys::insert(db, sealer, &key).await?;
                 tracing::info!(kid = %key.kid, algorithm = %key.algorithm, "generated a signing key");
-                key.kid
+                keep.push(key.kid);
             }
-        };
-        let other_algorithms: Vec<&KeyMaterial> = stored
-            .iter()
-            .filter(|k| k.algorithm != config.algorithm && k.retired_at.is_none())
-            .collect();
-        if !other_algorithms.is_empty() {
-            store::keys::retire_all_except(db, Some(&keep), now).await?;
         }
-    } else if stored.iter().any(|k| k.retired_at.is_none()) {
-        store::keys::retire_all_except(db, None, now).await?;
+    }
+    let others = stored.iter().any(|k| k.retired_at.is_none() && !keep.contains(&k.kid));
+    if others {
+        store::keys::retire_all_except(db, &keep, now).await?;
     }
     load(db, sealer, config, clock).await
 }
@@ -49,14 +61,19 @@ pub async fn load(db: &Db, sealer: &Sealer, config: &Config, clock: &dyn Clock) 
     let grace = config.access_token_ttl + Duration::seconds(LEEWAY_SECONDS);
     let mut keys = Vec::new();
     let mut signing = None;
+    let mut id_tokens = None;
     for material in store::keys::list(db, sealer).await? {
         let in_force = material.retired_at.is_none_or(|at| at + grace > now);
         if !in_force {
             continue;
         }
         let key = Arc::new(Key::from_material(&material).map_err(|e| ServiceError::Internal(e.into()))?);
-        if signing.is_none() && material.retired_at.is_none() && material.algorithm == config.algorithm {
+        let live = material.retired_at.is_none();
+        if signing.is_none() && live && material.algorithm == config.algorithm {
             signing = Some(Arc::clone(&key));
+        }
+        if id_tokens.is_none() && live && material.algorithm == Algorithm::RS256 {
+            id_tokens = Some(Arc::clone(&key));
         }
         keys.push(key);
     }
@@ -71,10 +88,13 @@ pub async fn load(db: &Db, sealer: &Sealer, config: &Config, clock: &dyn Clock) 
             )));
         }
     };
-    Ok(KeyRing::new(signing, keys))
+    let id_tokens =
+        id_tokens.ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("no RS256 key for ID tokens is stored")))?;
+    Ok(KeyRing::new(signing, keys).with_id_token_key(id_tokens))
 }
 
-/// `guildhall keys rotate`: a new key signs from now on; the others are retired.
+/// `guildhall keys rotate`: new keys sign from now on (access and ID tokens); the others are
+/// retired.
 pub async fn rotate(db: &Db, sealer: &Sealer, config: &Config, clock: &dyn Clock) -> Result<KeyMaterial> {
     if config.algorithm == Algorithm::HS256 {
         return Err(ServiceError::Forbidden(
@@ -83,10 +103,16 @@ pub async fn rotate(db: &Db, sealer: &Sealer, config: &Config, clock: &dyn Clock
         ));
     }
     let now = clock.now();
-    let key = KeyMaterial::generate(config.algorithm, now).map_err(|e| ServiceError::Internal(e.into()))?;
+    let mut fresh = Vec::new();
+    for algorithm in wanted(config) {
+        fresh.push(KeyMaterial::generate(algorithm, now).map_err(|e| ServiceError::Internal(e.into()))?);
+    }
     let tx = store::begin(db).await?;
-    store::keys::insert(&tx, sealer, &key).await?;
-    store::keys::retire_all_except(&tx, Some(&key.kid), now).await?;
+    for key in &fresh {
+        store::keys::insert(&tx, sealer, key).await?;
+    }
+    let keep: Vec<String> = fresh.iter().map(|k| k.kid.clone()).collect();
+    store::keys::retire_all_except(&tx, &keep, now).await?;
     store::commit(tx).await?;
-    Ok(key)
+    Ok(fresh.swap_remove(0))
 }

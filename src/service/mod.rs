@@ -1,6 +1,7 @@
 //! Use cases: authorisation decisions, transactions, and the rules of each operation. Services
 //! take the caller's context first and reach the database only through `crate::store`.
 pub mod activity;
+pub mod apps;
 pub mod auth;
 pub mod authn;
 pub mod authz;
@@ -14,6 +15,7 @@ pub mod domains;
 pub mod housekeeping;
 pub mod keys;
 pub mod oidc;
+pub mod openid;
 pub mod orgs;
 pub mod providers;
 pub mod relay;

@@ -51,14 +51,12 @@ pub async fn insert<C: Conn>(c: &C, sealer: &Sealer, key: &KeyMaterial) -> Resul
     Ok(())
 }
 
-/// Retires every unretired key except `keep`: they stop signing but stay published until the
-/// tokens they signed have expired.
-pub async fn retire_all_except<C: Conn>(c: &C, keep: Option<&str>, now: DateTime<Utc>) -> Result<u64> {
-    let mut update = signing_key::Entity::update_many()
+/// Retires every unretired key except those in `keep`: they stop signing but stay published
+/// until the tokens they signed have expired.
+pub async fn retire_all_except<C: Conn>(c: &C, keep: &[String], now: DateTime<Utc>) -> Result<u64> {
+    let update = signing_key::Entity::update_many()
         .col_expr(signing_key::Column::RetiredAt, Expr::value(now))
-        .filter(signing_key::Column::RetiredAt.is_null());
-    if let Some(kid) = keep {
-        update = update.filter(signing_key::Column::Kid.ne(kid));
-    }
+        .filter(signing_key::Column::RetiredAt.is_null())
+        .filter(signing_key::Column::Kid.is_not_in(keep.iter().cloned()));
     Ok(update.exec(c).await?.rows_affected)
 }

@@ -1,6 +1,7 @@
 //! The only code that names SeaORM entities or builds queries. Every function is generic over
 //! `C: ConnectionTrait`, so a service can hand it the database or a transaction, and returns
 //! domain types from `crate::model`.
+pub mod apps;
 pub mod audit;
 pub mod compat;
 pub mod domains;
@@ -14,6 +15,7 @@ pub mod notify;
 pub mod oidc;
 pub mod orgs;
 mod page;
+pub mod provider;
 pub mod resets;
 pub mod roles;
 pub mod secrets;

@@ -17,6 +17,7 @@ impl From<organisation::Model> for Organisation {
             slug: m.slug,
             name: m.name,
             active: m.active,
+            logo_url: m.logo_url,
             created_at: m.created_at,
         }
     }
@@ -35,6 +36,7 @@ pub async fn insert<C: Conn>(
         slug: Set(slug.to_owned()),
         name: Set(name.to_owned()),
         active: Set(true),
+        logo_url: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -75,6 +77,7 @@ pub async fn update<C: Conn>(
     id: Uuid,
     name: Option<String>,
     active: Option<bool>,
+    logo_url: Option<Option<String>>,
     now: DateTime<Utc>,
 ) -> Result<Organisation> {
     let mut model = organisation::ActiveModel {
@@ -86,6 +89,9 @@ pub async fn update<C: Conn>(
     }
     if let Some(active) = active {
         model.active = Set(active);
+    }
+    if let Some(logo_url) = logo_url {
+        model.logo_url = Set(logo_url);
     }
     model.updated_at = Set(now);
     Ok(model.update(c).await?.into())

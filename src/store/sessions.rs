@@ -1,6 +1,6 @@
 //! Sessions and their refresh tokens.
 use super::{Conn, Result};
-use crate::model::{Page, PageRequest, Session};
+use crate::model::{Authentication, Page, PageRequest, Session, TokenGrant};
 use chrono::{DateTime, Utc};
 use entity::{refresh_token, session};
 use sea_orm::sea_query::Expr;
@@ -19,6 +19,21 @@ impl From<session::Model> for Session {
             last_used_at: m.last_used_at,
             expires_at: m.expires_at,
             revoked_at: m.revoked_at,
+            client_id: m.client_id,
+            browser_session_id: m.browser_session_id,
+            auth: Authentication {
+                time: m.auth_time,
+                methods: m
+                    .amr
+                    .map(|a| a.split_whitespace().map(String::from).collect())
+                    .unwrap_or_default(),
+            },
+            grant: TokenGrant {
+                scope: m.scope,
+                audience: m.audience,
+                access_ttl: m.access_ttl.map(i64::from),
+                refresh_ttl: m.refresh_ttl.map(i64::from),
+            },
         }
     }
 }
@@ -35,6 +50,14 @@ pub async fn insert<C: Conn>(c: &C, s: &Session) -> Result<()> {
         expires_at: Set(s.expires_at),
         revoked_at: Set(None),
         revoked_reason: Set(None),
+        client_id: Set(s.client_id.clone()),
+        browser_session_id: Set(s.browser_session_id),
+        auth_time: Set(s.auth.time),
+        amr: Set((!s.auth.methods.is_empty()).then(|| s.auth.methods.join(" "))),
+        scope: Set(s.grant.scope.clone()),
+        audience: Set(s.grant.audience.clone()),
+        access_ttl: Set(s.grant.access_ttl.and_then(|t| i32::try_from(t).ok())),
+        refresh_ttl: Set(s.grant.refresh_ttl.and_then(|t| i32::try_from(t).ok())),
     }
     .insert(c)
     .await?;
@@ -96,6 +119,8 @@ pub enum SessionsOf {
         org: Uuid,
     },
     Org(Uuid),
+    /// Every session started from a browser session (single sign-on logout).
+    Browser(Uuid),
 }
 
 /// Revokes every unrevoked session of `whose` in one statement; returns the ids it revoked.
@@ -114,6 +139,7 @@ pub async fn revoke<C: Conn>(c: &C, whose: SessionsOf, reason: &str, now: DateTi
             .filter(session::Column::UserId.eq(user))
             .filter(session::Column::OrgId.eq(org)),
         SessionsOf::Org(org) => update.filter(session::Column::OrgId.eq(org)),
+        SessionsOf::Browser(id) => update.filter(session::Column::BrowserSessionId.eq(id)),
     };
     Ok(update.exec_with_returning(c).await?.into_iter().map(|s| s.id).collect())
 }
@@ -232,4 +258,49 @@ pub async fn count_live<C: Conn>(c: &C, user_id: Uuid, now: DateTime<Utc>) -> Re
         .filter(session::Column::ExpiresAt.gt(now))
         .count(c)
         .await?)
+}
+
+/// The ids of the live sessions of an application.
+pub async fn live_of_client<C: Conn>(c: &C, client_id: &str, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::ClientId.eq(client_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect())
+}
+
+/// The ids of the live sessions of a user with an application.
+pub async fn live_of_user_client<C: Conn>(
+    c: &C,
+    user_id: Uuid,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::ClientId.eq(client_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect())
+}
+
+/// The live sessions started from a browser session.
+pub async fn live_of_browser<C: Conn>(c: &C, browser_session_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::BrowserSessionId.eq(browser_session_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Session::from)
+        .collect())
 }

@@ -35,9 +35,13 @@ pub struct AccessClaims {
     pub exp: i64,
     #[serde(rename = "type")]
     pub token_type: String,
-    /// Set on service-account tokens only.
+    /// The application the token was issued to (RFC 9068): a service account's id, or the client
+    /// a user's session is of; absent on tokens of guildhall's own API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The scopes granted to the application (RFC 9068), space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Whether the address is proven (user tokens).
@@ -84,6 +88,7 @@ impl AccessClaims {
             exp: issuance.expires_at.timestamp(),
             token_type: ACCESS.to_owned(),
             client_id: None,
+            scope: None,
             email: None,
             email_verified: None,
             name: None,
@@ -107,6 +112,13 @@ impl AccessClaims {
             slug: context.org.slug.clone(),
         };
         let mut claims = Self {
+            aud: session
+                .grant
+                .audience
+                .clone()
+                .unwrap_or_else(|| issuance.audience.to_owned()),
+            client_id: session.client_id.clone(),
+            scope: session.grant.scope.clone(),
             sid: Some(session.id),
             email: Some(user.email.clone()),
             email_verified: Some(user.email_verified),
@@ -136,6 +148,28 @@ impl AccessClaims {
             claims.ctx = Some("validate".to_owned());
         }
         claims
+    }
+
+    /// An application's own token (client-credentials grant): `sub` is the application.
+    pub fn for_app(
+        app: &crate::model::Application,
+        org_slug: &str,
+        scope: Option<String>,
+        audience: Option<String>,
+        issuance: &Issuance<'_>,
+    ) -> Self {
+        let org = OrgClaim {
+            id: app.org_id,
+            slug: org_slug.to_owned(),
+        };
+        let base = Self::base(app.id, org, issuance);
+        Self {
+            aud: audience.unwrap_or(base.aud.clone()),
+            client_id: Some(app.client_id.clone()),
+            scope,
+            name: Some(app.name.clone()),
+            ..base
+        }
     }
 
     /// A service account's token (client-credentials grant).
@@ -180,6 +214,7 @@ mod tests {
                 slug: "acme".into(),
                 name: "Acme".into(),
                 active: true,
+                logo_url: None,
                 created_at: now,
             },
             roles: vec!["member".into()],
@@ -211,6 +246,10 @@ mod tests {
             last_used_at: now,
             expires_at: now,
             revoked_at: None,
+            client_id: None,
+            browser_session_id: None,
+            auth: Default::default(),
+            grant: Default::default(),
         };
         let issuance = Issuance {
             issuer: "https://id.test",

@@ -50,7 +50,8 @@ impl Issuer {
         session: &Session,
     ) -> Result<AccessToken, jsonwebtoken::errors::Error> {
         let now = self.clock.now();
-        let expires_at = (now + self.ttl).min(session.expires_at);
+        let ttl = session.grant.access_ttl.map_or(self.ttl, Duration::seconds);
+        let expires_at = (now + ttl).min(session.expires_at);
         let issuance = Issuance {
             issuer: &self.issuer,
             audience: &self.audience,
@@ -79,6 +80,30 @@ impl Issuer {
             expires_at,
         };
         let claims = AccessClaims::for_service(account, org_slug, &issuance);
+        Ok(AccessToken {
+            token: self.sign(&claims)?,
+            expires_in: (expires_at - now).num_seconds(),
+        })
+    }
+
+    /// An application's own token (client-credentials grant).
+    pub fn app_token(
+        &self,
+        app: &crate::model::Application,
+        org_slug: &str,
+        scope: Option<String>,
+        audience: Option<String>,
+    ) -> Result<AccessToken, jsonwebtoken::errors::Error> {
+        let now = self.clock.now();
+        let ttl = app.access_token_ttl.map_or(self.ttl, Duration::seconds);
+        let expires_at = now + ttl;
+        let issuance = Issuance {
+            issuer: &self.issuer,
+            audience: &self.audience,
+            now,
+            expires_at,
+        };
+        let claims = AccessClaims::for_app(app, org_slug, scope, audience, &issuance);
         Ok(AccessToken {
             token: self.sign(&claims)?,
             expires_in: (expires_at - now).num_seconds(),

@@ -169,6 +169,8 @@ impl Key {
 /// The keys in force: one signs, all verify, the asymmetric ones are published.
 pub struct KeyRing {
     signing: Arc<Key>,
+    /// Signs ID tokens (RS256); the access-token key when none is set.
+    id_tokens: Option<Arc<Key>>,
     verifying: HashMap<String, Arc<Key>>,
     jwks: Value,
 }
@@ -183,13 +185,25 @@ impl KeyRing {
         let jwks = json!({ "keys": published.iter().filter_map(|k| k.jwk.clone()).collect::<Vec<_>>() });
         Self {
             signing,
+            id_tokens: None,
             verifying,
             jwks,
         }
     }
 
+    /// The key ID tokens are signed with (one of the ring's keys).
+    pub fn with_id_token_key(mut self, key: Arc<Key>) -> Self {
+        self.id_tokens = Some(key);
+        self
+    }
+
     pub fn signing(&self) -> &Arc<Key> {
         &self.signing
+    }
+
+    /// The RS256 key of ID tokens (or the access-token key if no RS256 key is kept).
+    pub fn id_token_key(&self) -> &Arc<Key> {
+        self.id_tokens.as_ref().unwrap_or(&self.signing)
     }
 
     pub fn get(&self, kid: &str) -> Option<&Arc<Key>> {

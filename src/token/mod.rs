@@ -1,6 +1,7 @@
 //! Access tokens: the algorithm choice, keys (generation, JWKS, PEM), claims and the one
 //! verifier every authenticated route uses.
 pub mod claims;
+pub mod id_token;
 pub mod issuer;
 pub mod keys;
 pub mod verify;

@@ -73,8 +73,12 @@ pub struct Verified {
     /// The session; absent on service-account tokens.
     pub sid: Option<Uuid>,
     pub exp: i64,
-    /// A service account's token (`client_id` is set).
+    /// A service account's token (no session).
     pub service: bool,
+    /// Minted for a resource an application named (RFC 8707): `aud` is that resource, not the
+    /// configured audience. Only tokens issued to a client (`client_id`) can be; guildhall's own
+    /// API refuses them (`Authenticator::principal`), userinfo and introspection accept them.
+    pub resource: bool,
 }
 
 /// The claims checked, borrowed from the decoded payload. Every claim `AccessClaims` requires
@@ -174,7 +178,8 @@ impl Verifier {
         if claims.iss != self.issuer {
             return Err(VerifyError::Issuer);
         }
-        if claims.aud != self.audience {
+        let resource = claims.aud != self.audience;
+        if resource && claims.client_id.is_none() {
             return Err(VerifyError::Audience);
         }
         if claims.exp <= now - LEEWAY_SECONDS {
@@ -191,7 +196,8 @@ impl Verifier {
             org_id: claims.org.id,
             sid: claims.sid,
             exp: claims.exp,
-            service: claims.client_id.is_some(),
+            service: claims.sid.is_none(),
+            resource,
         })
     }
 }

@@ -66,6 +66,13 @@ async fn entities_and_migrations_agree() {
     create_from_entity(&derived, entity::email_verification::Entity).await;
     create_from_entity(&derived, entity::invitation::Entity).await;
     create_from_entity(&derived, entity::email_domain::Entity).await;
+    create_from_entity(&derived, entity::oauth_client::Entity).await;
+    create_from_entity(&derived, entity::browser_session::Entity).await;
+    create_from_entity(&derived, entity::authorization_request::Entity).await;
+    create_from_entity(&derived, entity::authorization_code::Entity).await;
+    create_from_entity(&derived, entity::consent::Entity).await;
+    create_from_entity(&derived, entity::device_authorization::Entity).await;
+    create_from_entity(&derived, entity::client_assertion::Entity).await;
 
     for table in [
         "organisations",
@@ -94,6 +101,13 @@ async fn entities_and_migrations_agree() {
         "email_verifications",
         "invitations",
         "email_domains",
+        "oauth_clients",
+        "browser_sessions",
+        "authorization_requests",
+        "authorization_codes",
+        "consents",
+        "device_authorizations",
+        "client_assertions",
     ] {
         let from_migrations = columns(&migrated, table).await;
         assert!(!from_migrations.is_empty(), "{table} exists after migrating");

@@ -66,9 +66,13 @@ async fn a_stock_jwt_library_verifies_tokens_with_jwks_and_discovery() {
     assert_eq!(claims["email"], "ada@acme.test");
     let discovery = body(app.get("/.well-known/openid-configuration").await).await;
     assert_eq!(discovery["issuer"], "http://guildhall.test");
-    assert_eq!(discovery["token_endpoint"], "http://guildhall.test/auth/token");
-    assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["ES256"]));
-    assert_eq!(discovery["grant_types_supported"], json!(["password", "refresh_token"]));
+    assert_eq!(discovery["token_endpoint"], "http://guildhall.test/oauth2/token");
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        json!(["RS256", "ES256"]),
+        "RS256 by default, the access tokens' algorithm when a client registers it"
+    );
+    assert_eq!(discovery["response_types_supported"], json!(["code"]));
 }
 
 #[tokio::test]
@@ -98,7 +102,7 @@ async fn eddsa_and_rs256_are_selectable() {
 }
 
 #[tokio::test]
-async fn hs256_uses_a_shared_secret_and_publishes_nothing() {
+async fn hs256_uses_a_shared_secret_and_publishes_only_the_id_token_key() {
     let secret = "0123456789abcdef0123456789abcdef";
     let app = spawn_app_with(|s| {
         s.jwt_algorithm = "HS256".into();
@@ -107,7 +111,16 @@ async fn hs256_uses_a_shared_secret_and_publishes_nothing() {
     .await;
     let (access, _) = tokens(&app.register("ada@acme.test").await);
     assert_eq!(part(&access, 0)["alg"], "HS256");
-    assert_eq!(body(app.get("/.well-known/jwks.json").await).await, json!({"keys": []}));
+    // The shared secret is never published; the RS256 key of ID tokens is the only public key.
+    let jwks = body(app.get("/.well-known/jwks.json").await).await;
+    let algs: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(algs, ["RS256"], "{jwks}");
+    assert!(jwks["keys"][0].get("k").is_none());
     expect_error(app.get("/auth/public-key").await, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(app.me_status(&access).await, StatusCode::OK);
     let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
@@ -142,11 +155,13 @@ async fn rotation_signs_with_a_new_key_and_keeps_the_old_one_until_its_tokens_ex
         StatusCode::OK,
         "old tokens still verify"
     );
+    // The access-token keys (the ID-token RS256 keys rotate beside them).
     let kids = |jwks: Value| -> Vec<String> {
         jwks["keys"]
             .as_array()
             .unwrap()
             .iter()
+            .filter(|k| k["alg"] == "ES256")
             .map(|k| k["kid"].as_str().unwrap().to_owned())
             .collect()
     };
@@ -182,7 +197,8 @@ async fn every_authenticated_route_refuses_forged_and_foreign_tokens() {
     let materials = guildhall::store::keys::list(app.handle.db(), app.handle.sealer())
         .await
         .unwrap();
-    let key = Key::from_material(&materials[0]).unwrap();
+    let material = materials.iter().find(|m| m.algorithm.as_str() == "ES256").unwrap();
+    let key = Key::from_material(material).unwrap();
     let good_header = part(&access, 0);
     let claims = part(&access, 1);
     let header = |f: &dyn Fn(&mut Header)| {

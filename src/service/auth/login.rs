@@ -3,9 +3,9 @@
 //! account is refused once its password is checked; the organisation is the one asked for, else
 //! the last one used, else the first joined.
 use super::throttle::Subject;
-use super::{AuthService, Grant};
-use crate::model::ClientInfo;
+use super::{AuthService, Grant, SessionStart};
 use crate::model::input::{Invalid, Password, Problems, presented_password};
+use crate::model::{ClientInfo, User};
 use crate::service::authn::home::org_for_login;
 use crate::service::authz::Caller;
 use crate::service::change::{Actor, Audit, Event, SessionsOf};
@@ -42,9 +42,33 @@ impl Login {
     }
 }
 
+/// A password login of an account whose address is unproven, with
+/// `AUTH_REQUIRE_EMAIL_VERIFICATION` on.
+pub const EMAIL_NOT_VERIFIED: ServiceError = ServiceError::Forbidden(
+    "email_not_verified",
+    "verify your email address first: use the token in the verification mail (POST /auth/email/verify/resend sends another)",
+);
+
 impl AuthService {
     #[tracing::instrument(skip_all, err(level = "info"))]
     pub async fn login(&self, input: Login, client: ClientInfo) -> Result<Grant> {
+        let organization = input.organization.clone();
+        let user = self.check_password(input, &client).await?;
+        let org = org_for_login(&self.db, &user, organization.as_deref()).await?;
+        let context = (*self.authn.current(user.id, org.id).await?).clone();
+        let mut change = self.changes.begin().await?;
+        let actor = Actor::user(user.id, &user.email, client.ip.clone());
+        change.audit(Audit::new(&actor, "login").org(org.id));
+        let grant = self
+            .start_session(&mut change, context, SessionStart::api(client, &["pwd"]))
+            .await?;
+        change.commit().await?;
+        Ok(grant)
+    }
+
+    /// Checks a login name and password (every password login goes through here, the hosted
+    /// login page's too): failures look the same, cost one hash, are audited and counted.
+    pub async fn check_password(&self, input: Login, client: &ClientInfo) -> Result<User> {
         let login = input.login;
         let (user, hash) = match store::users::find_credentials(&self.db, &login).await? {
             Some((user, hash)) => (Some(user), hash),
@@ -82,19 +106,9 @@ impl AuthService {
             let actor = Actor::user(user.id, &user.email, client.ip.clone());
             let refused = Audit::new(&actor, "login").outcome("email_not_verified");
             self.changes.record([refused]).await?;
-            return Err(ServiceError::Forbidden(
-                "email_not_verified",
-                "verify your email address first: use the token in the verification mail (POST /auth/email/verify/resend sends another)",
-            ));
+            return Err(EMAIL_NOT_VERIFIED);
         }
-        let org = org_for_login(&self.db, &user, input.organization.as_deref()).await?;
-        let context = (*self.authn.current(user.id, org.id).await?).clone();
-        let mut change = self.changes.begin().await?;
-        let actor = Actor::user(user.id, &user.email, client.ip.clone());
-        change.audit(Audit::new(&actor, "login").org(org.id));
-        let grant = self.start_session(&mut change, context, client).await?;
-        change.commit().await?;
-        Ok(grant)
+        Ok(user)
     }
 
     /// A user changes their own password: the current one is checked (and counted like a

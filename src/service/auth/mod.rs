@@ -12,13 +12,14 @@ pub mod throttle;
 
 pub use login::Login;
 pub use register::Registration;
+pub use sessions::SessionStart;
 
 use super::authn::Authenticator;
 use super::change::Changes;
 use super::consent::verification::EmailVerification;
 use crate::config::Config;
 use crate::crypto::password::Hasher;
-use crate::model::MembershipContext;
+use crate::model::{MembershipContext, Session};
 use crate::store::{self, Db};
 use crate::token::Issuer;
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub struct Grant {
     pub refresh_token: String,
     pub expires_in: i64,
     pub context: MembershipContext,
+    /// The session the tokens belong to.
+    pub session: Session,
 }
 
 pub struct AuthService {

@@ -11,11 +11,23 @@ use crate::store;
 const NOT_A_MEMBER: ServiceError = ServiceError::Forbidden("not_a_member", "not a member of this organisation");
 
 impl AuthService {
-    /// Rotates a refresh token, optionally switching organisation. Spending the old token and
-    /// issuing the new one are one transaction: a refused switch (or an ended session) rolls the
-    /// spend back, so the client's next ordinary refresh still works.
-    #[tracing::instrument(skip_all, err(level = "info"))]
+    /// Rotates a refresh token of guildhall's own API, optionally switching organisation.
     pub async fn refresh(&self, refresh_token: &str, organization: Option<&str>) -> Result<Grant> {
+        self.refresh_for(refresh_token, organization, None).await
+    }
+
+    /// Rotates a refresh token issued to `client` (`None`: guildhall's own API; an application's
+    /// tokens are refreshed by that application only, at the token endpoint). Spending the old
+    /// token and issuing the new one are one transaction: a refused switch, another client's
+    /// token or an ended session rolls the spend back, so the rightful client's next refresh
+    /// still works.
+    #[tracing::instrument(skip_all, err(level = "info"))]
+    pub async fn refresh_for(
+        &self,
+        refresh_token: &str,
+        organization: Option<&str>,
+        client: Option<&str>,
+    ) -> Result<Grant> {
         let now = self.changes.now();
         let stored = store::sessions::find_refresh(&self.db, &crypto::token_digest(refresh_token))
             .await?
@@ -36,6 +48,11 @@ impl AuthService {
             .ok_or(ServiceError::InvalidGrant(
                 "the refresh token has expired or its session has ended",
             ))?;
+        if session.client_id.as_deref() != client {
+            return Err(ServiceError::InvalidGrant(
+                "the refresh token was issued to another client",
+            ));
+        }
         let org_id = match organization {
             Some(slug) => {
                 store::orgs::find_by_slug(change.tx(), slug)

@@ -1,6 +1,6 @@
 //! Self-registration into the default organisation (`AUTH_ALLOW_REGISTRATION`); the address is
 //! mailed a verification token (`service::consent::verification`).
-use super::{AuthService, Grant};
+use super::{AuthService, Grant, SessionStart};
 use crate::model::ClientInfo;
 use crate::model::input::{DisplayName, Email, Password, Username};
 use crate::service::authn::context;
@@ -70,7 +70,9 @@ impl AuthService {
         );
         change.audit(Audit::new(&actor, "user.register").org(org.id).target("user", user.id));
         let verification = self.verification.start(&change, &user).await?;
-        let grant = self.start_session(&mut change, context, client).await?;
+        let grant = self
+            .start_session(&mut change, context, SessionStart::api(client, &["pwd"]))
+            .await?;
         change.commit().await?;
         self.verification.send(verification);
         Ok(grant)

@@ -3,7 +3,7 @@
 //! through `Change::end_sessions`, so every replica refuses the session's tokens at once.
 use super::{AuthService, Grant};
 use crate::crypto;
-use crate::model::{ClientInfo, MembershipContext, Page, PageRequest, Session, SessionId};
+use crate::model::{Authentication, ClientInfo, MembershipContext, Page, PageRequest, Session, SessionId, TokenGrant};
 use crate::service::authz::Caller;
 use crate::service::change::{Actor, Audit, Change, Event, SessionsOf};
 use crate::service::{Result, ServiceError, no_randomness};
@@ -11,25 +11,56 @@ use crate::store::{self, Conn};
 use serde_json::json;
 use uuid::Uuid;
 
+/// What a new session is: who asked for it from where, how the user authenticated, and (for an
+/// application's session) its client, browser session and token grant.
+#[derive(Debug, Default)]
+pub struct SessionStart {
+    pub client: ClientInfo,
+    pub methods: Vec<String>,
+    /// When the user authenticated (a browser session's login); now when unset.
+    pub auth_time: Option<chrono::DateTime<chrono::Utc>>,
+    pub client_id: Option<String>,
+    pub browser_session_id: Option<Uuid>,
+    pub grant: TokenGrant,
+}
+
+impl SessionStart {
+    /// A session of guildhall's own API, started by `methods` (`pwd`, `fed`).
+    pub fn api(client: ClientInfo, methods: &[&str]) -> Self {
+        Self {
+            client,
+            methods: methods.iter().map(|m| m.to_string()).collect(),
+            ..Self::default()
+        }
+    }
+}
+
 impl AuthService {
     /// Starts a session for `context` inside a change, with its first tokens.
     pub(crate) async fn start_session(
         &self,
         change: &mut Change,
         context: MembershipContext,
-        client: ClientInfo,
+        start: SessionStart,
     ) -> Result<Grant> {
         let now = change.now();
         let session = Session {
             id: Uuid::now_v7(),
             user_id: context.user.id,
             org_id: context.org.id,
-            user_agent: client.user_agent.map(|ua| ua.chars().take(255).collect()),
-            ip: client.ip,
+            user_agent: start.client.user_agent.map(|ua| ua.chars().take(255).collect()),
+            ip: start.client.ip,
             created_at: now,
             last_used_at: now,
             expires_at: now + self.config.session_max_lifetime,
             revoked_at: None,
+            client_id: start.client_id,
+            browser_session_id: start.browser_session_id,
+            auth: Authentication {
+                time: Some(start.auth_time.unwrap_or(now)),
+                methods: start.methods,
+            },
+            grant: start.grant,
         };
         let cap = self.config.limits.max_sessions_per_user;
         let live = store::sessions::count_live(change.tx(), session.user_id, now).await?;
@@ -56,7 +87,11 @@ impl AuthService {
     pub(super) async fn issue<C: Conn>(&self, c: &C, context: MembershipContext, session: &Session) -> Result<Grant> {
         let now = self.changes.now();
         let refresh_token = crypto::random_token().map_err(no_randomness)?;
-        let refresh_expires = (now + self.config.refresh_token_ttl).min(session.expires_at);
+        let ttl = session
+            .grant
+            .refresh_ttl
+            .map_or(self.config.refresh_token_ttl, chrono::Duration::seconds);
+        let refresh_expires = (now + ttl).min(session.expires_at);
         let digest = crypto::token_digest(&refresh_token);
         store::sessions::insert_refresh(c, session.id, digest, now, refresh_expires).await?;
         let access = self.tokens.user_token(&context, session)?;
@@ -65,6 +100,7 @@ impl AuthService {
             refresh_token,
             expires_in: access.expires_in,
             context,
+            session: session.clone(),
         })
     }
 
@@ -84,7 +120,9 @@ impl AuthService {
                 .org(grant.org_id)
                 .detail(json!({"method": "oidc", "provider": grant.provider_slug})),
         );
-        let issued = self.start_session(&mut change, context, client).await?;
+        let issued = self
+            .start_session(&mut change, context, SessionStart::api(client, &["fed"]))
+            .await?;
         change.commit().await?;
         Ok(issued)
     }

@@ -27,8 +27,17 @@ use uuid::Uuid;
 /// Who a verified token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
-    User { user_id: Uuid, session_id: Uuid },
-    Service { account_id: Uuid },
+    User {
+        user_id: Uuid,
+        session_id: Uuid,
+    },
+    Service {
+        account_id: Uuid,
+    },
+    /// An application's own token (client credentials).
+    Application {
+        app_id: Uuid,
+    },
 }
 
 /// A verified access token whose session (or service account) is live.
@@ -127,8 +136,19 @@ impl Authenticator {
         self.cache.prune_tokens(now.timestamp() - LEEWAY_SECONDS);
     }
 
-    /// One of our access tokens, verified, with its session or service account live.
+    /// One of our access tokens for guildhall's own audience, verified, with its session or
+    /// service account live.
     pub async fn principal(&self, token: &str) -> Result<Principal> {
+        self.principal_with(token, false).await
+    }
+
+    /// Like `principal`, also accepting tokens an application got for one of its resources
+    /// (RFC 8707): userinfo and introspection take those.
+    pub async fn principal_for_any_audience(&self, token: &str) -> Result<Principal> {
+        self.principal_with(token, true).await
+    }
+
+    async fn principal_with(&self, token: &str, any_audience: bool) -> Result<Principal> {
         let now = self.clock.now();
         self.reread_revocations_if_stale(now.timestamp()).await;
         let digest = TokenDigest::of(token);
@@ -141,16 +161,20 @@ impl Authenticator {
                 verified
             }
         };
+        if verified.resource && !any_audience {
+            return Err(VerifyError::Audience.into());
+        }
         let subject = match (verified.service, verified.sid) {
-            (true, _) => {
-                let account = self.service_account(verified.sub).await?;
-                if !account.is_some_and(|a| a.active && a.org_id == verified.org_id) {
-                    return Err(VerifyError::SessionRevoked.into());
-                }
-                Subject::Service {
+            (true, _) => match self.service_account(verified.sub).await? {
+                Some(a) if a.active && a.org_id == verified.org_id => Subject::Service {
                     account_id: verified.sub,
-                }
-            }
+                },
+                Some(_) => return Err(VerifyError::SessionRevoked.into()),
+                None => match store::apps::by_id(&self.db, verified.sub).await? {
+                    Some(app) if app.active && app.org_id == verified.org_id => Subject::Application { app_id: app.id },
+                    _ => return Err(VerifyError::SessionRevoked.into()),
+                },
+            },
             (false, Some(sid)) if self.cache.is_revoked(sid) => return Err(VerifyError::SessionRevoked.into()),
             (false, Some(sid)) => Subject::User {
                 user_id: verified.sub,
@@ -232,7 +256,22 @@ impl Authenticator {
     /// very bytes `principal` accepted (the cache keeps only what authenticating needs), so
     /// reading them needs no second signature check.
     pub async fn introspect(&self, token: &str, org_id: Option<Uuid>) -> Result<Option<Introspected>> {
-        let principal = match self.principal(token).await {
+        self.introspect_with(token, org_id, false).await
+    }
+
+    /// Introspection for applications' clients (`/oauth2/introspect`): tokens for any of the
+    /// resources applications registered are reported too.
+    pub async fn introspect_any_audience(&self, token: &str, org_id: Option<Uuid>) -> Result<Option<Introspected>> {
+        self.introspect_with(token, org_id, true).await
+    }
+
+    async fn introspect_with(
+        &self,
+        token: &str,
+        org_id: Option<Uuid>,
+        any_audience: bool,
+    ) -> Result<Option<Introspected>> {
+        let principal = match self.principal_with(token, any_audience).await {
             Ok(principal) if org_id.is_none_or(|org| org == principal.org_id) => principal,
             Ok(_) | Err(ServiceError::InvalidToken(_)) => return Ok(None),
             Err(e) => return Err(e),
@@ -245,7 +284,7 @@ impl Authenticator {
                 Ok(context) => Some(context),
                 Err(_) => return Ok(None),
             },
-            Subject::Service { .. } => None,
+            Subject::Service { .. } | Subject::Application { .. } => None,
         };
         Ok(Some(Introspected { claims, context }))
     }

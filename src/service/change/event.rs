@@ -2,7 +2,7 @@
 //! `auth.<object>.<id>.<action>`), its CloudEvents type (`guildhall.<object>.<action>`) and its
 //! seed 001 event name, and renders its own data. `Change::event` takes one; the outbox keeps the
 //! CloudEvent it becomes.
-use crate::model::{Domain, Invitation, Organisation, Role, ServiceAccount, Session, Team, User};
+use crate::model::{Application, Domain, Invitation, Organisation, Role, ServiceAccount, Session, Team, User};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -131,6 +131,15 @@ pub enum Event {
     InvitationRevoked {
         invitation: Invitation,
     },
+    ApplicationCreated {
+        app: Application,
+    },
+    ApplicationUpdated {
+        app: Application,
+    },
+    ApplicationDeleted {
+        app: Application,
+    },
 }
 
 impl Event {
@@ -214,6 +223,9 @@ impl Event {
                 ("org", i.org_id, "invitation.accepted", "InvitationAccepted")
             }
             Self::InvitationRevoked { invitation: i } => ("org", i.org_id, "invitation.revoked", "InvitationRevoked"),
+            Self::ApplicationCreated { app } => ("application", app.id, "created", "ApplicationCreated"),
+            Self::ApplicationUpdated { app } => ("application", app.id, "updated", "ApplicationUpdated"),
+            Self::ApplicationDeleted { app } => ("application", app.id, "deleted", "ApplicationDeleted"),
         }
     }
 
@@ -280,6 +292,10 @@ impl Event {
                     map.insert("user_id".into(), json!(user));
                 }
                 data
+            }
+            Self::ApplicationCreated { app } | Self::ApplicationUpdated { app } | Self::ApplicationDeleted { app } => {
+                json!({"application_id": app.id, "org_id": app.org_id, "client_id": app.client_id, "name": app.name,
+                    "kind": app.kind, "is_active": app.active})
             }
         }
     }

@@ -163,6 +163,11 @@ impl Change {
     /// commit) every replica refusing their tokens. Returns how many were not ended yet.
     pub async fn end_sessions(&mut self, whose: SessionsOf, reason: &str) -> Result<u64> {
         let ended = store::sessions::revoke(&self.tx, whose, reason, self.now).await?;
+        // Whoever ends all of a user's sessions (logout everywhere, a new password,
+        // deactivation) ends their logins in browsers too.
+        if let SessionsOf::User(user) | SessionsOf::UserExcept { user, .. } = whose {
+            store::provider::end_browser_sessions_of(&self.tx, user, self.now).await?;
+        }
         for id in &ended {
             let event = Event::SessionInvalidated {
                 session: *id,

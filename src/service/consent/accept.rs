@@ -22,7 +22,7 @@ use super::invitations::InvitationService;
 use super::verification::mark_verified;
 use crate::model::input::{DisplayName, Invalid, Password};
 use crate::model::{ClientInfo, Invitation, InvitationStatus, Organisation, User};
-use crate::service::auth::Grant;
+use crate::service::auth::{Grant, SessionStart};
 use crate::service::authn::{Credential, context};
 use crate::service::change::{Actor, Audit, Change, Event, SessionsOf};
 use crate::service::orgs::joining::{self, Grants};
@@ -156,7 +156,10 @@ impl InvitationService {
         let context = context::load(change.tx(), user.id, organization.id)
             .await?
             .map_err(context::denied)?;
-        let grant = self.auth.start_session(&mut change, context, client).await?;
+        let grant = self
+            .auth
+            .start_session(&mut change, context, SessionStart::api(client, &["pwd"]))
+            .await?;
         change.commit().await?;
         Ok(Accepted::Session {
             grant: Box::new(grant),

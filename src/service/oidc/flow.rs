@@ -138,6 +138,17 @@ impl OidcService {
         if client_state.as_ref().is_some_and(|s| s.len() > MAX_CLIENT_STATE) {
             return Err(OidcError::Invalid("invalid_request", "state is longer than 512 bytes"));
         }
+        self.start(slug, redirect_uri, client_state).await
+    }
+
+    /// Starts a login for guildhall's own hosted login page: the result comes back to `back`
+    /// (ours, so not in the allow-list) with the authorization request's handle as its state.
+    pub async fn begin_hosted(&self, slug: &str, back: &str, handle: String) -> Result<Started, OidcError> {
+        self.start(slug, back, Some(handle)).await
+    }
+
+    async fn start(&self, slug: &str, redirect_uri: &str, client_state: Option<String>) -> Result<Started, OidcError> {
+        let config = &self.config;
         let provider = self.directory.provider(slug).await?;
         let metadata = self.discovery.metadata(&provider.issuer, false).await?;
         let endpoint = metadata.authorization_endpoint().url();

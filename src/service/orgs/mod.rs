@@ -75,6 +75,7 @@ impl OrgService {
         id: OrgId,
         name: Option<DisplayName>,
         active: Option<bool>,
+        logo_url: Option<Option<String>>,
     ) -> Result<Organisation> {
         let admin = caller.admin_of(id.uuid())?;
         if active.is_some() && !admin.is_superuser() {
@@ -86,7 +87,7 @@ impl OrgService {
         let before = store::orgs::find(&self.db, id.uuid()).await?.ok_or(ORG_NOT_FOUND)?;
         let mut change = self.changes.begin().await?;
         let name = name.map(DisplayName::into_inner);
-        let org = store::orgs::update(change.tx(), id.uuid(), name, active, change.now()).await?;
+        let org = store::orgs::update(change.tx(), id.uuid(), name, active, logo_url, change.now()).await?;
         change.event(
             org.id,
             Event::OrganizationUpdated {

@@ -3,6 +3,7 @@
 //! organisations it lists is deleted. A plan is the same run rolled back, so it cannot differ from
 //! what apply does. Changed memberships bump `mv`, and every change is journaled (events, audit).
 mod access;
+mod apps;
 mod email_domains;
 mod people;
 mod structure;
@@ -13,6 +14,7 @@ use super::{FieldError, Result, ServiceError};
 use crate::config::PasswordPolicy;
 use crate::crypto::password::Hasher;
 use crate::crypto::seal::Sealer;
+use crate::model::AppRules;
 use crate::store;
 use seed::Document;
 use serde::Serialize;
@@ -90,6 +92,7 @@ pub struct SeedService {
     hasher: Arc<Hasher>,
     policy: PasswordPolicy,
     sealer: Arc<Sealer>,
+    app_rules: AppRules,
 }
 
 /// One application of a document: the change it makes, the plan it reports, and what it has
@@ -100,17 +103,25 @@ pub(super) struct Run<'a> {
     options: SeedOptions,
     hasher: &'a Arc<Hasher>,
     sealer: &'a Sealer,
+    app_rules: &'a AppRules,
     /// Accounts this run created.
     created: BTreeSet<Uuid>,
 }
 
 impl SeedService {
-    pub fn new(changes: Changes, hasher: Arc<Hasher>, policy: PasswordPolicy, sealer: Arc<Sealer>) -> Self {
+    pub fn new(
+        changes: Changes,
+        hasher: Arc<Hasher>,
+        policy: PasswordPolicy,
+        sealer: Arc<Sealer>,
+        app_rules: AppRules,
+    ) -> Self {
         Self {
             changes,
             hasher,
             policy,
             sealer,
+            app_rules,
         }
     }
 
@@ -148,6 +159,7 @@ impl SeedService {
             options,
             hasher: &self.hasher,
             sealer: &self.sealer,
+            app_rules: &self.app_rules,
             created: BTreeSet::new(),
         };
         for org in &document.orgs {
@@ -174,18 +186,20 @@ impl Run<'_> {
         let org = match store::orgs::find_by_slug(tx, &doc.slug).await? {
             None => {
                 let org = store::orgs::insert(tx, doc.id, &doc.slug, &doc.name, now).await?;
-                let org = if doc.active {
+                let org = if doc.active && doc.logo_url.is_none() {
                     org
                 } else {
-                    store::orgs::update(tx, org.id, None, Some(false), now).await?
+                    let logo = Some(doc.logo_url.clone());
+                    store::orgs::update(tx, org.id, None, Some(doc.active), logo, now).await?
                 };
                 self.change
                     .event(org.id, Event::OrganizationCreated { org: org.clone() });
                 self.plan.note(Action::Create, format!("org {}", doc.slug));
                 org
             }
-            Some(org) if org.name != doc.name || org.active != doc.active => {
-                let updated = store::orgs::update(tx, org.id, Some(doc.name.clone()), Some(doc.active), now).await?;
+            Some(org) if org.name != doc.name || org.active != doc.active || org.logo_url != doc.logo_url => {
+                let (name, logo) = (Some(doc.name.clone()), Some(doc.logo_url.clone()));
+                let updated = store::orgs::update(tx, org.id, name, Some(doc.active), logo, now).await?;
                 self.change.org_changed(org.id);
                 self.change.event(
                     org.id,
@@ -207,6 +221,7 @@ impl Run<'_> {
         let domains = self.domains(&org, doc).await?;
         self.users(&org, doc, &teams, &domains).await?;
         self.accounts(&org, doc).await?;
+        self.applications(&org, doc).await?;
         self.email_domains(&org, doc).await?;
         self.providers(&org, doc).await
     }

@@ -59,6 +59,7 @@ fn keeps_what_authenticating_needs() {
         sid: Some(sid),
         exp: NOW + 60,
         service: false,
+        resource: false,
     };
     assert_eq!(verifier().verify(&ring, &token, NOW), Ok(expected));
 
@@ -257,4 +258,22 @@ fn refuses_none_swapped_algorithms_and_forged_signatures() {
         &claims(),
     );
     assert_eq!(verifier().verify(&ring, &foreign, NOW), Err(VerifyError::Signature));
+}
+
+#[test]
+fn another_audience_is_only_an_application_tokens_resource() {
+    let ring = ring(Algorithm::ES256);
+    let mut app = claims();
+    app["sid"] = json!(uuid::Uuid::new_v4());
+    app["client_id"] = json!("app_1");
+    app["aud"] = json!("https://api.example");
+    let token = sign(&ring, Verifier::header(&ring), &app);
+    let verified = verifier().verify(&ring, &token, NOW).unwrap();
+    assert!(verified.resource && !verified.service);
+
+    // A user token of guildhall's own API (no client) with another audience is refused outright.
+    let mut own = app.clone();
+    own.as_object_mut().unwrap().remove("client_id");
+    let token = sign(&ring, Verifier::header(&ring), &own);
+    assert_eq!(verifier().verify(&ring, &token, NOW), Err(VerifyError::Audience));
 }
