@@ -6,10 +6,11 @@ use uuid::Uuid;
 
 /// Public clients (SPAs, native apps, CLIs) hold no secret and must use PKCE; confidential ones
 /// (servers) authenticate at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientKind {
     Public,
+    #[default]
     Confidential,
 }
 
@@ -179,7 +180,7 @@ mod tests {
     use super::*;
 
     fn app(uris: &[&str]) -> Application {
-        let now = Utc::now();
+        let now = DateTime::<Utc>::from_timestamp(1_900_000_000, 0).unwrap();
         Application {
             id: Uuid::nil(),
             org_id: Uuid::nil(),
@@ -278,12 +279,6 @@ pub struct AppDraft {
 
 fn yes() -> bool {
     true
-}
-
-impl Default for ClientKind {
-    fn default() -> Self {
-        Self::Confidential
-    }
 }
 
 /// A validated `AppDraft`.

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 struct Tenant {
     provider: String,
+    app: String,
     org: Org,
     team: String,
     domain: String,
@@ -65,8 +66,18 @@ async fn tenant(app: &TestApp, slug: &str) -> Tenant {
             StatusCode::CREATED,
         )
         .await;
+    let registered = app
+        .expect(
+            "POST",
+            &format!("/orgs/{}/clients", org.id),
+            t,
+            Some(json!({"name": "Wiki", "kind": "confidential", "redirect_uris": ["https://wiki.example/cb"]})),
+            StatusCode::CREATED,
+        )
+        .await;
     Tenant {
         provider: provider["id"].as_str().unwrap().into(),
+        app: registered["id"].as_str().unwrap().into(),
         team,
         domain,
         role: role["id"].as_str().unwrap().into(),
@@ -82,6 +93,8 @@ async fn every_id_taking_route_hides_other_organisations() {
     let a = tenant(&app, "acme").await;
     let b = tenant(&app, "globex").await;
     let (o, t, d, r, s, u, p) = (&b.org.id, &b.team, &b.domain, &b.role, &b.account, &b.user, &b.provider);
+    let c = &b.app;
+    let app_body = json!({"name": "Owned", "kind": "public", "redirect_uris": ["https://evil.example/cb"]});
     let routes: Vec<(&str, String, Option<Value>)> = vec![
         ("GET", format!("/teams/{t}"), None),
         ("PATCH", format!("/teams/{t}"), Some(json!({"name": "owned"}))),
@@ -152,6 +165,16 @@ async fn every_id_taking_route_hides_other_organisations() {
         ("DELETE", format!("/orgs/{o}/identity-providers/{p}"), None),
         ("GET", format!("/orgs/{}/identity-providers/{p}", a.org.id), None),
         ("DELETE", format!("/orgs/{}/identity-providers/{p}", a.org.id), None),
+        ("GET", format!("/orgs/{o}/clients"), None),
+        ("POST", format!("/orgs/{o}/clients"), Some(app_body.clone())),
+        ("GET", format!("/orgs/{o}/clients/{c}"), None),
+        ("PUT", format!("/orgs/{o}/clients/{c}"), Some(app_body.clone())),
+        ("POST", format!("/orgs/{o}/clients/{c}/secret"), None),
+        ("DELETE", format!("/orgs/{o}/clients/{c}"), None),
+        ("GET", format!("/orgs/{}/clients/{c}", a.org.id), None),
+        ("PUT", format!("/orgs/{}/clients/{c}", a.org.id), Some(app_body.clone())),
+        ("POST", format!("/orgs/{}/clients/{c}/secret", a.org.id), None),
+        ("DELETE", format!("/orgs/{}/clients/{c}", a.org.id), None),
         ("GET", format!("/admin/users/{u}"), None),
         ("PATCH", format!("/admin/users/{u}"), Some(json!({"name": "owned"}))),
         ("DELETE", format!("/admin/users/{u}"), None),
@@ -165,7 +188,8 @@ async fn every_id_taking_route_hides_other_organisations() {
             .replace(r.as_str(), &uuid::Uuid::new_v4().to_string())
             .replace(s.as_str(), &uuid::Uuid::new_v4().to_string())
             .replace(u.as_str(), &uuid::Uuid::new_v4().to_string())
-            .replace(p.as_str(), &uuid::Uuid::new_v4().to_string());
+            .replace(p.as_str(), &uuid::Uuid::new_v4().to_string())
+            .replace(c.as_str(), &uuid::Uuid::new_v4().to_string());
         let missing = app.send(method, &missing_path, &a.org.admin_token, body.clone()).await;
         assert_eq!(
             foreign.status(),
@@ -214,6 +238,13 @@ async fn every_id_taking_route_hides_other_organisations() {
             .unwrap()
             .len(),
         1
+    );
+    let wiki = app
+        .expect("GET", &format!("/orgs/{o}/clients/{c}"), bt, None, StatusCode::OK)
+        .await;
+    assert_eq!(
+        (wiki["name"].as_str(), wiki["kind"].as_str()),
+        (Some("Wiki"), Some("confidential"))
     );
     let user_token = app.token_in(&format!("user@{}.test", b.org.slug), "globex").await;
     let v = app.validate(&user_token).await;

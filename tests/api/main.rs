@@ -34,6 +34,7 @@ mod oidc_support;
 mod op_support;
 mod openapi;
 mod provider;
+mod provider_clients;
 mod providers;
 mod schema;
 mod sdk;

@@ -76,7 +76,8 @@ struct Pending {
     /// The user answered the select-account page.
     #[serde(default)]
     account_chosen: bool,
-    /// The user must log in after the request arrived (`prompt=login`, "use another account").
+    /// The user must log in on this request's login page (`prompt=login`, "use another
+    /// account"): an existing browser session does not count.
     #[serde(default)]
     fresh_login: bool,
     /// The user consented on this request's consent page.
@@ -442,6 +443,15 @@ impl OpenIdProvider {
         }))
     }
 
+    /// The user just logged in on this request's page: a fresh login was asked for and given.
+    async fn logged_in(&self, handle: &str, mut pending: Pending, org_id: Option<Uuid>) -> Result<Pending> {
+        if pending.fresh_login {
+            pending.fresh_login = false;
+            self.save(handle, &pending, org_id).await?;
+        }
+        Ok(pending)
+    }
+
     /// Takes the request as far as it goes without the user.
     async fn advance(
         &self,
@@ -457,8 +467,9 @@ impl OpenIdProvider {
             ));
         };
         let now = self.changes.now();
+        // `fresh_login` holds until the user logs in on this request's own login page.
         let usable = browser.filter(|b| {
-            (!pending.fresh_login || b.auth_time.timestamp() >= pending.created_at)
+            !pending.fresh_login
                 && pending
                     .max_age
                     .is_none_or(|age| (now - b.auth_time).num_seconds() <= age)
@@ -715,6 +726,7 @@ impl OpenIdProvider {
         let (session, cookie) = self
             .start_browser_session(user.id, &["pwd"], previous.as_ref(), client.ip)
             .await?;
+        let pending = self.logged_in(handle, pending, org_id).await?;
         let step = self.advance(handle, pending, org_id, Some(session)).await?;
         Ok(Answer {
             step,
@@ -810,6 +822,7 @@ impl OpenIdProvider {
         let (session, cookie) = self
             .start_browser_session(grant.user_id, &["fed"], previous.as_ref(), client.ip)
             .await?;
+        let pending = self.logged_in(handle, pending, org_id).await?;
         let step = self.advance(handle, pending, org_id, Some(session)).await?;
         Ok(Answer {
             step,

@@ -28,7 +28,7 @@ pub struct ClientCredentials {
 /// An authenticated caller of the OAuth endpoints.
 #[derive(Debug, Clone)]
 pub enum Client {
-    App(Application),
+    App(Box<Application>),
     Service(ServiceAccount),
 }
 
@@ -126,7 +126,7 @@ impl OpenIdProvider {
         }
         let id = creds.client_id.as_deref().ok_or_else(OAuthError::invalid_client)?;
         match self.app(id).await? {
-            Some(app) if is_public(&app) => Ok(Client::App(app)),
+            Some(app) if is_public(&app) => Ok(Client::App(Box::new(app))),
             _ => Err(OAuthError::invalid_client()),
         }
     }
@@ -134,7 +134,7 @@ impl OpenIdProvider {
     async fn by_secret(&self, id: &str, secret: &str, method: ClientAuth) -> OAuthResult<Client> {
         if let Some(app) = self.app(id).await? {
             return if app.auth_method == method && secret_matches(secret, app.secret_hash.as_deref()) {
-                Ok(Client::App(app))
+                Ok(Client::App(Box::new(app)))
             } else {
                 Err(OAuthError::invalid_client())
             };
@@ -199,6 +199,6 @@ impl OpenIdProvider {
         if !store::provider::spend_assertion(&self.db, digest, expires).await? {
             return Err(OAuthError::invalid_client());
         }
-        Ok(Client::App(app))
+        Ok(Client::App(Box::new(app)))
     }
 }

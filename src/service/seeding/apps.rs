@@ -18,7 +18,7 @@ impl Run<'_> {
             let what = format!("application {}/{}", org.slug, entry.client_id);
             let draft: AppDraft = serde_json::from_value(serde_json::Value::Object(entry.settings.clone()))
                 .map_err(|e| Invalid::field(path.clone(), e.to_string()))?;
-            let spec = draft.validate(&self.app_rules).map_err(|invalid| {
+            let spec = draft.validate(self.app_rules).map_err(|invalid| {
                 Invalid(
                     invalid
                         .0
