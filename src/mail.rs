@@ -43,6 +43,27 @@ pub fn from_config(config: &Config) -> anyhow::Result<SharedMailer> {
     })
 }
 
+/// Whether the configured SMTP server answers (`guildhall doctor`); `Ok(false)` without one.
+pub async fn reachable(config: &Config) -> anyhow::Result<bool> {
+    let Some(smtp) = &config.smtp else {
+        return Ok(false);
+    };
+    let transport: AsyncSmtpTransport<Tokio1Executor> =
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp.url.expose_secret())
+            .context("AUTH_SMTP_URL is not usable")?
+            .timeout(Some(Duration::from_secs(5)))
+            .build();
+    if transport
+        .test_connection()
+        .await
+        .context("cannot reach the SMTP server")?
+    {
+        Ok(true)
+    } else {
+        anyhow::bail!("the SMTP server did not greet")
+    }
+}
+
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,

@@ -1,5 +1,8 @@
-//! The `guildhall` command: `serve` (the default), `migrate`, `keys rotate`, `keys rewrap`, `seed`.
+//! The `guildhall` command: `serve` (the default), `migrate`, `keys`, `seed`, and the admin
+//! commands `users`, `orgs`, `doctor`, `healthcheck`, `completions` (their logic is in
+//! `guildhall::cli`).
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use guildhall::cli;
 use guildhall::config::{self, Config, Settings};
 use guildhall::service::seeding::SeedOptions;
 use guildhall::startup::{self, Application};
@@ -31,6 +34,96 @@ enum Command {
         #[command(subcommand)]
         action: SeedAction,
     },
+    /// Manage accounts (as the system; audited as "guildhall cli")
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// Manage organisations
+    Orgs {
+        #[command(subcommand)]
+        action: OrgsAction,
+    },
+    /// Check the configuration, database, migrations, keys, master key, NATS and SMTP; change nothing
+    Doctor,
+    /// GET /healthz of the server this configuration describes; exit 0 when it answers
+    Healthcheck,
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// A password from `--password`, or one line of standard input with `--password-stdin`.
+#[derive(clap::Args)]
+struct PasswordArgs {
+    /// The password (visible to other users of this machine; prefer --password-stdin)
+    #[arg(long, conflicts_with = "password_stdin")]
+    password: Option<String>,
+    /// Read the password from the first line of standard input
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl PasswordArgs {
+    fn read(self) -> anyhow::Result<Option<String>> {
+        if !self.password_stdin {
+            return Ok(self.password);
+        }
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        let line = line.trim_end_matches(['\n', '\r']).to_owned();
+        anyhow::ensure!(!line.is_empty(), "no password on standard input");
+        Ok(Some(line))
+    }
+}
+
+#[derive(Subcommand)]
+enum UsersAction {
+    /// Every account: id, email, username, active, superuser
+    List,
+    /// Create an account in an organisation
+    Create {
+        email: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Display name (default: the email's local part)
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+        /// Organisation slug (default: AUTH_DEFAULT_ORG)
+        #[arg(long)]
+        org: Option<String>,
+        /// Roles in that organisation (repeat; default member)
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Make the account a superuser
+        #[arg(long)]
+        superuser: bool,
+    },
+    /// Set an account's password (by email or username); its sessions end
+    SetPassword {
+        user: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Deactivate an account (by email or username); its sessions end
+    Deactivate { user: String },
+}
+
+#[derive(Subcommand)]
+enum OrgsAction {
+    /// Every organisation: id, slug, name, active
+    List,
+    /// Create an organisation
+    Create {
+        slug: String,
+        /// Its name (default: the slug)
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -53,6 +146,8 @@ enum SeedAction {
 
 #[derive(Subcommand)]
 enum KeysAction {
+    /// Every stored signing key, newest first, and which one signs
+    List,
     /// Generate a new signing key; older keys stay published until their tokens expire
     Rotate,
     /// Seal every stored secret with a new master key (opened with AUTH_MASTER_KEY, or unsealed);
@@ -67,12 +162,42 @@ enum KeysAction {
     },
 }
 
+/// A clap error as one line (help and version print as clap prints them).
+fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        error.exit();
+    }
+    let text = error.render().to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    eprintln!("guildhall: {}", first.trim_start_matches("error: "));
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     let command = config::with_aliases(Cli::command(), |name| std::env::var(name).ok());
-    let cli = match Cli::from_arg_matches(&command.get_matches_from(config::legacy_args(std::env::args_os()))) {
-        Ok(cli) => cli,
-        Err(error) => error.exit(),
+    let matches = match command.try_get_matches_from(config::legacy_args(std::env::args_os())) {
+        Ok(matches) => matches,
+        Err(error) => return usage_error(error),
     };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
+    if let Some(Command::Completions { shell }) = &cli.command {
+        let mut script = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "guildhall", &mut script);
+        return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
+    if let Some(Command::Doctor) = &cli.command {
+        return doctor(cli.settings);
+    }
     let config = match Config::try_from(cli.settings) {
         Ok(config) => config,
         Err(error) => {
@@ -80,7 +205,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_tracing(&config);
+    // The server logs at info; the admin commands only say what went wrong.
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    init_tracing(&config, if serving { "info" } else { "warn" });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -97,8 +224,79 @@ fn main() -> ExitCode {
     }
 }
 
+/// `guildhall doctor`: a configuration that does not parse is its first problem.
+fn doctor(settings: Settings) -> ExitCode {
+    let config = match Config::try_from(settings) {
+        Ok(config) => config,
+        Err(error) => {
+            println!("FAIL  configuration: {error}\n1 problem(s) found");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("guildhall: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (report, healthy) = runtime.block_on(cli::doctor::run(config));
+    print!("{report}");
+    if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
+        Command::Users { action } => {
+            let out = match action {
+                UsersAction::List => cli::users_list(config).await?,
+                UsersAction::Create {
+                    email,
+                    password,
+                    name,
+                    username,
+                    org,
+                    roles,
+                    superuser,
+                } => {
+                    let input = cli::CreateUser {
+                        email,
+                        password: password.read()?,
+                        name,
+                        username,
+                        org,
+                        roles,
+                        superuser,
+                    };
+                    cli::users_create(config, input).await?
+                }
+                UsersAction::SetPassword { user, password } => {
+                    let password = password
+                        .read()?
+                        .ok_or_else(|| anyhow::anyhow!("set-password needs --password or --password-stdin"))?;
+                    cli::users_set_password(config, &user, password).await?
+                }
+                UsersAction::Deactivate { user } => cli::users_deactivate(config, &user).await?,
+            };
+            print!("{out}");
+            Ok(())
+        }
+        Command::Orgs { action } => {
+            let out = match action {
+                OrgsAction::List => cli::orgs_list(config).await?,
+                OrgsAction::Create { slug, name } => cli::orgs_create(config, &slug, name.as_deref()).await?,
+            };
+            print!("{out}");
+            Ok(())
+        }
+        Command::Keys {
+            action: KeysAction::List,
+        } => {
+            print!("{}", cli::keys_list(config).await?);
+            Ok(())
+        }
+        Command::Healthcheck => cli::healthcheck(&config).await,
+        Command::Doctor | Command::Completions { .. } => Ok(()),
         Command::Serve => Ok(Application::build(config).await?.run_until_stopped().await?),
         Command::Migrate => {
             startup::database(&config).await?;
@@ -141,9 +339,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
-fn init_tracing(config: &Config) {
+fn init_tracing(config: &Config, default_level: &str) {
     use tracing_subscriber::EnvFilter;
-    let level = if config.debug { "debug" } else { "info" };
+    let level = if config.debug { "debug" } else { default_level };
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn,sea_orm=warn")));
     let json = config.log_json.unwrap_or_else(|| !std::io::stderr().is_terminal());

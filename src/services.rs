@@ -5,6 +5,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::password::Hasher;
 use crate::crypto::seal::Sealer;
+use crate::metrics::Metrics;
 use crate::service::apps::AppService;
 use crate::service::auth::AuthService;
 use crate::service::auth::passwords::PasswordService;
@@ -12,6 +13,7 @@ use crate::service::authn::{self, Authenticator};
 use crate::service::cache::AccessCache;
 use crate::service::change::broadcast::Broadcaster;
 use crate::service::change::{Changes, CommitHook};
+use crate::service::compat::edd::EddService;
 use crate::service::compat::{cl::ClService, daarion::DaarionService, dev::DevHeaders, numbers::UserNumbers};
 use crate::service::consent::domains::EmailDomainService;
 use crate::service::consent::invitations::{self, InvitationService};
@@ -23,7 +25,7 @@ use crate::service::oidc::{Directory, OidcService};
 use crate::service::openid::{self, OpenIdProvider};
 use crate::service::{activity::ActivityService, clients::ClientService, domains::DomainService};
 use crate::service::{orgs::OrgService, providers::ProviderService, seeding::SeedService};
-use crate::service::{teams::TeamService, users::UserService};
+use crate::service::{teams::TeamService, users::UserService, webhooks::WebhookService};
 use crate::store::Db;
 use crate::token::verify::LEEWAY_SECONDS;
 use crate::token::{Issuer, KeyStore, Verifier};
@@ -57,10 +59,15 @@ pub struct Services {
     pub oidc: Arc<OidcService>,
     pub daarion: Arc<DaarionService>,
     pub cl: Arc<ClService>,
+    pub edd: Arc<EddService>,
+    pub webhooks: Arc<WebhookService>,
     /// What background tasks need besides the services.
     pub db: Db,
     pub cache: Arc<AccessCache>,
     pub changes: Changes,
+    pub hasher: Arc<Hasher>,
+    /// This application's Prometheus registry.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Services {
@@ -73,13 +80,14 @@ impl Services {
         sealer: Arc<Sealer>,
     ) -> anyhow::Result<Self> {
         let cache = Arc::new(AccessCache::new(config.limits.cache_max_age));
+        let metrics = Arc::new(Metrics::new(hasher.wait_histogram()));
         let revocation_window = config.access_token_ttl + Duration::seconds(LEEWAY_SECONDS);
         let hooks: Vec<Arc<dyn CommitHook>> = vec![Arc::new(UserNumbers)];
         let changes = Changes::new(
             db.clone(),
             Arc::clone(&clock),
             &config.issuer,
-            Broadcaster::new(db.clone(), Arc::clone(&cache)),
+            Broadcaster::new(db.clone(), Arc::clone(&cache), Arc::clone(&metrics)),
             revocation_window,
             hooks,
         );
@@ -106,6 +114,7 @@ impl Services {
             revocation_window,
             external,
             dev: dev_headers.then(|| DevHeaders::new(db.clone(), changes.clone(), &config.default_org)),
+            metrics: Arc::clone(&metrics),
         }));
         let tokens = Arc::new(Issuer::new(
             Arc::clone(&keys),
@@ -122,15 +131,16 @@ impl Services {
             Arc::clone(&config),
             Arc::clone(&mailer),
         ));
-        let auth = Arc::new(AuthService::new(
-            db.clone(),
-            changes.clone(),
-            Arc::clone(&authn),
-            Arc::clone(&tokens),
-            Arc::clone(&hasher),
-            Arc::clone(&config),
-            Arc::clone(&verification),
-        ));
+        let auth = Arc::new(AuthService::new(crate::service::auth::Parts {
+            db: db.clone(),
+            changes: changes.clone(),
+            authn: Arc::clone(&authn),
+            tokens: Arc::clone(&tokens),
+            hasher: Arc::clone(&hasher),
+            config: Arc::clone(&config),
+            verification: Arc::clone(&verification),
+            metrics: Arc::clone(&metrics),
+        }));
         let orgs = Arc::new(OrgService::new(db.clone(), changes.clone(), Arc::clone(&config)));
         let users = Arc::new(UserService::new(
             db.clone(),
@@ -221,14 +231,23 @@ impl Services {
                 changes.clone(),
                 Arc::clone(&authn),
                 Arc::clone(&auth),
+                Arc::clone(&tokens),
                 config.synapse.as_ref(),
             )?),
+            edd: Arc::new(EddService::new(db.clone(), Arc::clone(&auth), Arc::clone(&tokens))),
+            webhooks: Arc::new(WebhookService::new(
+                db.clone(),
+                changes.clone(),
+                Arc::clone(&orgs),
+                Arc::clone(&sealer),
+                config.webhooks,
+            )),
             cl: Arc::new(ClService::new(
                 db.clone(),
                 changes.clone(),
                 Arc::clone(&authn),
                 tokens,
-                hasher,
+                Arc::clone(&hasher),
                 Arc::clone(&users),
             )),
             users,
@@ -241,6 +260,8 @@ impl Services {
             db,
             cache,
             changes,
+            hasher,
+            metrics,
         })
     }
 }

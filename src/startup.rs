@@ -28,6 +28,8 @@ pub struct Application {
     router: Router,
     port: u16,
     handle: AppHandle,
+    /// `/metrics` on a listener of its own (`AUTH_METRICS_ADDR`).
+    metrics: Option<(TcpListener, Router)>,
 }
 
 /// What stays reachable of a running application: key reloads and rotation, the database pool.
@@ -82,6 +84,11 @@ impl Application {
                 "secrets are stored unsealed: the signing keys and identity providers' client secrets are kept in the database as they are; set AUTH_MASTER_KEY or AUTH_MASTER_KEY_FILE (32 random bytes, e.g. `openssl rand -base64 32`) to seal them"
             );
         }
+        if config.algorithm_from_secret {
+            tracing::warn!(
+                "JWT_SECRET / AUTH_JWT_SECRET is set and no algorithm is: tokens are signed with HS256 under that secret (set AUTH_JWT_ALGORITHM to choose another)"
+            );
+        }
         if config.bcrypt_rounds.is_some() {
             tracing::warn!(
                 "AUTH_BCRYPT_ROUNDS / BCRYPT_ROUNDS is ignored: passwords are hashed with argon2id (AUTH_ARGON2_*)"
@@ -91,6 +98,14 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = match &config.metrics_addr {
+            Some((host, metrics_port)) => Some(
+                TcpListener::bind((host.as_str(), *metrics_port))
+                    .await
+                    .with_context(|| format!("cannot listen on {host}:{metrics_port} (AUTH_METRICS_ADDR)"))?,
+            ),
+            None => None,
+        };
         let db = services.db.clone();
         spawn_pruner(Arc::clone(&services.authn));
         service::authn::listener::spawn(db.clone(), Arc::clone(&services.cache), Arc::clone(&services.authn));
@@ -100,8 +115,23 @@ impl Application {
             relayed: config.nats_url.is_some(),
         };
         service::housekeeping::spawn(db.clone(), Arc::clone(&clock), retention);
+        let dispatcher = service::webhooks::dispatcher::Dispatcher::new(
+            db.clone(),
+            Arc::clone(&clock),
+            services.changes.clone(),
+            Arc::clone(&services.sealer),
+            config.webhooks,
+            Arc::clone(&services.metrics),
+        )
+        .context("cannot set up webhook delivery")?;
+        Arc::new(dispatcher).spawn();
         if let Some(url) = &config.nats_url {
-            service::relay::spawn(db.clone(), Arc::clone(&clock), url.clone());
+            service::relay::spawn(
+                db.clone(),
+                Arc::clone(&clock),
+                url.clone(),
+                Arc::clone(&services.metrics),
+            );
         }
         let handle = AppHandle {
             db,
@@ -111,12 +141,22 @@ impl Application {
             sealer: Arc::clone(&services.sealer),
         };
         handle.spawn_key_reloader();
+        let state = AppState::new(services);
         Ok(Self {
             listener,
-            router: http::router(AppState::new(services)),
+            router: http::router(state.clone()),
             port,
             handle,
+            metrics: metrics_listener.map(|l| (l, http::metrics::metrics_router(state))),
         })
+    }
+
+    /// The port of the metrics-only listener, when `AUTH_METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+            .map(|a| a.port())
     }
 
     pub fn port(&self) -> u16 {
@@ -129,6 +169,17 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(port = self.port, issuer = %self.handle.config.issuer, "guildhall is listening");
+        if let Some((listener, router)) = self.metrics {
+            tracing::info!(port = ?listener.local_addr().ok().map(|a| a.port()), "serving /metrics on its own listener");
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+                {
+                    tracing::error!(%error, "the metrics listener stopped");
+                }
+            });
+        }
         axum::serve(
             self.listener,
             self.router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -293,6 +344,12 @@ fn seed_error(file: &Path, error: ServiceError) -> anyhow::Error {
         }
         other => anyhow::Error::new(other).context(format!("cannot apply the seed document {}", file.display())),
     }
+}
+
+/// What the admin commands (`guildhall users|orgs ...`) work through: the services as `serve`
+/// builds them, on the configured database (migrated and bootstrapped), without serving.
+pub async fn command_services(config: Config) -> anyhow::Result<Services> {
+    services(Arc::new(config), Arc::new(SystemClock)).await
 }
 
 /// `guildhall seed plan|apply FILE`.

@@ -36,3 +36,5 @@ pub mod team_member;
 pub mod user;
 pub mod user_identity;
 pub mod user_number;
+pub mod webhook;
+pub mod webhook_delivery;

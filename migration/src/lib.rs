@@ -11,6 +11,7 @@ mod m20261124_000001_compat;
 mod m20261201_000001_trust;
 mod m20261202_000001_consent;
 mod m20261202_000010_provider;
+mod m20261203_000001_webhooks;
 
 /// The confusable skeleton (UTS #39) a username is kept unique by.
 pub use m20261201_000001_trust::skeleton as username_skeleton;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_trust::Migration),
             Box::new(m20261202_000001_consent::Migration),
             Box::new(m20261202_000010_provider::Migration),
+            Box::new(m20261203_000001_webhooks::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! address, a lenient boolean for seed 000's `DEBUG`, and the legacy environment variables
 //! accepted as aliases of our settings.
 use super::{ConfigError, bad, seconds};
+use crate::token::Algorithm;
 use chrono::Duration;
 
 /// Legacy names accepted for a setting, in order of preference, with a factor applied to the
@@ -19,7 +20,8 @@ const ALIASES: &[(&str, &str, u64)] = &[
     ("access_token_ttl", "ACCESS_TOKEN_EXPIRE_MINUTES", 60),
     ("refresh_token_ttl", "REFRESH_TOKEN_TTL", 1),
     ("admin_username", "ADMIN_USERNAME", 1),
-    ("admin_password", "DEFAULT_PASSWORD", 1),
+    ("default_username", "DEFAULT_USERNAME", 1),
+    ("default_password", "DEFAULT_PASSWORD", 1),
     ("nats_url", "NATS_URL", 1),
     ("debug", "DEBUG", 1),
     ("bcrypt_rounds", "BCRYPT_ROUNDS", 1),
@@ -80,6 +82,20 @@ pub fn legacy_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<st
             }
         })
         .collect()
+}
+
+/// The signing algorithm asked for; none asked for and a secret given (seed 000's and 001's
+/// deployments set only `JWT_SECRET`) is HS256, and says so (`true`); nothing at all is ES256.
+pub(super) fn algorithm(asked: &str, secret: Option<&str>) -> Result<(Algorithm, bool), ConfigError> {
+    match (asked.trim(), secret) {
+        ("", Some(_)) => Ok((Algorithm::HS256, true)),
+        ("", None) => Ok((Algorithm::ES256, false)),
+        (asked, _) => asked.parse().map(|a| (a, false)).map_err(|()| {
+            bad(format!(
+                "unknown AUTH_JWT_ALGORITHM \"{asked}\": expected ES256, EdDSA, RS256 or HS256"
+            ))
+        }),
+    }
 }
 
 /// `[host]:port` (Go's `:8080` means every interface).

@@ -5,23 +5,30 @@ pub use crate::crypto::password::HashSettings;
 pub use crate::model::input::PasswordPolicy;
 use crate::token::Algorithm;
 use chrono::Duration;
-use clap::{Args, CommandFactory, FromArgMatches, builder::BoolishValueParser};
+use clap::{Args, builder::BoolishValueParser};
 use secrecy::SecretString;
 use std::path::PathBuf;
 pub mod consent;
+
+mod catalogue;
+mod default_user;
 mod limits;
 mod oidc;
+mod operators;
 mod outbound;
 mod sealing;
 mod throttle;
+pub use catalogue::environment_variables;
+pub use default_user::{DefaultUser, DefaultUserSettings};
 pub use limits::{LimitSettings, Limits};
 pub use oidc::{GLOBAL_PROVIDER, GlobalOidc, OidcConfig, OidcSettings};
+pub use operators::{OperatorSettings, WebhookConfig};
 pub use outbound::{OutboundSettings, SmtpConfig, SynapseConfig};
 pub use sealing::{SealingSettings, master_key};
 pub use throttle::{ThrottlePolicy, ThrottleSettings};
 mod legacy;
+use legacy::{algorithm, lenient_bool, parse_addr, parse_duration};
 pub use legacy::{legacy_args, with_aliases};
-use legacy::{lenient_bool, parse_addr, parse_duration};
 
 /// Every setting of the service, as flags and environment variables.
 #[derive(Args, Clone)]
@@ -44,8 +51,14 @@ pub struct Settings {
     /// `aud` of access tokens
     #[arg(long, env = "AUTH_AUDIENCE", default_value = "guildhall", global = true)]
     pub audience: String,
-    /// ES256, EdDSA, RS256 or HS256 (aliases JWT_ALGORITHM, JWT_ALGO)
-    #[arg(long, env = "AUTH_JWT_ALGORITHM", default_value = "ES256", global = true)]
+    /// ES256 (the default), EdDSA, RS256 or HS256 (aliases JWT_ALGORITHM, JWT_ALGO); HS256 when only a secret is set
+    #[arg(
+        long,
+        env = "AUTH_JWT_ALGORITHM",
+        default_value = "",
+        hide_default_value = true,
+        global = true
+    )]
     pub jwt_algorithm: String,
     /// HS256 secret, at least 32 bytes (aliases JWT_SECRET, AUTH_JWT_SECRET_KEY)
     #[arg(long, env = "AUTH_JWT_SECRET", hide_env_values = true, global = true)]
@@ -138,38 +151,10 @@ pub struct Settings {
     pub sealing: SealingSettings,
     #[command(flatten)]
     pub consent: consent::ConsentSettings,
-}
-
-impl Settings {
-    /// The defaults, ignoring the environment (tests start from these).
-    pub fn defaults() -> Self {
-        #[derive(clap::Parser)]
-        struct Only {
-            #[command(flatten)]
-            settings: Settings,
-        }
-        let command = Only::command().mut_args(|arg| arg.env(None));
-        let matches = command.get_matches_from(["guildhall"]);
-        match Only::from_arg_matches(&matches) {
-            Ok(only) => only.settings,
-            Err(error) => error.exit(),
-        }
-    }
-}
-
-/// Every environment variable guildhall reads: the `AUTH_*` names, then the legacy aliases.
-pub fn environment_variables() -> (Vec<String>, Vec<&'static str>) {
-    #[derive(clap::Parser)]
-    struct Only {
-        #[command(flatten)]
-        settings: Settings,
-    }
-    let names = Only::command()
-        .get_arguments()
-        .filter_map(|a| a.get_env())
-        .map(|e| e.to_string_lossy().into_owned())
-        .collect();
-    (names, legacy::alias_names().collect())
+    #[command(flatten)]
+    pub operators: OperatorSettings,
+    #[command(flatten)]
+    pub default_user: DefaultUserSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +173,8 @@ pub struct Config {
     pub issuer: String,
     pub audience: String,
     pub algorithm: Algorithm,
+    /// HS256 chosen because only a secret was given (said at start).
+    pub algorithm_from_secret: bool,
     pub jwt_secret: Option<SecretString>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
@@ -223,6 +210,11 @@ pub struct Config {
     /// Seals the secrets stored in the database; `None`: they are stored as they are.
     pub master_key: Option<crate::crypto::seal::MasterKey>,
     pub consent: consent::Consent,
+    /// Where `/metrics` is served on its own; `None`: on the API's port.
+    pub metrics_addr: Option<(String, u16)>,
+    pub webhooks: WebhookConfig,
+    /// Seed 001's default user, created at first start (unless it is the superuser).
+    pub default_user: Option<DefaultUser>,
 }
 
 /// Configuration that cannot run: one line saying what is wrong.
@@ -249,13 +241,8 @@ impl TryFrom<Settings> for Config {
     type Error = ConfigError;
 
     fn try_from(s: Settings) -> Result<Self, ConfigError> {
-        let algorithm: Algorithm = s.jwt_algorithm.parse().map_err(|_| {
-            bad(format!(
-                "unknown AUTH_JWT_ALGORITHM \"{}\": expected ES256, EdDSA, RS256 or HS256",
-                s.jwt_algorithm
-            ))
-        })?;
         let jwt_secret = s.jwt_secret.filter(|v| !v.is_empty());
+        let (algorithm, algorithm_from_secret) = algorithm(&s.jwt_algorithm, jwt_secret.as_deref())?;
         if algorithm == Algorithm::HS256 {
             match &jwt_secret {
                 None => {
@@ -331,6 +318,9 @@ impl TryFrom<Settings> for Config {
         let login_throttle = s.throttle.validate()?;
         let limits = s.limits.validate()?;
         let master_key = s.sealing.validate()?;
+        let operators = s.operators.validate()?;
+        let admin_username = s.admin_username.trim().to_lowercase();
+        let (default_user, admin_password) = s.default_user.validate(&admin_username, s.admin_password)?;
         let issuer = s
             .issuer
             .filter(|v| !v.is_empty())
@@ -345,13 +335,14 @@ impl TryFrom<Settings> for Config {
             database_url,
             audience: s.audience,
             algorithm,
+            algorithm_from_secret,
             jwt_secret: jwt_secret.map(SecretString::from),
             access_token_ttl: seconds("AUTH_ACCESS_TOKEN_TTL", s.access_token_ttl)?,
             refresh_token_ttl: seconds("AUTH_REFRESH_TOKEN_TTL", s.refresh_token_ttl)?,
             session_max_lifetime,
             admin_email: s.admin_email.trim().to_lowercase(),
-            admin_username: s.admin_username.trim().to_lowercase(),
-            admin_password: s.admin_password.filter(|v| !v.is_empty()).map(SecretString::from),
+            admin_username,
+            admin_password,
             default_org,
             allow_registration: s.allow_registration,
             allow_dev_headers: s.allow_dev_headers,
@@ -391,6 +382,9 @@ impl TryFrom<Settings> for Config {
             limits,
             master_key,
             consent: s.consent.validate()?,
+            metrics_addr: operators.metrics_addr,
+            webhooks: operators.webhooks,
+            default_user,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Configuration: aliases, defaults and the one-line errors.
 use super::*;
+use clap::{CommandFactory, FromArgMatches};
 
 fn settings_from(env: &[(&str, &str)], args: &[&str]) -> Settings {
     #[derive(clap::Parser)]
@@ -222,4 +223,57 @@ fn the_master_key_is_a_value_or_a_file_of_32_bytes() {
         "{err}"
     );
     std::fs::remove_file(&file).unwrap();
+}
+
+#[test]
+fn default_password_is_the_default_users_or_else_the_superusers() {
+    use secrecy::ExposeSecret;
+    let password = |c: &Config| c.admin_password.as_ref().map(|p| p.expose_secret().to_owned());
+    // Alone, DEFAULT_PASSWORD is the superuser's password, as before.
+    let c = Config::try_from(settings_from(&[("DEFAULT_PASSWORD", "pw one two")], &[])).unwrap();
+    assert_eq!(password(&c).as_deref(), Some("pw one two"));
+    assert!(c.default_user.is_none());
+    // With another DEFAULT_USERNAME it is that user's; the superuser's is generated.
+    let c = Config::try_from(settings_from(
+        &[("DEFAULT_USERNAME", "Eddison"), ("DEFAULT_PASSWORD", "pw one two")],
+        &[],
+    ))
+    .unwrap();
+    assert_eq!(password(&c), None);
+    let user = c.default_user.unwrap();
+    assert_eq!(user.name, "eddison");
+    assert_eq!(user.password.expose_secret(), "pw one two");
+    // Named like the superuser (ADMIN_USERNAME), the default user is the superuser.
+    let c = Config::try_from(settings_from(
+        &[
+            ("ADMIN_USERNAME", "root"),
+            ("DEFAULT_USERNAME", "root"),
+            ("DEFAULT_PASSWORD", "pw one two"),
+        ],
+        &[],
+    ))
+    .unwrap();
+    assert!(c.default_user.is_none());
+    assert_eq!(password(&c).as_deref(), Some("pw one two"));
+    let clash = Config::try_from(settings_from(
+        &[("DEFAULT_USERNAME", "admin"), ("DEFAULT_PASSWORD", "pw one two")],
+        &["--admin-password", "another one"],
+    ));
+    assert!(clash.unwrap_err().to_string().contains("differ"));
+    let bad = Config::try_from(settings_from(
+        &[("DEFAULT_USERNAME", "no spaces"), ("DEFAULT_PASSWORD", "x")],
+        &[],
+    ));
+    assert!(bad.unwrap_err().to_string().contains("DEFAULT_USERNAME"));
+}
+
+#[test]
+fn a_secret_without_an_algorithm_is_hs256() {
+    let secret = "a shared secret of at least thirty-two bytes";
+    let c = Config::try_from(settings_from(&[("JWT_SECRET", secret)], &[])).unwrap();
+    assert_eq!((c.algorithm, c.algorithm_from_secret), (Algorithm::HS256, true));
+    let c = Config::try_from(settings_from(&[("JWT_SECRET", secret)], &["--jwt-algorithm", "EdDSA"])).unwrap();
+    assert_eq!((c.algorithm, c.algorithm_from_secret), (Algorithm::EdDSA, false));
+    let short = Config::try_from(settings_from(&[("JWT_SECRET", "short")], &[]));
+    assert!(short.unwrap_err().to_string().contains("needs at least 32"));
 }

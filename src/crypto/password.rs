@@ -5,6 +5,7 @@
 //! every credential failure costs the same.
 use argon2::password_hash::{Output, PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use secrecy::{ExposeSecret, SecretString};
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
@@ -46,6 +47,8 @@ pub struct Hasher {
     jobs: mpsc::Sender<Job>,
     dummy: String,
     max_wait: std::time::Duration,
+    /// How long hashes waited for a thread, in seconds (a metric).
+    waited: Histogram,
 }
 
 /// Nice 10 for the calling hashing thread: under contention it gets about a tenth of a core's
@@ -101,7 +104,18 @@ impl Hasher {
             jobs: start_threads(settings.concurrency)?,
             dummy,
             max_wait: settings.max_wait,
+            waited: Histogram::new(exponential_buckets(0.001, 2.0, 13)),
         }))
+    }
+
+    /// The histogram of how long hashes waited for a hashing thread (seconds).
+    pub fn wait_histogram(&self) -> Histogram {
+        self.waited.clone()
+    }
+
+    /// Hashes queued and not yet started.
+    pub fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
     }
 
     /// The PHC string of a new hash of `password`.
@@ -143,7 +157,9 @@ impl Hasher {
         let (reply, answer) = oneshot::channel();
         let (started, start) = oneshot::channel::<()>();
         let span = tracing::Span::current();
+        let (queued_at, waited) = (std::time::Instant::now(), self.waited.clone());
         let job: Job = Box::new(move || {
+            waited.observe(queued_at.elapsed().as_secs_f64());
             if !reply.is_closed() && started.send(()).is_ok() {
                 let _ = reply.send(span.in_scope(work));
             }

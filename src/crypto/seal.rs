@@ -35,6 +35,8 @@ pub enum Purpose {
     SigningKey,
     /// `identity_providers.client_secret`: guildhall's secret at an organisation's provider.
     IdpClientSecret,
+    /// `webhooks.secret`: the key a webhook's deliveries are signed with.
+    WebhookSecret,
 }
 
 impl Purpose {
@@ -43,6 +45,7 @@ impl Purpose {
         match self {
             Self::SigningKey => "signing_key",
             Self::IdpClientSecret => "idp_client_secret",
+            Self::WebhookSecret => "webhook_secret",
         }
     }
 
@@ -56,6 +59,7 @@ impl fmt::Display for Purpose {
         f.write_str(match self {
             Self::SigningKey => "signing key",
             Self::IdpClientSecret => "identity provider's client secret",
+            Self::WebhookSecret => "webhook's signing secret",
         })
     }
 }

@@ -92,7 +92,7 @@ impl ApiError {
         }
     }
 
-    fn body(self) -> (String, String, Option<Vec<FieldErrorBody>>) {
+    pub(crate) fn body(self) -> (String, String, Option<Vec<FieldErrorBody>>) {
         let (code, detail) = match self {
             Self::BadRequest(code, detail)
             | Self::Unauthorized(code, detail)

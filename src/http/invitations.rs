@@ -2,7 +2,7 @@
 //! whoever holds the mailed token (preview, accept).
 use super::dto::{OrgView, PageOf, PageQuery, TokenResponse};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, Auth, Bearer, OptionalJson};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth, Bearer, OptionalJson};
 use super::state::AppState;
 use crate::config::PasswordPolicy;
 use crate::model::input::{DisplayName, Email, Invalid, Problems};
@@ -10,7 +10,7 @@ use crate::model::{ClientInfo, Invitation, InvitationId, InvitationStatus, OrgId
 use crate::service::consent::invitations::{MAX_EXPIRY, MIN_EXPIRY, NewInvitation, Preview};
 use crate::service::consent::{Acceptance, Accepted};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
@@ -37,6 +37,7 @@ pub struct CreateInvitation {
     pub domains: Option<Vec<String>>,
     /// Seconds until the invitation expires (3600 to 2592000); default `AUTH_INVITATION_TTL`.
     #[serde(default)]
+    #[schema(minimum = 3600, maximum = 2592000)]
     pub expires_in: Option<i64>,
 }
 
@@ -103,19 +104,28 @@ impl InvitationView {
 /// `?status=pending|accepted|revoked|expired`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct StatusQuery {
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<StatusFilter>,
+}
+
+/// An invitation's status, as a list filter.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusFilter {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
 }
 
 impl StatusQuery {
-    fn parse(&self) -> Result<Option<InvitationStatus>, Invalid> {
-        let Some(raw) = self.status.as_deref().filter(|s| !s.is_empty()) else {
-            return Ok(None);
-        };
-        InvitationStatus::ALL
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-            .map(Some)
-            .ok_or_else(|| Invalid::field("status", "must be pending, accepted, revoked or expired"))
+    fn parse(&self) -> Option<InvitationStatus> {
+        self.status.map(|s| match s {
+            StatusFilter::Pending => InvitationStatus::Pending,
+            StatusFilter::Accepted => InvitationStatus::Accepted,
+            StatusFilter::Revoked => InvitationStatus::Revoked,
+            StatusFilter::Expired => InvitationStatus::Expired,
+        })
     }
 }
 
@@ -196,12 +206,12 @@ pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiPath(id): ApiPath<OrgId>,
-    Query(status): Query<StatusQuery>,
-    Query(page): Query<PageQuery>,
+    ApiQuery(status): ApiQuery<StatusQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PageOf<InvitationView>>> {
     let found = state
         .invitations
-        .list(&caller, id, status.parse()?, page.request()?)
+        .list(&caller, id, status.parse(), page.request()?)
         .await?;
     let now = state.changes.now();
     Ok(Json(PageOf::map(found, |i| InvitationView::new(i, now))))

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod invitations;
 pub mod meta;
+pub mod metrics;
 pub mod oidc;
 pub mod openapi;
 pub mod openid;
@@ -27,6 +28,7 @@ pub mod state;
 pub mod teams;
 pub mod users;
 pub mod verification;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -50,7 +52,11 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let mut api = Router::new();
+    if state.config.metrics_addr.is_none() {
+        api = api.route("/metrics", get(metrics::metrics));
+    }
+    let api = api
         .route("/", get(meta::root))
         .route("/health", get(meta::health))
         .route("/healthz", get(meta::healthz))
@@ -160,6 +166,12 @@ pub fn router(state: AppState) -> Router {
             get(apps::get).put(apps::replace).delete(apps::delete),
         )
         .route("/orgs/{id}/clients/{app_id}/secret", post(apps::rotate_secret))
+        .route("/orgs/{id}/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/orgs/{id}/webhooks/{webhook_id}",
+            get(webhooks::get).patch(webhooks::update).delete(webhooks::delete),
+        )
+        .route("/orgs/{id}/webhooks/{webhook_id}/deliveries", get(webhooks::deliveries))
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/events", get(activity::events))
         .route("/admin/audit", get(activity::audit))
@@ -179,6 +191,7 @@ pub fn router(state: AppState) -> Router {
     // One stack, applied once: each `Router::layer` call wraps every route in another boxed
     // service, cloned and boxed again on every request. Outermost first.
     let middleware = ServiceBuilder::new()
+        .layer(crate::metrics::http::HttpMetricsLayer(Arc::clone(&state.metrics.http)))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), SequentialRequestId::new()))
         // The per-request span is at debug level (as tower-http's default is): at info, creating
         // and formatting it cost cold validation about a twentieth of its throughput. Warnings and

@@ -8,8 +8,8 @@
 //! the combinations of fields bodies accept (`schema::combinations`) and the configured password
 //! policy — so that the description and the server agree (`tests/schema/run.sh` checks).
 use super::compat::{cl, daarion, edd};
-use super::{activity, apps, auth, domains, dto, error, meta, oidc, orgs, password, providers, roles, seed};
-use super::{email_domains, invitations, schema, service_accounts, teams, users, verification};
+use super::{activity, apps, auth, domains, dto, error, meta, metrics, oidc, orgs, password, providers, roles, seed};
+use super::{email_domains, invitations, schema, service_accounts, teams, users, verification, webhooks};
 use crate::config::PasswordPolicy;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "guildhall", description = "Multi-tenant identity platform"),
     paths(
         meta::root, meta::health, meta::healthz, meta::readyz, meta::jwks, meta::discovery, meta::public_key,
+        metrics::metrics,
         auth::register, auth::login, auth::token, auth::refresh, auth::logout, auth::logout_all, auth::me,
         auth::sessions, auth::revoke_session, auth::validate, auth::introspect,
         teams::mine, teams::all, teams::create, teams::get, teams::update, teams::delete, teams::members,
@@ -32,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         apps::list, apps::create, apps::get, apps::replace, apps::rotate_secret, apps::delete,
         users::list, users::create, users::get, users::update, users::delete, activity::events, activity::audit, seed::apply,
         providers::list, providers::create, providers::get, providers::update, providers::delete,
+        webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete, webhooks::deliveries,
         oidc::login, oidc::callback, oidc::exchange, oidc::discover,
         password::forgot, password::reset, password::change,
         verification::verify, verification::resend, email_domains::joinable, email_domains::join,

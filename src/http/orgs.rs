@@ -234,7 +234,7 @@ pub async fn add_member(
 
 #[utoipa::path(put, path = "/orgs/{id}/members/{user_id}", tag = "orgs", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("user_id" = Uuid, Path)), request_body = SetRoles,
-    responses((status = 200, body = RolesOf), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = RolesOf), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_roles(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -250,7 +250,7 @@ pub async fn set_roles(
 
 #[utoipa::path(delete, path = "/orgs/{id}/members/{user_id}", tag = "orgs", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn remove_member(
     State(state): State<AppState>,
     Auth(caller): Auth,

@@ -59,6 +59,8 @@ id_type!(
     InvitationId,
     /// An application (OAuth client) of an organisation.
     AppId,
+    /// A webhook of an organisation.
+    WebhookId,
 );
 
 #[cfg(test)]

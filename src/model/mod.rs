@@ -6,9 +6,13 @@ use uuid::Uuid;
 pub mod client;
 pub mod ids;
 pub mod input;
+mod webhook;
 
 pub use client::{AppDraft, AppRules, AppSpec, Application, BrowserSession, ClientAuth, ClientKind, GrantType};
-pub use ids::{AppId, DomainId, InvitationId, OrgId, ProviderId, RoleId, ServiceAccountId, SessionId, TeamId, UserId};
+pub use ids::{
+    AppId, DomainId, InvitationId, OrgId, ProviderId, RoleId, ServiceAccountId, SessionId, TeamId, UserId, WebhookId,
+};
+pub use webhook::{Delivery, DeliveryStatus, Webhook};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {

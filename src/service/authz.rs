@@ -34,10 +34,25 @@ impl Caller {
         }
     }
 
+    /// The operator at the command line (`guildhall users ...`): a superuser acting in
+    /// `org_id` as the system, audited under `name` with no account.
+    pub fn system(name: &str, org_id: Uuid) -> Self {
+        Self {
+            user_id: Uuid::nil(),
+            session_id: Uuid::nil(),
+            org_id,
+            superuser: true,
+            org_admin: true,
+            org_owner: true,
+            email: name.to_owned(),
+            ip: None,
+        }
+    }
+
     /// The caller as the audit log names them.
     pub fn actor(&self) -> super::change::Actor {
         super::change::Actor {
-            id: Some(self.user_id),
+            id: (!self.user_id.is_nil()).then_some(self.user_id),
             name: Some(self.email.clone()),
             ip: self.ip.clone(),
         }

@@ -1,6 +1,8 @@
 //! What keeps the tables from growing without bound, once an hour: published events past their
 //! retention (and, with no NATS to publish to, unpublished ones too), audit entries past theirs,
-//! expired external logins, used or expired reset and email-verification tokens, and sessions that ended long ago.
+//! expired external logins, used or expired reset and email-verification tokens, sessions that
+//! ended long ago, finished webhook deliveries past the events' retention, and the provider's
+//! spent requests, codes, device codes, client assertions and ended browser sessions.
 use crate::clock::SharedClock;
 use crate::store::{self, Db};
 use chrono::Duration;
@@ -44,7 +46,8 @@ pub async fn sweep(db: &Db, clock: &SharedClock, retention: Retention) -> anyhow
     let sessions = store::sessions::prune(db, now - ENDED_KEPT.max(retention.audit)).await?;
     // Spent codes are kept a while, so a replay still finds them and revokes their session.
     let provider = store::provider::prune(db, now - ENDED_KEPT).await?;
-    let pruned = events + audit + logins + resets + sessions + provider;
+    let deliveries = store::webhooks::prune(db, now - retention.events).await?;
+    let pruned = events + audit + logins + resets + sessions + provider + deliveries;
     if pruned > 0 {
         tracing::info!(
             events,
@@ -52,6 +55,7 @@ pub async fn sweep(db: &Db, clock: &SharedClock, retention: Retention) -> anyhow
             logins,
             resets,
             sessions,
+            deliveries,
             "pruned what has served its time"
         );
     }

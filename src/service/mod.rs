@@ -24,6 +24,7 @@ pub mod seeding;
 pub mod teams;
 pub mod tree;
 pub mod users;
+pub mod webhooks;
 
 use crate::crypto::password::HashError;
 pub use crate::model::input::FieldError;

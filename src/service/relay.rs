@@ -4,17 +4,19 @@
 //! so a retry is deduplicated), otherwise a flushed core publish. While NATS is away the outbox
 //! keeps them; retries back off up to 30 s. Requests never wait for any of this.
 use crate::clock::SharedClock;
+use crate::metrics::Metrics;
 use crate::model::StoredEvent;
 use crate::store::{self, Conn, Db};
 use async_nats::connection::State;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const BATCH: u64 = 100;
 const IDLE_POLL: Duration = Duration::from_millis(200);
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub fn spawn(db: Db, clock: SharedClock, url: String) {
+pub fn spawn(db: Db, clock: SharedClock, url: String, metrics: Arc<Metrics>) {
     tokio::spawn(async move {
         let client = match async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
@@ -34,10 +36,11 @@ pub fn spawn(db: Db, clock: SharedClock, url: String) {
         };
         let mut backoff = Duration::from_millis(100);
         loop {
-            match relay_batch(&db, &clock, &mut nats).await {
+            match relay_batch(&db, &clock, &mut nats, &metrics).await {
                 Ok(0) => tokio::time::sleep(IDLE_POLL).await,
                 Ok(_) => backoff = Duration::from_millis(100),
                 Err(error) => {
+                    metrics.relay_error();
                     tracing::warn!(error = format!("{error:#}"), retry_in = ?backoff, "cannot publish events");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -60,18 +63,18 @@ const STREAM_LOOKUP_TTL: Duration = Duration::from_secs(10);
 /// Publishes one batch; returns how many went out. On PostgreSQL the batch is claimed in a
 /// transaction (`SKIP LOCKED`, so replicas share the work); SQLite is one process and must not
 /// hold a write transaction across network calls.
-async fn relay_batch(db: &Db, clock: &SharedClock, nats: &mut Nats) -> anyhow::Result<usize> {
+async fn relay_batch(db: &Db, clock: &SharedClock, nats: &mut Nats, metrics: &Metrics) -> anyhow::Result<usize> {
     if store::notify::is_postgres(db) {
         let tx = store::begin(db).await?;
-        let result = relay_on(&tx, clock, nats).await;
+        let result = relay_on(&tx, clock, nats, metrics).await;
         store::commit(tx).await?;
         result
     } else {
-        relay_on(db, clock, nats).await
+        relay_on(db, clock, nats, metrics).await
     }
 }
 
-async fn relay_on<C: Conn>(c: &C, clock: &SharedClock, nats: &mut Nats) -> anyhow::Result<usize> {
+async fn relay_on<C: Conn>(c: &C, clock: &SharedClock, nats: &mut Nats, metrics: &Metrics) -> anyhow::Result<usize> {
     let events = store::events::claim_pending(c, BATCH).await?;
     let mut published = Vec::new();
     let mut failure = None;
@@ -85,7 +88,11 @@ async fn relay_on<C: Conn>(c: &C, clock: &SharedClock, nats: &mut Nats) -> anyho
             }
         }
     }
-    store::events::mark_published(c, &published, clock.now()).await?;
+    let now = clock.now();
+    store::events::mark_published(c, &published, now).await?;
+    for event in events.iter().filter(|e| published.contains(&e.id)) {
+        metrics.published(now - event.created_at);
+    }
     match failure {
         Some(error) => Err(error),
         None => Ok(published.len()),

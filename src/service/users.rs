@@ -67,6 +67,13 @@ impl UserService {
         Ok(store::users::list(&self.db, scope, page).await?)
     }
 
+    /// A user by email or username (superusers: the command line names accounts so).
+    pub async fn by_name(&self, caller: &Caller, name: &str) -> Result<User> {
+        caller.superuser()?;
+        let found = store::users::find_credentials(&self.db, &name.trim().to_lowercase()).await?;
+        found.map(|(user, _)| user).ok_or(NOT_FOUND)
+    }
+
     pub async fn get(&self, caller: &Caller, id: UserId) -> Result<User> {
         let admin = caller.admin()?;
         self.visible(admin, id).await

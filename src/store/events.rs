@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use entity::outbox_event;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -33,6 +33,7 @@ pub async fn insert<C: Conn>(c: &C, e: &StoredEvent) -> Result<()> {
         created_at: Set(e.created_at),
         published_at: Set(None),
         attempts: Set(0),
+        webhooks_at: Set(None),
     }
     .insert(c)
     .await?;
@@ -51,6 +52,18 @@ pub async fn claim_pending<C: Conn>(c: &C, limit: u64) -> Result<Vec<StoredEvent
         query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
     Ok(query.all(c).await?.into_iter().map(from_model).collect())
+}
+
+/// How many events are unpublished, and when the oldest of them was committed.
+pub async fn unpublished<C: Conn>(c: &C) -> Result<(u64, Option<DateTime<Utc>>)> {
+    let pending = outbox_event::Entity::find().filter(outbox_event::Column::PublishedAt.is_null());
+    let count = pending.clone().count(c).await?;
+    let oldest = pending
+        .order_by_asc(outbox_event::Column::CreatedAt)
+        .one(c)
+        .await?
+        .map(|m| m.created_at);
+    Ok((count, oldest))
 }
 
 pub async fn mark_published<C: Conn>(c: &C, ids: &[Uuid], now: DateTime<Utc>) -> Result<()> {

@@ -25,6 +25,7 @@ pub mod teams;
 pub mod throttle;
 pub mod users;
 pub mod verifications;
+pub mod webhooks;
 
 use crate::crypto::seal::SealError;
 use migration::MigratorTrait;
@@ -131,6 +132,28 @@ pub async fn connect(url: &str) -> std::result::Result<Db, DbErr> {
 /// Applies pending migrations.
 pub async fn migrate(db: &Db) -> std::result::Result<(), DbErr> {
     migration::Migrator::up(db, None).await
+}
+
+/// The pool's connections: open, idle, and the most it opens.
+pub fn pool_stats(db: &Db) -> (u32, u32, u32) {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                pool.options().get_max_connections(),
+            )
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                pool.options().get_max_connections(),
+            )
+        }
+    }
 }
 
 pub async fn ping(db: &Db) -> Result<()> {

@@ -1,10 +1,10 @@
 //! Every column that holds a sealed secret (`crypto::seal`), read and written as stored: for the
 //! start-up pass that seals what was stored before a master key was set, and for `guildhall keys
-//! rewrap`. Everything else reaches these columns through `keys` and `identity_providers`, which
-//! seal and open.
+//! rewrap`. Everything else reaches these columns through `keys`, `identity_providers` and
+//! `webhooks`, which seal and open.
 use super::{Conn, Result};
 use crate::crypto::seal::Purpose;
-use entity::{identity_provider, signing_key};
+use entity::{identity_provider, signing_key, webhook};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::fmt;
@@ -17,6 +17,8 @@ pub enum Location {
     SigningKey { kid: String },
     /// `identity_providers.client_secret`
     ProviderSecret { id: Uuid, slug: String },
+    /// `webhooks.secret`
+    WebhookSecret { id: Uuid },
 }
 
 impl Location {
@@ -25,6 +27,7 @@ impl Location {
         match self {
             Self::SigningKey { .. } => Purpose::SigningKey,
             Self::ProviderSecret { .. } => Purpose::IdpClientSecret,
+            Self::WebhookSecret { .. } => Purpose::WebhookSecret,
         }
     }
 }
@@ -34,6 +37,7 @@ impl fmt::Display for Location {
         match self {
             Self::SigningKey { kid } => write!(f, "signing key {kid}"),
             Self::ProviderSecret { slug, .. } => write!(f, "the client secret of identity provider {slug}"),
+            Self::WebhookSecret { id } => write!(f, "the signing secret of webhook {id}"),
         }
     }
 }
@@ -44,7 +48,7 @@ pub struct StoredSecret {
     pub stored: String,
 }
 
-/// Every stored secret: the signing keys, then the providers' client secrets.
+/// Every stored secret: the signing keys, the providers' client secrets, the webhooks' secrets.
 pub async fn all<C: Conn>(c: &C) -> Result<Vec<StoredSecret>> {
     let keys = signing_key::Entity::find()
         .all(c)
@@ -65,7 +69,11 @@ pub async fn all<C: Conn>(c: &C) -> Result<Vec<StoredSecret>> {
                 at: Location::ProviderSecret { id: m.id, slug: m.slug },
             })
         });
-    Ok(keys.chain(providers).collect())
+    let webhooks = webhook::Entity::find().all(c).await?.into_iter().map(|m| StoredSecret {
+        at: Location::WebhookSecret { id: m.id },
+        stored: m.secret,
+    });
+    Ok(keys.chain(providers).chain(webhooks).collect())
 }
 
 /// Stores `new` in place of `secret` if the row still holds what was read (another replica may
@@ -85,6 +93,14 @@ pub async fn replace<C: Conn>(c: &C, secret: &StoredSecret, new: &str) -> Result
                 .col_expr(identity_provider::Column::ClientSecret, Expr::value(new))
                 .filter(identity_provider::Column::Id.eq(*id))
                 .filter(identity_provider::Column::ClientSecret.eq(secret.stored.as_str()))
+                .exec(c)
+                .await?
+        }
+        Location::WebhookSecret { id } => {
+            webhook::Entity::update_many()
+                .col_expr(webhook::Column::Secret, Expr::value(new))
+                .filter(webhook::Column::Id.eq(*id))
+                .filter(webhook::Column::Secret.eq(secret.stored.as_str()))
                 .exec(c)
                 .await?
         }

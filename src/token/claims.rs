@@ -3,6 +3,7 @@
 use crate::model::{MembershipContext, ServiceAccount, Session};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 /// `type` of an access token.
@@ -65,7 +66,47 @@ pub struct AccessClaims {
     /// `"validate"` when `teams`/`domains` were left out to keep the token within its budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ctx: Option<String>,
+    /// Claims a seed service's route adds (`Additions`); empty on guildhall's own tokens.
+    #[serde(flatten, default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
+
+/// What a compatibility route adds to a user's token, so the seed services' clients find what
+/// they read (seed 000's `user` role, seed 001's `user_id`): roles put before guildhall's, and
+/// top-level claims. The core builds the same claims for everyone and knows no seed.
+#[derive(Debug, Clone, Default)]
+pub struct Additions {
+    pub roles: Vec<String>,
+    pub claims: Map<String, Value>,
+}
+
+/// Claims an addition may not set: the ones guildhall itself writes (or will).
+const RESERVED: &[&str] = &[
+    "iss",
+    "aud",
+    "sub",
+    "sid",
+    "jti",
+    "iat",
+    "nbf",
+    "exp",
+    "type",
+    "client_id",
+    "email",
+    "email_verified",
+    "name",
+    "preferred_username",
+    "org",
+    "roles",
+    "permissions",
+    "teams",
+    "domains",
+    "mv",
+    "ctx",
+    "scope",
+    "amr",
+    "acr",
+];
 
 /// What the issuer stamps on every token.
 pub struct Issuance<'a> {
@@ -100,6 +141,26 @@ impl AccessClaims {
             domains: None,
             mv: 0,
             ctx: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// Applies a compatibility route's additions: roles first (once each), then claims that do
+    /// not shadow one of guildhall's own.
+    pub fn add(&mut self, additions: &Additions) {
+        let mut roles: Vec<String> = additions
+            .roles
+            .iter()
+            .filter(|r| !self.roles.contains(r))
+            .cloned()
+            .collect();
+        roles.dedup();
+        roles.append(&mut self.roles);
+        self.roles = roles;
+        for (name, value) in &additions.claims {
+            if !RESERVED.contains(&name.as_str()) {
+                self.extra.insert(name.clone(), value.clone());
+            }
         }
     }
 
@@ -266,5 +327,45 @@ mod tests {
         assert_eq!(big.domains, None);
         assert_eq!(big.ctx.as_deref(), Some("validate"));
         assert_eq!(big.roles, ["member"], "roles and permissions always stay");
+    }
+
+    #[test]
+    fn additions_put_roles_first_and_never_shadow_guildhall_claims() {
+        let now = Utc.timestamp_opt(1_900_000_000, 0).unwrap();
+        let issuance = Issuance {
+            issuer: "https://id.test",
+            audience: "guildhall",
+            now,
+            expires_at: now,
+        };
+        let session = Session {
+            id: Uuid::new_v4(),
+            user_id: Uuid::nil(),
+            org_id: Uuid::nil(),
+            user_agent: None,
+            ip: None,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now,
+            revoked_at: None,
+            client_id: None,
+            browser_session_id: None,
+            auth: Default::default(),
+            grant: Default::default(),
+        };
+        let mut claims = AccessClaims::for_user(&context(0), &session, &issuance, 4096);
+        let mut extra = Map::new();
+        extra.insert("user_id".into(), Value::from(7));
+        extra.insert("sub".into(), Value::from("forged"));
+        claims.add(&Additions {
+            roles: vec!["user".into(), "member".into(), "user".into()],
+            claims: extra,
+        });
+        assert_eq!(claims.roles, ["user", "member"]);
+        let json = serde_json::to_value(&claims).unwrap();
+        assert_eq!(json["user_id"], 7);
+        assert_eq!(json["sub"], Uuid::nil().to_string());
+        let back: AccessClaims = serde_json::from_value(json).unwrap();
+        assert_eq!(back.extra.get("user_id"), Some(&Value::from(7)));
     }
 }

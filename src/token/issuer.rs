@@ -1,6 +1,6 @@
 //! Minting access tokens: the claims of a user's session in one organisation or of a service
 //! account, stamped with the issuer, audience and lifetime, signed with the current key.
-use super::claims::{AccessClaims, Issuance};
+use super::claims::{AccessClaims, Additions, Issuance};
 use super::keys::KeyStore;
 use super::verify::Verifier;
 use crate::clock::SharedClock;
@@ -49,6 +49,16 @@ impl Issuer {
         context: &MembershipContext,
         session: &Session,
     ) -> Result<AccessToken, jsonwebtoken::errors::Error> {
+        self.user_token_with(context, session, &Additions::default())
+    }
+
+    /// A user's token with a compatibility route's additions (`claims::Additions`).
+    pub fn user_token_with(
+        &self,
+        context: &MembershipContext,
+        session: &Session,
+        additions: &Additions,
+    ) -> Result<AccessToken, jsonwebtoken::errors::Error> {
         let now = self.clock.now();
         let ttl = session.grant.access_ttl.map_or(self.ttl, Duration::seconds);
         let expires_at = (now + ttl).min(session.expires_at);
@@ -58,7 +68,8 @@ impl Issuer {
             now,
             expires_at,
         };
-        let claims = AccessClaims::for_user(context, session, &issuance, self.claim_budget);
+        let mut claims = AccessClaims::for_user(context, session, &issuance, self.claim_budget);
+        claims.add(additions);
         Ok(AccessToken {
             token: self.sign(&claims)?,
             expires_in: (expires_at - now).num_seconds(),

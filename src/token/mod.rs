@@ -6,7 +6,7 @@ pub mod issuer;
 pub mod keys;
 pub mod verify;
 
-pub use claims::{AccessClaims, OrgClaim, TeamClaim};
+pub use claims::{AccessClaims, Additions, OrgClaim, TeamClaim};
 pub use issuer::{AccessToken, Issuer};
 pub use keys::{Key, KeyMaterial, KeyRing, KeyStore};
 pub use verify::{Verifier, VerifyError};

@@ -137,14 +137,22 @@ async fn the_smoke_test_flow_works_and_provisions_matrix() {
     assert_eq!(login.status(), StatusCode::OK);
     let login = body(login).await;
     let (access, refresh) = tokens(&login);
-    assert_eq!(login["user"]["roles"], json!(["member"]));
+    assert_eq!(
+        login["user"]["roles"],
+        json!(["user", "member"]),
+        "seed 000's `user` first"
+    );
     assert_eq!(login["user"]["is_admin"], false);
     assert_eq!(login["matrix_user_id"], "@user:daarion.test");
     let claims = claims_of(&access);
     assert_eq!(claims["sub"], login["user"]["id"]);
     assert_eq!(claims["email"], USER);
     assert_eq!(claims["name"], "User");
-    assert_eq!(claims["roles"], json!(["member"]));
+    assert_eq!(
+        claims["roles"],
+        json!(["user", "member"]),
+        "its gateway's RBAC reads `user`"
+    );
     assert_eq!(claims["type"], "access");
     assert_eq!(claims["iss"], "daarion-auth");
     assert!(claims["exp"].as_i64().unwrap() > claims["iat"].as_i64().unwrap());
@@ -165,7 +173,7 @@ async fn the_smoke_test_flow_works_and_provisions_matrix() {
         (active["type"].as_str(), active["iss"].as_str()),
         (Some("access"), Some("daarion-auth"))
     );
-    assert_eq!(active["roles"], json!(["member"]));
+    assert_eq!(active["roles"], json!(["user", "member"]));
     let garbage = body(
         app.post_json("/api/auth/introspect", &json!({"token": "not.a.token"}))
             .await,
@@ -179,6 +187,14 @@ async fn the_smoke_test_flow_works_and_provisions_matrix() {
         .await;
     assert_eq!(rotated.status(), StatusCode::OK);
     let (access2, refresh2) = tokens(&body(rotated).await);
+    assert_eq!(
+        claims_of(&access2)["roles"],
+        json!(["user", "member"]),
+        "refreshed tokens too"
+    );
+    // guildhall's own routes mint guildhall's roles alone.
+    let native = tokens(&app.login_ok(USER, USER_PASSWORD).await).0;
+    assert_eq!(claims_of(&native)["roles"], json!(["member"]));
     expect_error(
         app.post_json("/api/auth/refresh", &json!({"refresh_token": refresh}))
             .await,

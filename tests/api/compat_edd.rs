@@ -21,7 +21,17 @@ async fn login_me_logout_and_healthz() {
     assert_eq!(me["display_name"], "Test User");
     let number = me["user_id"].as_i64().unwrap();
     assert!(number > 1, "the bootstrap admin is number 1: {me}");
-    assert_eq!(claims_of(&token)["sub"], me["id"]);
+    let claims = claims_of(&token);
+    assert_eq!(claims["sub"], me["id"]);
+    // What its SFS, Compute and Gateway services read from the token.
+    assert_eq!(claims["user_id"], number, "the integer user number");
+    assert_eq!(claims["username"], "user@example.com");
+    assert_eq!(claims["display_name"], "Test User");
+    let native = tokens(&app.login_ok("user@example.com", PASSWORD).await).0;
+    assert!(
+        claims_of(&native).get("user_id").is_none(),
+        "only /login's tokens carry them"
+    );
 
     let out = app
         .client
@@ -204,4 +214,90 @@ async fn addr_and_session_ttl_are_settings() {
     app.advance(chrono::Duration::minutes(11));
     let (_, refresh) = tokens(&refreshed);
     expect_error(app.refresh(&refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+}
+
+#[tokio::test]
+async fn jwt_secret_alone_selects_hs256_and_default_user_is_created_once() {
+    use clap::{CommandFactory, FromArgMatches};
+    #[derive(clap::Parser)]
+    struct Only {
+        #[command(flatten)]
+        settings: guildhall::config::Settings,
+    }
+    // Seed 001's deployment: JWT_SECRET, ADMIN_USERNAME, DEFAULT_USERNAME, DEFAULT_PASSWORD.
+    let parse = |env: &[(&str, &str)]| {
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
+        let command = guildhall::config::with_aliases(Only::command().mut_args(|a| a.env(None)), lookup);
+        Only::from_arg_matches(&command.get_matches_from(["guildhall"]))
+            .unwrap()
+            .settings
+    };
+    let secret = "edd-cloud's shared secret, thirty-two bytes+";
+    let parsed = parse(&[
+        ("JWT_SECRET", secret),
+        ("DEFAULT_USERNAME", "eddison@example.com"),
+        ("DEFAULT_PASSWORD", "default user password"),
+    ]);
+    let config = guildhall::config::Config::try_from(parsed.clone()).unwrap();
+    assert_eq!(config.algorithm, guildhall::token::Algorithm::HS256);
+    assert!(config.algorithm_from_secret);
+    let plain = guildhall::config::Config::try_from(parse(&[])).unwrap();
+    assert_eq!(
+        plain.algorithm,
+        guildhall::token::Algorithm::ES256,
+        "nothing set: ES256"
+    );
+    let asked =
+        guildhall::config::Config::try_from(parse(&[("JWT_SECRET", secret), ("JWT_ALGORITHM", "ES256")])).unwrap();
+    assert_eq!(
+        asked.algorithm,
+        guildhall::token::Algorithm::ES256,
+        "an algorithm asked for wins"
+    );
+    let no_password = guildhall::config::Config::try_from(parse(&[("DEFAULT_USERNAME", "eddison")]));
+    assert!(no_password.unwrap_err().to_string().contains("needs DEFAULT_PASSWORD"));
+
+    let database_url = fresh_database_url().await;
+    let start = |database_url: String| {
+        let parsed = parsed.clone();
+        async move {
+            spawn_on(&database_url, |s| {
+                s.jwt_secret = parsed.jwt_secret.clone();
+                s.jwt_algorithm = parsed.jwt_algorithm.clone();
+                s.default_user = parsed.default_user.clone();
+            })
+            .await
+        }
+    };
+    let app = start(database_url.clone()).await;
+    let login = app
+        .post_json(
+            "/login",
+            &json!({"username": "eddison@example.com", "password": "default user password"}),
+        )
+        .await;
+    assert_eq!(login.status(), StatusCode::OK, "the default user logs in");
+    let token = body(login).await["token"].as_str().unwrap().to_owned();
+    // Its other services verify HS256 with the shared secret.
+    let key = jsonwebtoken::DecodingKey::from_secret(secret.as_bytes());
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_audience(&["guildhall"]);
+    let verified = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap();
+    assert_eq!(verified.claims["username"], "eddison@example.com");
+    assert!(verified.claims["user_id"].as_i64().unwrap() > 1);
+    let admin = tokens(&app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await).0;
+    let listed = body(app.get_with("/admin/users?limit=200", &admin).await).await;
+    let count = listed["total"].as_i64().unwrap();
+
+    // A restart with a changed password neither creates it again nor resets it.
+    let again = spawn_on(&database_url, |s| {
+        s.jwt_secret = parsed.jwt_secret.clone();
+        s.default_user.default_username = Some("eddison@example.com".into());
+        s.default_user.default_password = Some("another password now".into());
+    })
+    .await;
+    let admin = tokens(&again.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await).0;
+    let listed = body(again.get_with("/admin/users?limit=200", &admin).await).await;
+    assert_eq!(listed["total"].as_i64().unwrap(), count);
+    again.login_ok("eddison@example.com", "default user password").await;
 }

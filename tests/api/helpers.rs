@@ -201,6 +201,12 @@ impl TestApp {
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
+
+    /// Now, by the application's (test) clock.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use guildhall::clock::Clock;
+        self.clock.now()
+    }
 }
 
 /// The `access_token` and `refresh_token` of a token response.

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod admin_users;
 mod auth;
+mod cli;
 mod clients;
 mod compat_cl;
 mod compat_cl_errors;
@@ -26,6 +27,7 @@ mod invitations;
 mod invitations_abuse;
 mod isolation;
 mod mail;
+mod metrics;
 mod oidc;
 mod oidc_external;
 mod oidc_node;
@@ -46,4 +48,5 @@ mod throttle;
 mod tokens;
 mod trust;
 mod verification;
+mod webhooks;
 mod writes;

@@ -73,6 +73,8 @@ async fn entities_and_migrations_agree() {
     create_from_entity(&derived, entity::consent::Entity).await;
     create_from_entity(&derived, entity::device_authorization::Entity).await;
     create_from_entity(&derived, entity::client_assertion::Entity).await;
+    create_from_entity(&derived, entity::webhook::Entity).await;
+    create_from_entity(&derived, entity::webhook_delivery::Entity).await;
 
     for table in [
         "organisations",
@@ -108,6 +110,8 @@ async fn entities_and_migrations_agree() {
         "consents",
         "device_authorizations",
         "client_assertions",
+        "webhooks",
+        "webhook_deliveries",
     ] {
         let from_migrations = columns(&migrated, table).await;
         assert!(!from_migrations.is_empty(), "{table} exists after migrating");

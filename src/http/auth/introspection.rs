@@ -55,7 +55,10 @@ pub fn daarion(found: Option<(AccessClaims, std::sync::Arc<MembershipContext>)>)
         map.insert("active".into(), json!(true));
         map.insert("email".into(), json!(context.user.email));
         map.insert("name".into(), json!(context.user.display_name));
-        map.insert("roles".into(), json!(context.roles));
+        map.insert(
+            "roles".into(),
+            json!(crate::service::compat::daarion::roles(&context.roles)),
+        );
         map.insert("permissions".into(), json!(context.permissions));
     }
     answer

@@ -6,12 +6,12 @@ pub use requests::*;
 
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiForm, ApiJson, ApiPath, Auth, Bearer, OptionalJson, basic};
+use super::extract::{ApiForm, ApiJson, ApiPath, ApiQuery, Auth, Bearer, OptionalJson, basic};
 use super::state::AppState;
 use crate::model::{ClientInfo, SessionId};
 use crate::service::authn::Credential;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -69,7 +69,13 @@ pub async fn token(
     client: ClientInfo,
     headers: HeaderMap,
     ApiForm(form): ApiForm<TokenForm>,
-) -> ApiResult<Json<TokenAnswer>> {
+) -> ApiResult<Response> {
+    if form.grant_type.is_none() {
+        // Seed 002's form login (OAuth 2.0 clients always send a grant_type): FastAPI's errors.
+        return Ok(super::compat::cl::form_login(&state, client, form)
+            .await
+            .into_response());
+    }
     let grant = match form.parse(basic(&headers))? {
         TokenRequest::Password(login) => state.auth.login(login, client).await?,
         TokenRequest::Refresh { token, organization } => state.auth.refresh(&token, organization.as_deref()).await?,
@@ -80,10 +86,11 @@ pub async fn token(
                 token_type: "bearer",
                 expires_in: grant.expires_in,
                 scope: grant.scope,
-            })));
+            }))
+            .into_response());
         }
     };
-    Ok(Json(TokenAnswer::User(Box::new(grant.into()))))
+    Ok(Json(TokenAnswer::User(Box::new(grant.into()))).into_response())
 }
 
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
@@ -140,7 +147,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
 pub async fn sessions(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<SessionList>> {
     let page = state.auth.sessions(&caller, page.request()?).await?;
     Ok(Json(SessionList::new(page, caller.session_id)))

@@ -1,21 +1,32 @@
 //! Seed 002 (CL Server): `/auth/token/refresh` and `/users/*`. Users are shown and addressed by
 //! their number (`id`); bodies are forms (or JSON); `permissions` is `[a, b]`, `a,b` or a JSON
-//! list. Errors keep the seed's `detail` strings.
-use super::FormOrJson;
+//! list. Errors are FastAPI's bodies, exactly (`fastapi`).
+use super::fastapi::{ClAuth, ClError, ClForm, Problem};
 use crate::config::PasswordPolicy;
-use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiQuery, Auth};
+use crate::http::auth::TokenForm;
+use crate::http::dto::TokenResponse;
+use crate::http::error::ApiError;
 use crate::http::schema;
 use crate::http::state::AppState;
+use crate::model::ClientInfo;
 use crate::model::input::{Email, Invalid, Password, Permissions as PermissionList, Problems, Username};
 use crate::service::compat::cl::{ClName, ClNewUser, ClPatch, ClUser};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-type ApiResult<T> = Result<T, ApiError>;
+type ClResult<T> = Result<T, ClError>;
+
+/// FastAPI's error body, as the OpenAPI description shows it: `{"detail": "..."}`, or on 422 a
+/// list of `{"loc", "msg", "type"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Detail {
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClToken {
@@ -190,31 +201,83 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// `(skip, limit)`; the database counts in signed 64 bits, so a larger `skip` is refused here.
-    fn window(&self) -> Result<(u64, u64), Invalid> {
-        let mut problems = Problems::default();
-        let skip = self.skip.unwrap_or(0);
+    /// `skip` and `limit` as FastAPI checks them: integers, `limit` at most 1000.
+    fn parse(query: Option<&str>) -> ClResult<(u64, u64)> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default();
+        let mut problems = Vec::new();
+        let mut value = |name: &str, default: u64| {
+            let Some((_, raw)) = pairs.iter().find(|(k, _)| k == name) else {
+                return default;
+            };
+            raw.trim().parse().unwrap_or_else(|_| {
+                problems.push(Problem::typed(
+                    "query",
+                    name,
+                    "value is not a valid integer",
+                    "type_error.integer",
+                ));
+                default
+            })
+        };
+        let (skip, limit) = (value("skip", 0), value("limit", 100));
+        // The database counts in signed 64 bits.
         if i64::try_from(skip).is_err() {
-            problems.add("skip", format!("must be at most {}", i64::MAX));
+            problems.push(Problem::typed(
+                "query",
+                "skip",
+                "ensure this value is less than or equal to 9223372036854775807",
+                "value_error.number.not_le",
+            ));
         }
-        let limit = self.limit.unwrap_or(100);
         if limit > 1000 {
-            problems.add("limit", "must be at most 1000");
+            problems.push(Problem::typed(
+                "query",
+                "limit",
+                "ensure this value is less than or equal to 1000",
+                "value_error.number.not_le",
+            ));
         }
-        problems.finish()?;
-        Ok((skip, limit))
+        if problems.is_empty() {
+            Ok((skip, limit))
+        } else {
+            Err(ClError::Problems(problems))
+        }
     }
 }
 
 /// The number in a path; anything else names no user.
-fn number(raw: &str) -> ApiResult<i32> {
-    raw.parse().map_err(|_| ApiError::NotFound("User not found".into()))
+fn number(raw: &str) -> ClResult<i32> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound("User not found".into()).into())
+}
+
+/// Seed 002's form login on `/auth/token`: a form without `grant_type` (OAuth 2.0 clients always
+/// send one). Missing or empty `username` and `password` are FastAPI's "field required".
+pub async fn form_login(state: &AppState, client: ClientInfo, form: TokenForm) -> ClResult<Json<TokenResponse>> {
+    let present = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    let missing: Vec<Problem> = [
+        ("username", present(&form.username)),
+        ("password", present(&form.password)),
+    ]
+    .into_iter()
+    .filter(|(_, present)| !present)
+    .map(|(field, _)| Problem::new("body", field, "field required"))
+    .collect();
+    if !missing.is_empty() {
+        return Err(ClError::Problems(missing));
+    }
+    let login = match form.parse(None) {
+        Ok(crate::http::auth::TokenRequest::Password(login)) => login,
+        Ok(_) => return Err(ApiError::Internal.into()),
+        Err(e) => return Err(ApiError::from(e).into()),
+    };
+    Ok(Json(state.auth.login(login, client).await?.into()))
 }
 
 /// A new access token for the bearer's session.
 #[utoipa::path(post, path = "/auth/token/refresh", tag = "compat", security(("bearer" = [])),
-    responses((status = 200, body = ClToken), (status = 401, body = ErrorBody)))]
-pub async fn refresh(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<ClToken>> {
+    responses((status = 200, body = ClToken), (status = 401, body = Detail)))]
+pub async fn refresh(State(state): State<AppState>, ClAuth(caller): ClAuth) -> ClResult<Json<ClToken>> {
     let token = state.cl.reissue(&caller).await?;
     Ok(Json(ClToken {
         access_token: token.token,
@@ -224,20 +287,20 @@ pub async fn refresh(State(state): State<AppState>, Auth(caller): Auth) -> ApiRe
 }
 
 #[utoipa::path(get, path = "/users/me", tag = "compat", security(("bearer" = [])),
-    responses((status = 200, body = ClUserView), (status = 401, body = ErrorBody)))]
-pub async fn me(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<ClUserView>> {
+    responses((status = 200, body = ClUserView), (status = 401, body = Detail)))]
+pub async fn me(State(state): State<AppState>, ClAuth(caller): ClAuth) -> ClResult<Json<ClUserView>> {
     Ok(Json(state.cl.me(&caller).await?.into()))
 }
 
 /// Members of the caller's organisation by number (admins).
 #[utoipa::path(get, path = "/users/", tag = "compat", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = Vec<ClUserView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Vec<ClUserView>), (status = 401, body = Detail), (status = 403, body = Detail), (status = 422, body = Detail)))]
 pub async fn list(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Vec<ClUserView>>> {
-    let (skip, limit) = query.window()?;
+    ClAuth(caller): ClAuth,
+    RawQuery(query): RawQuery,
+) -> ClResult<Json<Vec<ClUserView>>> {
+    let (skip, limit) = ListQuery::parse(query.as_deref())?;
     let users = state.cl.list(&caller, skip, limit).await?;
     Ok(Json(users.into_iter().map(ClUserView::from).collect()))
 }
@@ -245,23 +308,23 @@ pub async fn list(
 /// Form (or JSON): `username`, `password`, `permissions`, `is_admin` (admins).
 #[utoipa::path(post, path = "/users/", tag = "compat", security(("bearer" = [])),
     request_body(content = CreateForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 201, body = ClUserView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = ClUserView), (status = 400, body = Detail), (status = 401, body = Detail), (status = 403, body = Detail), (status = 422, body = Detail)))]
 pub async fn create(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    FormOrJson(form): FormOrJson<CreateForm>,
-) -> ApiResult<(StatusCode, Json<ClUserView>)> {
+    ClAuth(caller): ClAuth,
+    ClForm(form): ClForm<CreateForm>,
+) -> ClResult<(StatusCode, Json<ClUserView>)> {
     let input = form.parse(&state.config.password_policy)?;
     Ok((StatusCode::CREATED, Json(state.cl.create(&caller, input).await?.into())))
 }
 
 #[utoipa::path(get, path = "/users/{user_id}", tag = "compat", security(("bearer" = [])), params(("user_id" = i32, Path)),
-    responses((status = 200, body = ClUserView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ClUserView), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail)))]
 pub async fn get(
     State(state): State<AppState>,
-    Auth(caller): Auth,
+    ClAuth(caller): ClAuth,
     Path(user_id): Path<String>,
-) -> ApiResult<Json<ClUserView>> {
+) -> ClResult<Json<ClUserView>> {
     Ok(Json(state.cl.get(&caller, number(&user_id)?).await?.into()))
 }
 
@@ -269,25 +332,25 @@ pub async fn get(
 /// `is_active`, `is_admin`.
 #[utoipa::path(put, path = "/users/{user_id}", tag = "compat", security(("bearer" = [])), params(("user_id" = i32, Path)),
     request_body(content = UpdateForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = ClUserView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ClUserView), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 409, body = Detail), (status = 422, body = Detail)))]
 pub async fn update(
     State(state): State<AppState>,
-    Auth(caller): Auth,
+    ClAuth(caller): ClAuth,
     Path(user_id): Path<String>,
-    FormOrJson(form): FormOrJson<UpdateForm>,
-) -> ApiResult<Json<ClUserView>> {
+    ClForm(form): ClForm<UpdateForm>,
+) -> ClResult<Json<ClUserView>> {
     let number = number(&user_id)?;
     let patch = form.parse(&state.config.password_policy)?;
     Ok(Json(state.cl.update(&caller, number, patch).await?.into()))
 }
 
 #[utoipa::path(delete, path = "/users/{user_id}", tag = "compat", security(("bearer" = [])), params(("user_id" = i32, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = Detail), (status = 403, body = Detail), (status = 404, body = Detail), (status = 409, body = Detail)))]
 pub async fn delete(
     State(state): State<AppState>,
-    Auth(caller): Auth,
+    ClAuth(caller): ClAuth,
     Path(user_id): Path<String>,
-) -> ApiResult<StatusCode> {
+) -> ClResult<StatusCode> {
     state.cl.delete(&caller, number(&user_id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

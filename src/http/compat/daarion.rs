@@ -32,9 +32,12 @@ pub struct DaarionUser {
 }
 
 impl DaarionUser {
+    /// The native view with seed 000's roles (`user` first).
     fn new(context: &MembershipContext, matrix_user_id: Option<String>) -> Self {
+        let mut user = UserView::from(context);
+        user.roles = crate::service::compat::daarion::roles(&user.roles);
         Self {
-            user: context.into(),
+            user,
             display_name: context.user.display_name.clone(),
             is_admin: context.is_admin(),
             matrix_user_id,

@@ -31,7 +31,8 @@ pub struct EddMe {
     pub display_name: String,
 }
 
-/// `{username or email, password}` → the native token response plus `token`.
+/// `{username or email, password}` → the native token response plus `token`; the access token
+/// also carries seed 001's `user_id`, `username` and `display_name`.
 #[utoipa::path(post, path = "/login", tag = "compat", request_body = LoginRequest,
     responses((status = 200, body = EddLogin), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
@@ -39,7 +40,7 @@ pub async fn login(
     client: ClientInfo,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<EddLogin>> {
-    let tokens = TokenResponse::from(state.auth.login(body.parse()?, client).await?);
+    let tokens = TokenResponse::from(state.edd.login(body.parse()?, client).await?);
     Ok(Json(EddLogin {
         token: tokens.access_token.clone(),
         tokens,

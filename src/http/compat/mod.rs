@@ -5,6 +5,7 @@
 pub mod cl;
 pub mod daarion;
 pub mod edd;
+pub mod fastapi;
 
 use super::error::ApiError;
 use super::extract::{ApiForm, parse_json};

@@ -67,8 +67,21 @@ impl AuthService {
     }
 
     /// Checks a login name and password (every password login goes through here, the hosted
-    /// login page's too): failures look the same, cost one hash, are audited and counted.
+    /// login page's too): failures look the same, cost one hash, are audited and counted
+    /// (`guildhall_logins_total` by outcome).
     pub async fn check_password(&self, input: Login, client: &ClientInfo) -> Result<User> {
+        let result = self.verify_password(input, client).await;
+        self.metrics.login(match &result {
+            Ok(_) => "success",
+            Err(ServiceError::InvalidCredentials) => "invalid_credentials",
+            Err(ServiceError::TooManyAttempts(_)) => "locked",
+            Err(ServiceError::Overloaded) => "overloaded",
+            Err(_) => "error",
+        });
+        result
+    }
+
+    async fn verify_password(&self, input: Login, client: &ClientInfo) -> Result<User> {
         let login = input.login;
         let (user, hash) = match store::users::find_credentials(&self.db, &login).await? {
             Some((user, hash)) => (Some(user), hash),

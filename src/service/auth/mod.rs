@@ -19,6 +19,7 @@ use super::change::Changes;
 use super::consent::verification::EmailVerification;
 use crate::config::Config;
 use crate::crypto::password::Hasher;
+use crate::metrics::Metrics;
 use crate::model::{MembershipContext, Session};
 use crate::store::{self, Db};
 use crate::token::Issuer;
@@ -31,7 +32,7 @@ pub struct Grant {
     pub refresh_token: String,
     pub expires_in: i64,
     pub context: MembershipContext,
-    /// The session the tokens belong to.
+    /// The session the tokens belong to (a compatibility route re-mints the access token).
     pub session: Session,
 }
 
@@ -47,27 +48,34 @@ pub struct AuthService {
     throttle: LoginThrottle,
     /// Registration mails a verification token.
     verification: Arc<EmailVerification>,
+    /// Logins by outcome.
+    metrics: Arc<Metrics>,
+}
+
+/// What the auth service is made of.
+pub struct Parts {
+    pub db: Db,
+    pub changes: Changes,
+    pub authn: Arc<Authenticator>,
+    pub tokens: Arc<Issuer>,
+    pub hasher: Arc<Hasher>,
+    pub config: Arc<Config>,
+    pub verification: Arc<EmailVerification>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AuthService {
-    pub fn new(
-        db: Db,
-        changes: Changes,
-        authn: Arc<Authenticator>,
-        tokens: Arc<Issuer>,
-        hasher: Arc<Hasher>,
-        config: Arc<Config>,
-        verification: Arc<EmailVerification>,
-    ) -> Self {
+    pub fn new(parts: Parts) -> Self {
         Self {
-            throttle: LoginThrottle::for_database(config.login_throttle, &db),
-            db,
-            changes,
-            authn,
-            tokens,
-            hasher,
-            config,
-            verification,
+            throttle: LoginThrottle::for_database(parts.config.login_throttle, &parts.db),
+            metrics: parts.metrics,
+            db: parts.db,
+            changes: parts.changes,
+            authn: parts.authn,
+            tokens: parts.tokens,
+            hasher: parts.hasher,
+            config: parts.config,
+            verification: parts.verification,
         }
     }
 

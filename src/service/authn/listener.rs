@@ -15,6 +15,7 @@ pub fn spawn(db: Db, cache: Arc<AccessCache>, authn: Arc<Authenticator>) {
     tokio::spawn(async move {
         loop {
             if let Err(error) = listen(&db, &cache, &authn).await {
+                authn.metrics().notify_error();
                 tracing::warn!(error = format!("{error:#}"), "invalidation listener lost; reconnecting");
             }
             tokio::time::sleep(Duration::from_secs(1)).await;

@@ -14,6 +14,7 @@ use super::compat::dev::DevHeaders;
 use super::oidc::external::ExternalTokens;
 use super::{Result, ServiceError};
 use crate::clock::SharedClock;
+use crate::metrics::Metrics;
 use crate::model::{MembershipContext, ServiceAccount};
 use crate::store::{self, Db};
 use crate::token::verify::LEEWAY_SECONDS;
@@ -83,6 +84,8 @@ pub struct Authenticator {
     dev: Option<DevHeaders>,
     /// When the revoked sessions were last read from the database (seconds since the epoch).
     revocations_read: AtomicI64,
+    /// Cache hits and misses, validations by outcome.
+    metrics: Arc<Metrics>,
 }
 
 /// What the authenticator is made of.
@@ -95,6 +98,7 @@ pub struct Parts {
     pub revocation_window: Duration,
     pub external: Option<ExternalTokens>,
     pub dev: Option<DevHeaders>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Authenticator {
@@ -109,7 +113,13 @@ impl Authenticator {
             external: parts.external,
             dev: parts.dev,
             revocations_read: AtomicI64::new(0),
+            metrics: parts.metrics,
         }
+    }
+
+    /// What this replica counts (the listener counts its losses here too).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Loads the sessions revoked recently enough that their tokens may still be presented.
@@ -154,8 +164,12 @@ impl Authenticator {
         let digest = TokenDigest::of(token);
         let verified = match self.cache.verified(&digest) {
             // Remembered by its exact bytes: the signature and claims were checked; time still moves.
-            Some(verified) if verified.exp > now.timestamp() - LEEWAY_SECONDS => verified,
+            Some(verified) if verified.exp > now.timestamp() - LEEWAY_SECONDS => {
+                self.metrics.verified_token_cache(true);
+                verified
+            }
             _ => {
+                self.metrics.verified_token_cache(false);
                 let verified = self.verifier.verify(&self.keys.current(), token, now.timestamp())?;
                 self.cache.remember_verified(digest, verified);
                 verified
@@ -238,6 +252,12 @@ impl Authenticator {
     /// `/auth/validate`: the token's user with their *current* memberships, or the stable reason
     /// the token is refused.
     pub async fn validate(&self, token: &str) -> Result<Verdict> {
+        let verdict = self.verdict(token).await?;
+        self.metrics.validation(verdict.as_ref().err().copied());
+        Ok(verdict)
+    }
+
+    async fn verdict(&self, token: &str) -> Result<Verdict> {
         let verdict = match self.principal(token).await {
             Ok(Principal {
                 subject: Subject::User { user_id, .. },
@@ -293,8 +313,10 @@ impl Authenticator {
     pub async fn context(&self, user_id: Uuid, org_id: Uuid) -> Result<ContextResult> {
         let now = self.clock.now().timestamp();
         if let Some(hit) = self.cache.context(user_id, org_id, now) {
+            self.metrics.context_cache(true);
             return Ok(hit);
         }
+        self.metrics.context_cache(false);
         let generation = self.cache.generation();
         let value = context::load(&self.db, user_id, org_id).await?.map(Arc::new);
         self.cache

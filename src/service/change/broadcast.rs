@@ -1,6 +1,7 @@
 //! After a change commits: its invalidations are applied to this replica's caches and sent to
 //! the others (PostgreSQL `NOTIFY` on one channel; SQLite means one process, so there is nothing
 //! to tell). The receiving end is `authn::listener`.
+use crate::metrics::Metrics;
 use crate::service::cache::{AccessCache, Invalidation};
 use crate::store::{self, Db};
 use std::sync::Arc;
@@ -11,11 +12,12 @@ const CHUNK: usize = 100;
 pub struct Broadcaster {
     db: Db,
     cache: Arc<AccessCache>,
+    metrics: Arc<Metrics>,
 }
 
 impl Broadcaster {
-    pub fn new(db: Db, cache: Arc<AccessCache>) -> Self {
-        Self { db, cache }
+    pub fn new(db: Db, cache: Arc<AccessCache>, metrics: Arc<Metrics>) -> Self {
+        Self { db, cache, metrics }
     }
 
     /// Applies invalidations here and tells the other replicas.
@@ -29,6 +31,7 @@ impl Broadcaster {
         let mut pending = payloads(invalidations);
         while let Some(payload) = pending.first() {
             if let Err(error) = store::notify::send(&self.db, payload.clone()).await {
+                self.metrics.notify_error();
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "cannot notify the other replicas; retrying"

@@ -2,7 +2,7 @@
 //! `auth.<object>.<id>.<action>`), its CloudEvents type (`guildhall.<object>.<action>`) and its
 //! seed 001 event name, and renders its own data. `Change::event` takes one; the outbox keeps the
 //! CloudEvent it becomes.
-use crate::model::{Application, Domain, Invitation, Organisation, Role, ServiceAccount, Session, Team, User};
+use crate::model::{Application, Domain, Invitation, Organisation, Role, ServiceAccount, Session, Team, User, Webhook};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -140,6 +140,21 @@ pub enum Event {
     ApplicationDeleted {
         app: Application,
     },
+    WebhookCreated {
+        webhook: Webhook,
+    },
+    WebhookUpdated {
+        before: Webhook,
+        after: Webhook,
+    },
+    WebhookDeleted {
+        webhook: Webhook,
+    },
+    /// Disabled after its deliveries failed for the whole retry window (`reason`).
+    WebhookDisabled {
+        webhook: Webhook,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -185,6 +200,10 @@ fn invitation_data(i: &Invitation) -> Value {
         "domains": i.domains, "invited_by": i.invited_by, "expires_at": i.expires_at})
 }
 
+fn webhook_data(w: &Webhook) -> Value {
+    json!({"webhook_id": w.id, "org_id": w.org_id, "url": w.url, "event_types": w.event_types, "is_active": w.active})
+}
+
 fn account_data(a: &ServiceAccount) -> Value {
     json!({"service_account_id": a.id, "client_id": a.client_id, "name": a.name, "permissions": a.permissions})
 }
@@ -226,6 +245,10 @@ impl Event {
             Self::ApplicationCreated { app } => ("application", app.id, "created", "ApplicationCreated"),
             Self::ApplicationUpdated { app } => ("application", app.id, "updated", "ApplicationUpdated"),
             Self::ApplicationDeleted { app } => ("application", app.id, "deleted", "ApplicationDeleted"),
+            Self::WebhookCreated { webhook } => ("webhook", webhook.id, "created", "WebhookCreated"),
+            Self::WebhookUpdated { after, .. } => ("webhook", after.id, "updated", "WebhookUpdated"),
+            Self::WebhookDeleted { webhook } => ("webhook", webhook.id, "deleted", "WebhookDeleted"),
+            Self::WebhookDisabled { webhook, .. } => ("webhook", webhook.id, "disabled", "WebhookDisabled"),
         }
     }
 
@@ -296,6 +319,15 @@ impl Event {
             Self::ApplicationCreated { app } | Self::ApplicationUpdated { app } | Self::ApplicationDeleted { app } => {
                 json!({"application_id": app.id, "org_id": app.org_id, "client_id": app.client_id, "name": app.name,
                     "kind": app.kind, "is_active": app.active})
+            }
+            Self::WebhookCreated { webhook } | Self::WebhookDeleted { webhook } => webhook_data(webhook),
+            Self::WebhookUpdated { before, after } => {
+                json!({"before": webhook_data(before), "after": webhook_data(after)})
+            }
+            Self::WebhookDisabled { webhook, reason } => {
+                let mut data = webhook_data(webhook);
+                data["reason"] = json!(reason);
+                data
             }
         }
     }

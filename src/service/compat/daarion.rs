@@ -1,6 +1,8 @@
 //! Seed 000 (DAARION): registration that also provisions a Matrix account when Synapse is
 //! configured (a Synapse failure never fails the registration), the Matrix id beside the user,
 //! and introspection of any access token without client credentials (as `/auth/validate`).
+//! Its gateway does RBAC on `roles` and expects `user` for every account: the tokens minted here
+//! carry it before guildhall's roles (`token::Additions`).
 use super::matrix::Synapse;
 use crate::config::SynapseConfig;
 use crate::model::{ClientInfo, MembershipContext};
@@ -10,7 +12,7 @@ use crate::service::authn::Authenticator;
 use crate::service::authz::Caller;
 use crate::service::change::{Actor, Audit, Changes};
 use crate::store::{self, Db};
-use crate::token::AccessClaims;
+use crate::token::{AccessClaims, Additions, Issuer};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -19,7 +21,18 @@ pub struct DaarionService {
     changes: Changes,
     authn: Arc<Authenticator>,
     auth: Arc<AuthService>,
+    tokens: Arc<Issuer>,
     synapse: Option<Synapse>,
+}
+
+/// The role seed 000 gives every account.
+pub const USER_ROLE: &str = "user";
+
+/// Seed 000's roles: `user`, then guildhall's.
+pub fn roles(roles: &[String]) -> Vec<String> {
+    std::iter::once(USER_ROLE.to_owned())
+        .chain(roles.iter().filter(|r| *r != USER_ROLE).cloned())
+        .collect()
 }
 
 /// A grant and the user's Matrix id (`None` without Synapse, or when provisioning failed).
@@ -34,6 +47,7 @@ impl DaarionService {
         changes: Changes,
         authn: Arc<Authenticator>,
         auth: Arc<AuthService>,
+        tokens: Arc<Issuer>,
         synapse: Option<&SynapseConfig>,
     ) -> anyhow::Result<Self> {
         let synapse = synapse.map(Synapse::new).transpose()?;
@@ -42,12 +56,13 @@ impl DaarionService {
             changes,
             authn,
             auth,
+            tokens,
             synapse,
         })
     }
 
     pub async fn register(&self, input: Registration, client: ClientInfo) -> Result<DaarionGrant> {
-        let grant = self.auth.register(input, client.clone()).await?;
+        let grant = self.with_user_role(self.auth.register(input, client.clone()).await?)?;
         let matrix_user_id = match &self.synapse {
             Some(synapse) => self.provision(synapse, &grant.context, client).await,
             None => None,
@@ -57,12 +72,12 @@ impl DaarionService {
 
     pub async fn login(&self, input: Login, client: ClientInfo) -> Result<DaarionGrant> {
         let grant = self.auth.login(input, client).await?;
-        self.with_matrix(grant).await
+        self.with_matrix(self.with_user_role(grant)?).await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Result<DaarionGrant> {
         let grant = self.auth.refresh(refresh_token, None).await?;
-        self.with_matrix(grant).await
+        self.with_matrix(self.with_user_role(grant)?).await
     }
 
     pub async fn me(&self, caller: &Caller) -> Result<(Arc<MembershipContext>, Option<String>)> {
@@ -79,6 +94,21 @@ impl DaarionService {
             .introspect(token, None)
             .await?
             .and_then(|found| Some((found.claims, found.context?))))
+    }
+
+    /// The grant's access token minted again with `user` in `roles` (the first was never handed
+    /// out).
+    fn with_user_role(&self, mut grant: Grant) -> Result<Grant> {
+        let additions = Additions {
+            roles: vec![USER_ROLE.to_owned()],
+            ..Additions::default()
+        };
+        let token = self
+            .tokens
+            .user_token_with(&grant.context, &grant.session, &additions)?;
+        grant.access_token = token.token;
+        grant.expires_in = token.expires_in;
+        Ok(grant)
     }
 
     async fn with_matrix(&self, grant: Grant) -> Result<DaarionGrant> {
