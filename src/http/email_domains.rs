@@ -33,6 +33,7 @@ pub struct ClaimDomain {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateEmailDomain)]
 pub struct UpdateDomain {
     /// `invite_only` or `auto_join`.
     pub join_policy: String,

@@ -161,9 +161,11 @@ pub fn org_view(o: Organisation) -> OrgView {
 pub struct AcceptRequest {
     /// Without a bearer: the account's display name (new or taken-over accounts).
     #[serde(default)]
+    #[schema(value_type = Option<crate::http::schema::DisplayName>)]
     pub name: Option<String>,
     /// Without a bearer: the account's (new) password; required then.
     #[serde(default)]
+    #[schema(value_type = Option<crate::http::schema::NewPassword>)]
     pub password: Option<String>,
 }
 

@@ -88,7 +88,7 @@ fn provider_metadata(state: &AppState) -> Value {
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
-            "email", "email_verified", "name", "preferred_username", "updated_at", "org"
+            "email", "email_verified", "name", "preferred_username", "updated_at", "org", "roles"
         ],
         "acr_values_supported": ["urn:guildhall:acr:1fa", "urn:guildhall:acr:mfa"],
         "claims_parameter_supported": false,

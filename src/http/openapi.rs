@@ -191,6 +191,13 @@ pub fn document(policy: &PasswordPolicy) -> Value {
             }
         }
     }
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        schemas.insert("FastApiError".into(), fastapi_error_schema());
+        schemas.insert(
+            "TokenError".into(),
+            json!({ "anyOf": [{ "$ref": "#/components/schemas/ErrorBody" }, { "$ref": "#/components/schemas/FastApiError" }] }),
+        );
+    }
     let components = doc.pointer_mut("/components").and_then(Value::as_object_mut);
     if let Some(components) = components {
         components.insert("responses".into(), standard_responses());
@@ -370,17 +377,56 @@ fn standard_responses() -> Value {
         ..
     } in STANDARD_RESPONSES
     {
-        let mut response = json!({
-            "description": description,
-            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } },
-        });
-        if let Some((header, about)) = header {
-            response["headers"] =
-                json!({ *header: { "description": about, "required": true, "schema": { "type": "string" } } });
+        for (family, schema) in ERROR_FAMILIES {
+            let mut response = json!({
+                "description": description,
+                "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } },
+            });
+            if let Some((header, about)) = header {
+                response["headers"] =
+                    json!({ *header: { "description": about, "required": true, "schema": { "type": "string" } } });
+            }
+            responses.insert(format!("{name}{family}"), response);
         }
-        responses.insert((*name).into(), response);
     }
     Value::Object(responses)
+}
+
+/// The error bodies: guildhall's `ErrorBody` everywhere but on seed 002's routes, which answer
+/// as FastAPI writes them (`compat::fastapi`), and `/auth/token`, which does so for form logins
+/// without a `grant_type` only.
+const ERROR_FAMILIES: [(&str, &str); 3] = [("", "ErrorBody"), ("FastApi", "FastApiError"), ("Token", "TokenError")];
+
+/// Which of `ERROR_FAMILIES` the errors of `path` are.
+fn error_family(path: &str) -> &'static str {
+    match path {
+        "/users/" | "/users/me" | "/users/{user_id}" | "/auth/token/refresh" => "FastApi",
+        "/auth/token" => "Token",
+        _ => "",
+    }
+}
+
+/// FastAPI's body: `{"detail": "<sentence>"}`, or on 422 `{"detail": [{"loc", "msg", "type"}]}`.
+fn fastapi_error_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "An error of seed 002's routes, as FastAPI writes it.",
+        "required": ["detail"],
+        "additionalProperties": false,
+        "properties": { "detail": { "oneOf": [
+            { "type": "string" },
+            { "type": "array", "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "additionalProperties": false,
+                "properties": {
+                    "loc": { "type": "array", "items": { "type": "string" } },
+                    "msg": { "type": "string" },
+                    "type": { "type": "string" },
+                },
+            } },
+        ] } },
+    })
 }
 
 /// Adds to one operation what every operation of its kind can answer, and says what the
@@ -429,7 +475,10 @@ fn complete(path: &str, operation: &mut Value) {
         let standard = STANDARD_RESPONSES.iter().find(|s| s.status == status);
         match standard {
             // Every error is an `ErrorBody`: the standard answer, with its headers.
-            Some(Standard { name, .. }) => *response = json!({ "$ref": format!("#/components/responses/{name}") }),
+            Some(Standard { name, .. }) => {
+                let family = error_family(path);
+                *response = json!({ "$ref": format!("#/components/responses/{name}{family}") })
+            }
             None => {
                 if response
                     .get("description")

@@ -49,7 +49,9 @@ impl ResetRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRequest {
+    #[schema(value_type = crate::http::schema::Password)]
     pub current_password: String,
+    #[schema(value_type = crate::http::schema::NewPassword)]
     pub new_password: String,
 }
 

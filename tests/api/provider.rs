@@ -125,6 +125,19 @@ async fn a_stock_relying_party_logs_a_user_in_with_code_and_pkce() {
         .await
         .expect("userinfo");
     assert_eq!(info.email().map(|e| e.as_str()), Some("ada@acme.test"));
+    // The roles in the token's organisation, as tools such as Grafana map them.
+    let raw: Value = app
+        .client
+        .get(format!("{}/oauth2/userinfo", app.address))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raw["roles"], json!(["member"]));
+    assert_eq!(raw["org"]["slug"], "acme");
 
     // The code works once; presented again it revokes what it gave.
     let refresh = tokens.refresh_token().unwrap().secret().clone();

@@ -23,6 +23,7 @@ type ClResult<T> = Result<T, ClError>;
 /// FastAPI's error body, as the OpenAPI description shows it: `{"detail": "..."}`, or on 422 a
 /// list of `{"loc", "msg", "type"}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FastApiError)]
 pub struct Detail {
     #[schema(value_type = Object)]
     pub detail: Value,

@@ -453,6 +453,7 @@ impl OpenIdProvider {
             info.insert("email_verified".into(), json!(user.email_verified));
         }
         info.insert("org".into(), json!({"id": context.org.id, "slug": context.org.slug}));
+        info.insert("roles".into(), json!(context.roles));
         Ok(info)
     }
 

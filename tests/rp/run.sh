@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Stock, unchanged relying-party libraries against guildhall acting as an OpenID Provider, the
+# real binary on 127.0.0.1. What passing proves:
+#
+#  - openid-client (node, panva; OpenID Certified RP) discovers guildhall, and a real browser
+#    (Debian's Chromium driven by playwright-core) goes through the hosted login and consent
+#    pages with their CSP, CSRF cookie and forms: a public SPA-style client (code + PKCE S256 +
+#    state + nonce, RFC 9207 iss checked by the library) gets tokens whose ID token the library
+#    validates, reads userinfo, refreshes (rotation), logs out through end_session_endpoint
+#    (id_token_hint + post_logout_redirect_uri + state) and is told so on its back-channel
+#    logout URI, after which prompt=none answers login_required; a confidential client
+#    (client_secret_basic) does the code flow through the consent page and client_credentials;
+#    a wrong PKCE verifier is refused with invalid_grant (tests/rp/rp.test.mjs).
+#  - Authlib (python) drives the hosted pages with `requests` (hidden CSRF field + cookie), does
+#    the code flow with PKCE as a confidential client_secret_basic client and validates the ID
+#    token against the JWKS with authlib.jose + authlib.oidc.core (iss, aud, azp, nonce, exp,
+#    at_hash); a client it registers with its own RSA public key authenticates with
+#    private_key_jwt (RFC 7523) for client_credentials, the code exchange, refresh,
+#    introspection (RFC 7662) and revocation (RFC 7009) (tests/rp/rp_authlib.py).
+#
+# Usage: tests/rp/run.sh [GUILDHALL_BINARY]   (default target/debug/guildhall)
+# Needs node + npm, python3, and Debian's chromium at /usr/bin/chromium (apt-get install
+# chromium); installs nothing globally: node packages with `npm ci --prefix tests/rp`, Python
+# ones into a venv. Environment: VENV (default target/rp-venv), REPORT_DIR (default target/rp:
+# the server's log and the seed document), CHROMIUM (default /usr/bin/chromium).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BINARY=${1:-target/debug/guildhall}
+VENV=${VENV:-target/rp-venv}
+REPORT_DIR=${REPORT_DIR:-target/rp}
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+started=$(date +%s)
+
+[ -x "$BINARY" ] || { echo "no guildhall binary at $BINARY (cargo build --bin guildhall)"; exit 1; }
+[ -x "$CHROMIUM" ] || { echo "no Chromium at $CHROMIUM (apt-get install chromium)"; exit 1; }
+
+echo "--- npm ci (openid-client, playwright-core, jose)"
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/rp --no-audit --no-fund --loglevel=error
+echo "--- python venv $VENV (Authlib, requests)"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/rp/requirements.txt
+
+rm -rf "$REPORT_DIR"
+mkdir -p "$REPORT_DIR"
+DATA=$(mktemp -d)
+SERVER=
+stop() {
+    if [ -n "$SERVER" ]; then
+        kill "$SERVER" 2>/dev/null || true
+        wait "$SERVER" 2>/dev/null || true
+        SERVER=
+    fi
+}
+trap 'stop; rm -rf "$DATA"' EXIT
+
+free_port() {
+    "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+secret() {
+    "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))'
+}
+
+PORT=$(free_port)
+# The node test's relying party (redirect, post-logout and back-channel URIs) listens here.
+RP_PORT=$(free_port)
+while [ "$RP_PORT" = "$PORT" ]; do RP_PORT=$(free_port); done
+ISSUER="http://127.0.0.1:$PORT"
+RP="http://127.0.0.1:$RP_PORT"
+ADMIN_PASSWORD="rp-admin-$(secret)"
+USER_EMAIL="ada@acme.test"
+USER_PASSWORD="rp-user-$(secret)"
+WEB_SECRET=$(secret)
+PY_SECRET=$(secret)
+
+# The organisation, its member and the clients, declared the way an operator would. The
+# private_key_jwt client is registered by the Python test through the admin API (its key is
+# made there).
+SEED="$REPORT_DIR/seed.json"
+cat >"$SEED" <<EOF
+{"orgs": [{"slug": "acme", "name": "Acme",
+  "users": [{"email": "$USER_EMAIL", "password": "$USER_PASSWORD", "roles": ["member"]}],
+  "applications": [
+    {"client_id": "rp-spa", "name": "Node SPA", "kind": "public", "first_party": true,
+     "token_endpoint_auth_method": "none",
+     "redirect_uris": ["$RP/spa/callback"], "post_logout_redirect_uris": ["$RP/spa/bye"],
+     "backchannel_logout_uri": "$RP/spa/backchannel",
+     "grant_types": ["authorization_code", "refresh_token"]},
+    {"client_id": "rp-web", "client_secret": "$WEB_SECRET", "name": "Node Web", "kind": "confidential",
+     "token_endpoint_auth_method": "client_secret_basic",
+     "redirect_uris": ["$RP/web/callback"],
+     "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
+     "scopes": ["openid", "profile", "email", "reports:read"]},
+    {"client_id": "rp-authlib", "client_secret": "$PY_SECRET", "name": "Authlib Web", "kind": "confidential",
+     "token_endpoint_auth_method": "client_secret_basic",
+     "redirect_uris": ["http://127.0.0.1:9/authlib/callback"],
+     "grant_types": ["authorization_code", "refresh_token"]}
+  ]}]}
+EOF
+
+echo "--- guildhall on $ISSUER"
+env -i PATH="$PATH" HOME="${HOME:-/root}" \
+    AUTH_DATA_DIR="$DATA" AUTH_HOST=127.0.0.1 AUTH_PORT="$PORT" AUTH_LOG_FORMAT=json \
+    AUTH_ISSUER="$ISSUER" AUTH_PUBLIC_URL="$ISSUER" AUTH_SEED_FILE="$SEED" \
+    AUTH_ADMIN_PASSWORD="$ADMIN_PASSWORD" AUTH_ARGON2_MEMORY_KIB=1024 AUTH_ARGON2_ITERATIONS=1 \
+    RUST_LOG=info RUST_BACKTRACE=1 \
+    "$BINARY" >"$REPORT_DIR/guildhall.log" 2>&1 &
+SERVER=$!
+up=
+for _ in $(seq 1 150); do
+    if curl -sf "$ISSUER/healthz" >/dev/null 2>&1; then up=1; break; fi
+    kill -0 "$SERVER" 2>/dev/null || break
+    sleep 0.2
+done
+if [ -z "$up" ]; then
+    tail -50 "$REPORT_DIR/guildhall.log"
+    echo "guildhall did not start"
+    exit 1
+fi
+
+export GH_ISSUER="$ISSUER" RP_PORT RP_BASE="$RP" GH_USER="$USER_EMAIL" GH_PASSWORD="$USER_PASSWORD" \
+    GH_ADMIN_PASSWORD="$ADMIN_PASSWORD" WEB_SECRET PY_SECRET CHROMIUM
+
+status=0
+echo "--- node: openid-client + playwright-core (Chromium)"
+(cd tests/rp && node --test --test-reporter=spec --test-concurrency=1 rp.test.mjs) || status=1
+echo "--- python: Authlib"
+"$VENV/bin/python" -W ignore::DeprecationWarning tests/rp/rp_authlib.py || status=1
+
+stop
+if grep -q "panicked" "$REPORT_DIR/guildhall.log"; then
+    grep -A3 "panicked" "$REPORT_DIR/guildhall.log" | head -40
+    echo "guildhall panicked during the run"
+    status=1
+fi
+echo "--- relying parties: $([ $status -eq 0 ] && echo passed || echo FAILED) in $(($(date +%s) - started)) s (log: $REPORT_DIR/guildhall.log)"
+exit $status
