@@ -18,6 +18,7 @@ use crate::service::compat::{cl::ClService, daarion::DaarionService, dev::DevHea
 use crate::service::consent::domains::EmailDomainService;
 use crate::service::consent::invitations::{self, InvitationService};
 use crate::service::consent::verification::EmailVerification;
+use crate::service::mfa::MfaService;
 use crate::service::oidc::external::ExternalTokens;
 use crate::service::oidc::http::{Discovery, Http};
 use crate::service::oidc::provision::Provisioner;
@@ -42,6 +43,8 @@ pub struct Services {
     pub auth: Arc<AuthService>,
     pub passwords: Arc<PasswordService>,
     pub verification: Arc<EmailVerification>,
+    /// Second factors (`service::mfa`).
+    pub mfa: Arc<MfaService>,
     /// guildhall as an OpenID Provider (`/oauth2/*`, the hosted pages).
     pub openid: Arc<OpenIdProvider>,
     /// Applications (OAuth clients) of organisations.
@@ -131,7 +134,15 @@ impl Services {
             Arc::clone(&config),
             Arc::clone(&mailer),
         ));
+        let mfa = Arc::new(MfaService::new(
+            db.clone(),
+            changes.clone(),
+            Arc::clone(&sealer),
+            Arc::clone(&mailer),
+            &config,
+        ));
         let auth = Arc::new(AuthService::new(crate::service::auth::Parts {
+            mfa: Arc::clone(&mfa),
             db: db.clone(),
             changes: changes.clone(),
             authn: Arc::clone(&authn),
@@ -253,6 +264,7 @@ impl Services {
             users,
             orgs,
             auth,
+            mfa,
             authn,
             config,
             keys,

@@ -13,6 +13,8 @@ pub struct Model {
     pub active: bool,
     /// Shown on the organisation's hosted pages.
     pub logo_url: Option<String>,
+    /// Members must log in with a second factor.
+    pub require_mfa: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -37,6 +37,8 @@ pub enum Purpose {
     IdpClientSecret,
     /// `webhooks.secret`: the key a webhook's deliveries are signed with.
     WebhookSecret,
+    /// `mfa_totp.secret`: a user's authenticator-app secret (base32).
+    TotpSecret,
 }
 
 impl Purpose {
@@ -46,6 +48,7 @@ impl Purpose {
             Self::SigningKey => "signing_key",
             Self::IdpClientSecret => "idp_client_secret",
             Self::WebhookSecret => "webhook_secret",
+            Self::TotpSecret => "totp_secret",
         }
     }
 
@@ -60,6 +63,7 @@ impl fmt::Display for Purpose {
             Self::SigningKey => "signing key",
             Self::IdpClientSecret => "identity provider's client secret",
             Self::WebhookSecret => "webhook's signing secret",
+            Self::TotpSecret => "authenticator-app secret",
         })
     }
 }

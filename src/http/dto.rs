@@ -270,4 +270,10 @@ pub struct ValidateResponse {
     pub user: Option<UserView>,
     /// Why the token is not valid: a stable code.
     pub error: Option<String>,
+    /// How the user authenticated (RFC 8176: `pwd`, `otp`, `fed`, `mfa`), from the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<&'static str>>,
+    /// `urn:guildhall:acr:mfa` after a second factor, else `urn:guildhall:acr:1fa`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<&'static str>,
 }

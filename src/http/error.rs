@@ -49,6 +49,8 @@ pub enum ApiError {
     Unavailable,
     /// 503 with `Retry-After`: too much work queued (password hashing); try again shortly.
     Overloaded,
+    /// 401 `mfa_required` or 403 `mfa_enrollment_required`, with the token to go on with.
+    SecondFactor(crate::service::SecondFactor),
     /// 500: anything else; the cause is logged.
     Internal,
 }
@@ -65,6 +67,13 @@ pub struct ErrorBody {
     /// Per-field problems, on 422 only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldErrorBody>>,
+    /// On `mfa_required` and `mfa_enrollment_required` only: the single-use token (5 minutes)
+    /// for `POST /auth/mfa/verify`, or for enrolling a second factor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    /// On `mfa_required` only: the second factors the account has (`totp`, `recovery_code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,6 +87,8 @@ impl ApiError {
         match self {
             Self::BadRequest(..) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(..) => StatusCode::UNAUTHORIZED,
+            Self::SecondFactor(crate::service::SecondFactor::Required { .. }) => StatusCode::UNAUTHORIZED,
+            Self::SecondFactor(crate::service::SecondFactor::EnrollmentRequired { .. }) => StatusCode::FORBIDDEN,
             Self::Forbidden(..) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -129,6 +140,14 @@ impl ApiError {
             ),
             Self::Unavailable => ("unavailable", "the service is temporarily unavailable".into()),
             Self::Overloaded => ("overloaded", "the server is busy; try again in a few seconds".into()),
+            Self::SecondFactor(crate::service::SecondFactor::Required { .. }) => (
+                "mfa_required",
+                "the password is right; give a second factor with POST /auth/mfa/verify".into(),
+            ),
+            Self::SecondFactor(crate::service::SecondFactor::EnrollmentRequired { .. }) => (
+                "mfa_enrollment_required",
+                "the organisation requires a second factor: enrol one with the mfa_token (POST /auth/mfa/totp)".into(),
+            ),
             Self::Internal => ("internal_error", "an internal error occurred".into()),
         };
         (code.to_owned(), detail, None)
@@ -150,6 +169,15 @@ impl IntoResponse for ApiError {
             Self::Unavailable => Some(HeaderValue::from(RETRY_UNAVAILABLE_SECONDS)),
             _ => None,
         };
+        let (mfa_token, methods) = match &self {
+            Self::SecondFactor(crate::service::SecondFactor::Required { token, methods }) => {
+                (Some(token.clone()), Some(methods.clone()))
+            }
+            Self::SecondFactor(crate::service::SecondFactor::EnrollmentRequired { token }) => {
+                (Some(token.clone()), None)
+            }
+            _ => (None, None),
+        };
         let (error, detail, errors) = self.body();
         let request_id = current_request_id();
         let mut response = (
@@ -159,6 +187,8 @@ impl IntoResponse for ApiError {
                 detail,
                 request_id,
                 errors,
+                mfa_token,
+                methods,
             }),
         )
             .into_response();
@@ -199,6 +229,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(detail) => Self::NotFound(detail.into()),
             ServiceError::Conflict(code, detail) => Self::Conflict(code, detail.into()),
             ServiceError::Overloaded => Self::Overloaded,
+            ServiceError::SecondFactor(next) => Self::SecondFactor(next),
             ServiceError::Paced(wait) => Self::Paced(wait),
             ServiceError::Upstream(code, detail) => Self::BadGateway(code, detail.into()),
             ServiceError::Unavailable(cause) => {

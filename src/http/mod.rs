@@ -13,6 +13,7 @@ pub mod extract;
 pub mod invitations;
 pub mod meta;
 pub mod metrics;
+pub mod mfa;
 pub mod oidc;
 pub mod openapi;
 pub mod openid;
@@ -82,6 +83,14 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/password/forgot", post(password::forgot))
         .route("/auth/password/reset", post(password::reset))
         .route("/auth/password/change", post(password::change))
+        .route("/auth/mfa", get(mfa::status))
+        .route("/auth/mfa/totp", post(mfa::enroll).delete(mfa::remove))
+        .route("/auth/mfa/totp/confirm", post(mfa::confirm))
+        .route("/auth/mfa/recovery-codes", post(mfa::regenerate))
+        .route("/auth/mfa/verify", post(mfa::verify))
+        .route("/auth/mfa/enroll", post(mfa::enroll_with_token))
+        .route("/auth/mfa/enroll/confirm", post(mfa::confirm_with_token))
+        .route("/orgs/{id}/members/{user_id}/mfa", delete(mfa::reset))
         .route("/auth/email/verify", post(verification::verify))
         .route("/auth/email/verify/resend", post(verification::resend))
         .route("/auth/organizations/joinable", get(email_domains::joinable))

@@ -8,7 +8,7 @@
 //! the combinations of fields bodies accept (`schema::combinations`) and the configured password
 //! policy — so that the description and the server agree (`tests/schema/run.sh` checks).
 use super::compat::{cl, daarion, edd};
-use super::{activity, apps, auth, domains, dto, error, meta, metrics, oidc, orgs, password, providers, roles, seed};
+use super::{activity, apps, auth, domains, dto, error, meta, metrics, mfa, oidc, orgs, password, providers, roles, seed};
 use super::{email_domains, invitations, schema, service_accounts, teams, users, verification, webhooks};
 use crate::config::PasswordPolicy;
 use serde_json::{Map, Value, json};
@@ -36,6 +36,8 @@ use utoipa::{Modify, OpenApi};
         webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete, webhooks::deliveries,
         oidc::login, oidc::callback, oidc::exchange, oidc::discover,
         password::forgot, password::reset, password::change,
+        mfa::status, mfa::enroll, mfa::confirm, mfa::remove, mfa::regenerate, mfa::verify, mfa::enroll_with_token,
+        mfa::confirm_with_token, mfa::reset,
         verification::verify, verification::resend, email_domains::joinable, email_domains::join,
         invitations::preview, invitations::accept, invitations::create, invitations::list, invitations::get,
         invitations::revoke, invitations::resend, email_domains::list, email_domains::claim, email_domains::verify,

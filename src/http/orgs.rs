@@ -25,6 +25,7 @@ pub struct OrgDetail {
     pub name: String,
     pub is_active: bool,
     pub logo_url: Option<String>,
+    pub require_mfa: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -36,6 +37,7 @@ impl From<Organisation> for OrgDetail {
             name: o.name,
             is_active: o.active,
             logo_url: o.logo_url,
+            require_mfa: o.require_mfa,
             created_at: o.created_at,
         }
     }
@@ -71,6 +73,9 @@ pub struct UpdateOrg {
     /// An https URL shown on the organisation's hosted login pages; `""` removes it.
     #[serde(default)]
     pub logo_url: Option<String>,
+    /// Members must log in with a second factor; one without any is sent to enrol first.
+    #[serde(default)]
+    pub require_mfa: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -191,7 +196,7 @@ pub async fn update(
     Ok(Json(
         state
             .orgs
-            .update(&caller, id, name, body.is_active, logo_url)
+            .update(&caller, id, name, body.is_active, logo_url, body.require_mfa)
             .await?
             .into(),
     ))

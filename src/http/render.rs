@@ -3,7 +3,7 @@
 //! long as the context it was made from is the one the `Authenticator` hands out; the entry
 //! remembers which one by a weak pointer (which also keeps its address from being reused).
 use super::dto::ValidateResponse;
-use crate::model::MembershipContext;
+use crate::model::{AuthMethods, MembershipContext};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -16,12 +16,12 @@ const MAX_RENDERINGS: usize = 200_000;
 type Entry = (Weak<MembershipContext>, Bytes);
 
 #[derive(Default)]
-pub struct Renderings(RwLock<HashMap<(Uuid, Uuid), Entry>>);
+pub struct Renderings(RwLock<HashMap<(Uuid, Uuid, AuthMethods), Entry>>);
 
 impl Renderings {
     /// `{"valid": true, "user": ...}` for this context.
-    pub fn valid(&self, context: &Arc<MembershipContext>) -> Bytes {
-        let key = (context.user.id, context.org.id);
+    pub fn valid(&self, context: &Arc<MembershipContext>, methods: AuthMethods) -> Bytes {
+        let key = (context.user.id, context.org.id, methods);
         if let Some((made_from, bytes)) = self.0.read().unwrap_or_else(|p| p.into_inner()).get(&key)
             && std::ptr::eq(made_from.as_ptr(), Arc::as_ptr(context))
         {
@@ -31,6 +31,8 @@ impl Renderings {
             valid: true,
             user: Some(context.as_ref().into()),
             error: None,
+            amr: (!methods.is_empty()).then(|| methods.names()),
+            acr: (!methods.is_empty()).then(|| methods.acr()),
         };
         // Strings, numbers and arrays only: serialising it cannot fail.
         let bytes = Bytes::from(serde_json::to_vec(&answer).unwrap_or_default());

@@ -166,6 +166,10 @@ rule! {
         .pattern(Some(not_blank_pattern()))
         .examples([json!("ada@acme.test")]);
     /// Text that must not be blank (a token).
+    /// A code of an authenticator app (RFC 6238).
+    TotpCode => string("The 6 digits an authenticator app shows.")
+        .pattern(Some("^[0-9]{6}$"))
+        .examples([json!("123456")]);
     NotBlank => string("Not empty or only whitespace.")
         .pattern(Some(not_blank_pattern()));
     /// An OpenID Connect issuer (`seed::rules::issuer`).

@@ -38,6 +38,8 @@ pub struct Organisation {
     pub active: bool,
     /// Shown on the organisation's hosted pages.
     pub logo_url: Option<String>,
+    /// Members must log in with a second factor (`service::mfa`).
+    pub require_mfa: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -79,6 +81,64 @@ pub struct Authentication {
     pub time: Option<DateTime<Utc>>,
     /// RFC 8176 method references, e.g. `pwd`, `otp`, `hwk`, `mfa`.
     pub methods: Vec<String>,
+}
+
+/// A login's RFC 8176 methods as a small set (what the verified-token cache keeps of `amr`):
+/// `pwd`, `otp`, `fed` (an external provider), `hwk`, `swk`, `mfa`; other names are dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AuthMethods(u8);
+
+impl AuthMethods {
+    const NAMES: [&'static str; 6] = ["pwd", "otp", "fed", "hwk", "swk", "mfa"];
+
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut bits = 0u8;
+        for name in names {
+            if let Some(i) = Self::NAMES.iter().position(|n| *n == name) {
+                bits |= 1 << i;
+            }
+        }
+        Self(bits)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn is_mfa(self) -> bool {
+        self.0 & (1 << 5) != 0
+    }
+
+    /// The names, in a fixed order.
+    pub fn names(self) -> Vec<&'static str> {
+        Self::NAMES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
+    /// OpenID Connect `acr`.
+    pub fn acr(self) -> &'static str {
+        if self.is_mfa() { ACR_MFA } else { ACR_1FA }
+    }
+}
+
+/// The `acr` of a login with a second factor, and of one without.
+pub const ACR_MFA: &str = "urn:guildhall:acr:mfa";
+pub const ACR_1FA: &str = "urn:guildhall:acr:1fa";
+
+impl Authentication {
+    /// Whether a second factor was part of the login (`amr` holds `mfa`).
+    pub fn is_mfa(&self) -> bool {
+        self.methods.iter().any(|m| m == "mfa")
+    }
+
+    /// OpenID Connect `acr`: `urn:guildhall:acr:mfa` with a second factor, else `...:1fa`.
+    pub fn acr(&self) -> &'static str {
+        if self.is_mfa() { ACR_MFA } else { ACR_1FA }
+    }
 }
 
 impl Session {

@@ -251,6 +251,7 @@ mod tests {
             exp,
             service: false,
             resource: false,
+            methods: crate::model::AuthMethods::default(),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod consent;
 pub mod domains;
 pub mod housekeeping;
 pub mod keys;
+pub mod mfa;
 pub mod oidc;
 pub mod openid;
 pub mod orgs;
@@ -79,8 +80,21 @@ pub enum ServiceError {
     /// Something guildhall asks (a DNS server) did not answer usefully.
     #[error("upstream: {1}")]
     Upstream(&'static str, &'static str),
+    /// The password was right; a second factor is needed (`service::mfa`).
+    #[error("second factor needed")]
+    SecondFactor(SecondFactor),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+}
+
+/// What a login still needs after a correct password, with the single-use token to go on with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// 401 `mfa_required`: prove a second factor (`POST /auth/mfa/verify`).
+    Required { token: String, methods: Vec<String> },
+    /// 403 `mfa_enrollment_required`: the organisation requires one and the account has none;
+    /// the token can only enrol one (`POST /auth/mfa/totp`).
+    EnrollmentRequired { token: String },
 }
 
 impl From<StoreError> for ServiceError {

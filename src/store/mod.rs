@@ -11,6 +11,7 @@ pub mod identity_providers;
 pub mod invitations;
 pub mod keys;
 pub mod members;
+pub mod mfa;
 pub mod notify;
 pub mod oidc;
 pub mod orgs;

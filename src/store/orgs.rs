@@ -18,6 +18,7 @@ impl From<organisation::Model> for Organisation {
             name: m.name,
             active: m.active,
             logo_url: m.logo_url,
+            require_mfa: m.require_mfa,
             created_at: m.created_at,
         }
     }
@@ -37,6 +38,7 @@ pub async fn insert<C: Conn>(
         name: Set(name.to_owned()),
         active: Set(true),
         logo_url: Set(None),
+        require_mfa: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -72,18 +74,29 @@ pub async fn list<C: Conn>(c: &C, only: Option<&[Uuid]>, request: PageRequest) -
     page::paginate(c, base, organisation::Column::Id, request, Organisation::from, |o| o.id).await
 }
 
-pub async fn update<C: Conn>(
-    c: &C,
-    id: Uuid,
-    name: Option<String>,
-    active: Option<bool>,
-    logo_url: Option<Option<String>>,
-    now: DateTime<Utc>,
-) -> Result<Organisation> {
+/// What an update of an organisation changes (`None`: left as it is).
+#[derive(Debug, Default)]
+pub struct OrgUpdate {
+    pub name: Option<String>,
+    pub active: Option<bool>,
+    pub logo_url: Option<Option<String>>,
+    pub require_mfa: Option<bool>,
+}
+
+pub async fn update<C: Conn>(c: &C, id: Uuid, changes: OrgUpdate, now: DateTime<Utc>) -> Result<Organisation> {
+    let OrgUpdate {
+        name,
+        active,
+        logo_url,
+        require_mfa,
+    } = changes;
     let mut model = organisation::ActiveModel {
         id: Set(id),
         ..Default::default()
     };
+    if let Some(require_mfa) = require_mfa {
+        model.require_mfa = Set(require_mfa);
+    }
     if let Some(name) = name {
         model.name = Set(name);
     }

@@ -4,7 +4,7 @@
 //! `webhooks`, which seal and open.
 use super::{Conn, Result};
 use crate::crypto::seal::Purpose;
-use entity::{identity_provider, signing_key, webhook};
+use entity::{identity_provider, mfa_totp, signing_key, webhook};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::fmt;
@@ -19,6 +19,8 @@ pub enum Location {
     ProviderSecret { id: Uuid, slug: String },
     /// `webhooks.secret`
     WebhookSecret { id: Uuid },
+    /// `mfa_totp.secret`
+    TotpSecret { user_id: Uuid },
 }
 
 impl Location {
@@ -28,6 +30,7 @@ impl Location {
             Self::SigningKey { .. } => Purpose::SigningKey,
             Self::ProviderSecret { .. } => Purpose::IdpClientSecret,
             Self::WebhookSecret { .. } => Purpose::WebhookSecret,
+            Self::TotpSecret { .. } => Purpose::TotpSecret,
         }
     }
 }
@@ -38,6 +41,7 @@ impl fmt::Display for Location {
             Self::SigningKey { kid } => write!(f, "signing key {kid}"),
             Self::ProviderSecret { slug, .. } => write!(f, "the client secret of identity provider {slug}"),
             Self::WebhookSecret { id } => write!(f, "the signing secret of webhook {id}"),
+            Self::TotpSecret { user_id } => write!(f, "the authenticator-app secret of user {user_id}"),
         }
     }
 }
@@ -73,7 +77,11 @@ pub async fn all<C: Conn>(c: &C) -> Result<Vec<StoredSecret>> {
         at: Location::WebhookSecret { id: m.id },
         stored: m.secret,
     });
-    Ok(keys.chain(providers).chain(webhooks).collect())
+    let totp = mfa_totp::Entity::find().all(c).await?.into_iter().map(|m| StoredSecret {
+        at: Location::TotpSecret { user_id: m.user_id },
+        stored: m.secret,
+    });
+    Ok(keys.chain(providers).chain(webhooks).chain(totp).collect())
 }
 
 /// Stores `new` in place of `secret` if the row still holds what was read (another replica may
@@ -101,6 +109,14 @@ pub async fn replace<C: Conn>(c: &C, secret: &StoredSecret, new: &str) -> Result
                 .col_expr(webhook::Column::Secret, Expr::value(new))
                 .filter(webhook::Column::Id.eq(*id))
                 .filter(webhook::Column::Secret.eq(secret.stored.as_str()))
+                .exec(c)
+                .await?
+        }
+        Location::TotpSecret { user_id } => {
+            mfa_totp::Entity::update_many()
+                .col_expr(mfa_totp::Column::Secret, Expr::value(new))
+                .filter(mfa_totp::Column::UserId.eq(*user_id))
+                .filter(mfa_totp::Column::Secret.eq(secret.stored.as_str()))
                 .exec(c)
                 .await?
         }

@@ -66,6 +66,12 @@ pub struct AccessClaims {
     /// `"validate"` when `teams`/`domains` were left out to keep the token within its budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ctx: Option<String>,
+    /// How the user authenticated (RFC 8176: `pwd`, `otp`, `fed`, `mfa`); user tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// `urn:guildhall:acr:mfa` after a second factor, else `urn:guildhall:acr:1fa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     /// Claims a seed service's route adds (`Additions`); empty on guildhall's own tokens.
     #[serde(flatten, default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
@@ -141,6 +147,8 @@ impl AccessClaims {
             domains: None,
             mv: 0,
             ctx: None,
+            amr: None,
+            acr: None,
             extra: Map::new(),
         }
     }
@@ -200,6 +208,8 @@ impl AccessClaims {
             ),
             domains: Some(context.domains.iter().map(|d| d.path.clone()).collect()),
             mv: context.mv,
+            amr: (!session.auth.methods.is_empty()).then(|| session.auth.methods.clone()),
+            acr: (!session.auth.methods.is_empty()).then(|| session.auth.acr().to_owned()),
             ..Self::base(user.id, org, issuance)
         };
         let size = serde_json::to_vec(&claims).map_or(usize::MAX, |v| v.len());
@@ -276,6 +286,7 @@ mod tests {
                 name: "Acme".into(),
                 active: true,
                 logo_url: None,
+                require_mfa: false,
                 created_at: now,
             },
             roles: vec!["member".into()],

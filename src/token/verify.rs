@@ -79,6 +79,8 @@ pub struct Verified {
     /// configured audience. Only tokens issued to a client (`client_id`) can be; guildhall's own
     /// API refuses them (`Authenticator::principal`), userinfo and introspection accept them.
     pub resource: bool,
+    /// How the user authenticated (`amr`); empty on tokens without it.
+    pub methods: crate::model::AuthMethods,
 }
 
 /// The claims checked, borrowed from the decoded payload. Every claim `AccessClaims` requires
@@ -100,6 +102,8 @@ struct Checked<'a> {
     #[serde(default, borrow)]
     client_id: Option<Cow<'a, str>>,
     org: OrgId,
+    #[serde(default, borrow)]
+    amr: Option<Vec<Cow<'a, str>>>,
 }
 
 #[derive(Deserialize)]
@@ -198,6 +202,7 @@ impl Verifier {
             exp: claims.exp,
             service: claims.sid.is_none(),
             resource,
+            methods: crate::model::AuthMethods::from_names(claims.amr.iter().flatten().map(|m| m.as_ref())),
         })
     }
 }

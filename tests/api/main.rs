@@ -28,6 +28,7 @@ mod invitations_abuse;
 mod isolation;
 mod mail;
 mod metrics;
+mod mfa;
 mod oidc;
 mod oidc_external;
 mod oidc_node;

@@ -10,8 +10,9 @@ browser would: the hidden CSRF field plus its cookie, the login form, the consen
 redirect followed by hand up to (not into) the client's redirect URI.
 
 Run by tests/rp/run.sh, which starts guildhall, declares the organisation, the user and the
-client_secret_basic client `rp-authlib` in a seed document, and passes GH_ISSUER, GH_USER,
-GH_PASSWORD, PY_SECRET and GH_ADMIN_PASSWORD. The private_key_jwt client is registered here,
+client_secret_basic client `rp-authlib` and the client_secret_post client `rp-post` in a seed
+document, and passes GH_ISSUER, GH_USER, GH_PASSWORD, PY_SECRET, POST_SECRET and
+GH_ADMIN_PASSWORD. The private_key_jwt client is registered here,
 through the admin API, with a key made here.
 """
 
@@ -42,6 +43,7 @@ ISSUER = os.environ["GH_ISSUER"]
 USER = os.environ["GH_USER"]
 PASSWORD = os.environ["GH_PASSWORD"]
 PY_SECRET = os.environ["PY_SECRET"]
+POST_SECRET = os.environ["POST_SECRET"]
 ADMIN_PASSWORD = os.environ["GH_ADMIN_PASSWORD"]
 # Nothing listens here: the final redirect to the client is read, never followed.
 CALLBACK = "http://127.0.0.1:9/authlib/callback"
@@ -342,6 +344,22 @@ class AuthlibAgainstGuildhall(unittest.TestCase):
         )
         self.assertEqual(userinfo.status_code, 401)
         self.assertIn("invalid_token", userinfo.headers.get("www-authenticate", ""))
+
+    def test_c_client_secret_post_client_credentials(self):
+        token_endpoint = self.meta["token_endpoint"]
+        session = OAuth2Session("rp-post", POST_SECRET, token_endpoint_auth_method="client_secret_post", timeout=TIMEOUT)
+        granted = session.fetch_token(token_endpoint, grant_type="client_credentials")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            access = jwt.decode(granted["access_token"], self.jwks)
+        access.validate()
+        self.assertEqual(access["client_id"], "rp-post")
+        self.assertEqual(access["iss"], ISSUER)
+        # Only the registered method authenticates the client (the same secret over Basic: no).
+        basic = OAuth2Session("rp-post", POST_SECRET, token_endpoint_auth_method="client_secret_basic", timeout=TIMEOUT)
+        with self.assertRaises(AuthlibBaseError) as refused:
+            basic.fetch_token(token_endpoint, grant_type="client_credentials")
+        self.assertEqual(refused.exception.error, "invalid_client")
 
 
 if __name__ == "__main__":

@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
 # Stock, unchanged relying-party libraries against guildhall acting as an OpenID Provider, the
-# real binary on 127.0.0.1. What passing proves:
+# real binary on 127.0.0.1 with a fresh database. What passing proves:
 #
-#  - openid-client (node, panva; OpenID Certified RP) discovers guildhall, and a real browser
-#    (Debian's Chromium driven by playwright-core) goes through the hosted login and consent
-#    pages with their CSP, CSRF cookie and forms: a public SPA-style client (code + PKCE S256 +
-#    state + nonce, RFC 9207 iss checked by the library) gets tokens whose ID token the library
-#    validates, reads userinfo, refreshes (rotation), logs out through end_session_endpoint
-#    (id_token_hint + post_logout_redirect_uri + state) and is told so on its back-channel
-#    logout URI, after which prompt=none answers login_required; a confidential client
-#    (client_secret_basic) does the code flow through the consent page and client_credentials;
-#    a wrong PKCE verifier is refused with invalid_grant (tests/rp/rp.test.mjs).
-#  - Authlib (python) drives the hosted pages with `requests` (hidden CSRF field + cookie), does
-#    the code flow with PKCE as a confidential client_secret_basic client and validates the ID
-#    token against the JWKS with authlib.jose + authlib.oidc.core (iss, aud, azp, nonce, exp,
-#    at_hash); a client it registers with its own RSA public key authenticates with
-#    private_key_jwt (RFC 7523) for client_credentials, the code exchange, refresh,
-#    introspection (RFC 7662) and revocation (RFC 7009) (tests/rp/rp_authlib.py).
+#  - openid-client (node, panva; an OpenID Certified RP library) discovers guildhall (the issuer
+#    matches byte for byte), and a real browser (Debian's Chromium driven by playwright-core)
+#    goes through the hosted login, consent and device pages with their CSP, CSRF cookie and
+#    forms, starting from the application's own page on another site (localhost, so SameSite
+#    rules apply as in production):
+#      (a) a public SPA-style client: code + PKCE S256 + state + nonce (RFC 9207 iss checked),
+#          ID token validated by the library, userinfo, refresh with rotation, silent SSO with
+#          prompt=none, RP-initiated logout (end_session_endpoint, id_token_hint +
+#          post_logout_redirect_uri + state), a back-channel logout token verified against the
+#          JWKS, and afterwards prompt=none answers login_required and the tokens are dead;
+#      (b) a confidential client_secret_basic client: code flow through the consent page,
+#          remembered consent, refresh-token reuse detection, introspection, revocation,
+#          client_credentials, a wrong secret refused;
+#      (c) a wrong (or missing) PKCE verifier refused with invalid_grant;
+#      (d) response_mode=form_post (the auto-submitting page under its CSP);
+#      (e) the device authorization grant (code entered in the browser, the library polls).
+#    Known deviations of guildhall from the specifications are node:test TODO tests: they are
+#    reported, do not fail the run, and start passing when guildhall is fixed (tests/rp/README.md).
+#  - Authlib (python) drives the hosted pages with `requests` (hidden CSRF field + cookie),
+#    does the code flow with PKCE as a confidential client_secret_basic client and validates
+#    the ID token against the JWKS with authlib.jose + authlib.oidc.core (iss, aud, azp, nonce,
+#    exp, iat, at_hash); a client it registers through the admin API with its own RSA public key
+#    authenticates with private_key_jwt (RFC 7523) for client_credentials, the code exchange,
+#    refresh, introspection (RFC 7662) and revocation (RFC 7009); client_secret_post works for
+#    client_credentials (tests/rp/rp_authlib.py).
 #
 # Usage: tests/rp/run.sh [GUILDHALL_BINARY]   (default target/debug/guildhall)
 # Needs node + npm, python3, and Debian's chromium at /usr/bin/chromium (apt-get install
@@ -65,12 +75,15 @@ PORT=$(free_port)
 RP_PORT=$(free_port)
 while [ "$RP_PORT" = "$PORT" ]; do RP_PORT=$(free_port); done
 ISSUER="http://127.0.0.1:$PORT"
-RP="http://127.0.0.1:$RP_PORT"
+# localhost, not 127.0.0.1: another site than guildhall's (both loopback), so that the browser
+# applies its cross-site cookie rules as between app.example and auth.example.
+RP="http://localhost:$RP_PORT"
 ADMIN_PASSWORD="rp-admin-$(secret)"
 USER_EMAIL="ada@acme.test"
 USER_PASSWORD="rp-user-$(secret)"
 WEB_SECRET=$(secret)
 PY_SECRET=$(secret)
+POST_SECRET=$(secret)
 
 # The organisation, its member and the clients, declared the way an operator would. The
 # private_key_jwt client is registered by the Python test through the admin API (its key is
@@ -90,10 +103,16 @@ cat >"$SEED" <<EOF
      "redirect_uris": ["$RP/web/callback"],
      "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
      "scopes": ["openid", "profile", "email", "reports:read"]},
+    {"client_id": "rp-device", "name": "Node CLI", "kind": "public", "first_party": true,
+     "token_endpoint_auth_method": "none", "redirect_uris": [],
+     "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]},
     {"client_id": "rp-authlib", "client_secret": "$PY_SECRET", "name": "Authlib Web", "kind": "confidential",
      "token_endpoint_auth_method": "client_secret_basic",
      "redirect_uris": ["http://127.0.0.1:9/authlib/callback"],
-     "grant_types": ["authorization_code", "refresh_token"]}
+     "grant_types": ["authorization_code", "refresh_token"]},
+    {"client_id": "rp-post", "client_secret": "$POST_SECRET", "name": "Authlib Batch (post)", "kind": "confidential",
+     "token_endpoint_auth_method": "client_secret_post", "redirect_uris": [],
+     "grant_types": ["client_credentials"]}
   ]}]}
 EOF
 
@@ -118,7 +137,7 @@ if [ -z "$up" ]; then
 fi
 
 export GH_ISSUER="$ISSUER" RP_PORT RP_BASE="$RP" GH_USER="$USER_EMAIL" GH_PASSWORD="$USER_PASSWORD" \
-    GH_ADMIN_PASSWORD="$ADMIN_PASSWORD" WEB_SECRET PY_SECRET CHROMIUM
+    GH_ADMIN_PASSWORD="$ADMIN_PASSWORD" WEB_SECRET PY_SECRET POST_SECRET CHROMIUM
 
 status=0
 echo "--- node: openid-client + playwright-core (Chromium)"

@@ -174,9 +174,9 @@ pub async fn revoke_session(
 pub async fn validate(State(state): State<AppState>, token: TokenInput) -> ApiResult<Response> {
     Ok(match state.authn.validate(&token.required()?).await? {
         // The hot path: a context's answer is rendered once and served as bytes after that.
-        Ok(context) => {
+        Ok((context, methods)) => {
             let json = HeaderValue::from_static("application/json");
-            ([(header::CONTENT_TYPE, json)], state.renderings().valid(&context)).into_response()
+            ([(header::CONTENT_TYPE, json)], state.renderings().valid(&context, methods)).into_response()
         }
         Err(reason) => Json(json!({"valid": false, "user": null, "error": reason})).into_response(),
     })

@@ -441,3 +441,69 @@ pub async fn device_post(
         Err(e) => failed(&page, e),
     }
 }
+
+#[derive(Debug, Deserialize)]
+pub struct FactorForm {
+    #[serde(default)]
+    handle: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    mfa_token: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// The second-factor page's form.
+pub async fn second_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    client: ClientInfo,
+    PageForm(form): PageForm<FactorForm>,
+) -> Response {
+    let page = context(&state, &headers);
+    if !PageContext::form_is_ours(&headers, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    let result = state
+        .openid
+        .second_factor(&form.handle, &form.mfa_token, &form.code, session(&headers), client)
+        .await;
+    answer(&page, result)
+}
+
+/// The enrolment page's form (an organisation that requires a second factor).
+pub async fn enrol_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    client: ClientInfo,
+    PageForm(form): PageForm<FactorForm>,
+) -> Response {
+    let page = context(&state, &headers);
+    if !PageContext::form_is_ours(&headers, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    let result = state
+        .openid
+        .enrol_factor(&form.handle, &form.mfa_token, &form.code, session(&headers), client)
+        .await;
+    answer(&page, result)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HandleForm {
+    #[serde(default)]
+    handle: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// "Continue" after the recovery codes.
+pub async fn resume(State(state): State<AppState>, headers: HeaderMap, PageForm(form): PageForm<HandleForm>) -> Response {
+    let page = context(&state, &headers);
+    if !PageContext::form_is_ours(&headers, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    let result = state.openid.resume_request(&form.handle, session(&headers)).await;
+    answer(&page, result.map(Answer::from))
+}

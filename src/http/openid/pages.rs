@@ -8,7 +8,8 @@
 use crate::crypto;
 use crate::http::error::current_request_id;
 use crate::service::openid::{
-    Branding, ConsentView, LoginView, OrgChoice, ProviderButton, ResponseMode, Step, form_origin,
+    Branding, ConsentView, EnrolView, LoginView, OrgChoice, ProviderButton, ResponseMode, SecondFactorView, Step,
+    form_origin,
 };
 use askama::Template;
 use axum::extract::{FromRequest, Request};
@@ -31,6 +32,37 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     providers: &'a [ProviderButton],
     sso_asked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+struct SecondFactorPage<'a> {
+    brand: &'a Branding,
+    handle: &'a str,
+    csrf: &'a str,
+    mfa_token: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "enrol_factor.html")]
+struct EnrolFactorPage<'a> {
+    brand: &'a Branding,
+    handle: &'a str,
+    csrf: &'a str,
+    mfa_token: &'a str,
+    secret: &'a str,
+    qr_base64: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+struct RecoveryCodesPage<'a> {
+    brand: &'a Branding,
+    handle: &'a str,
+    csrf: &'a str,
+    codes: &'a [String],
 }
 
 #[derive(Template)]
@@ -282,6 +314,61 @@ impl PageContext {
                     StatusCode::OK
                 };
                 self.render(status, &page, &branding.form_targets)
+            }
+            Step::SecondFactor(SecondFactorView {
+                handle,
+                branding,
+                mfa_token,
+                error,
+            }) => {
+                let page = SecondFactorPage {
+                    brand: &branding,
+                    handle: &handle,
+                    csrf: &self.csrf,
+                    mfa_token: &mfa_token,
+                    error: error.as_deref(),
+                };
+                let status = if error.is_some() {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::OK
+                };
+                self.render(status, &page, &branding.form_targets)
+            }
+            Step::EnrolFactor(EnrolView {
+                handle,
+                branding,
+                mfa_token,
+                secret,
+                qr_svg,
+                error,
+            }) => {
+                use base64::Engine;
+                let qr_base64 = base64::engine::general_purpose::STANDARD.encode(qr_svg.as_bytes());
+                let page = EnrolFactorPage {
+                    brand: &branding,
+                    handle: &handle,
+                    csrf: &self.csrf,
+                    mfa_token: &mfa_token,
+                    secret: &secret,
+                    qr_base64: &qr_base64,
+                    error: error.as_deref(),
+                };
+                let status = if error.is_some() {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::OK
+                };
+                self.render(status, &page, &branding.form_targets)
+            }
+            Step::RecoveryCodes { handle, branding, codes } => {
+                let page = RecoveryCodesPage {
+                    brand: &branding,
+                    handle: &handle,
+                    csrf: &self.csrf,
+                    codes: &codes,
+                };
+                self.render(StatusCode::OK, &page, &branding.form_targets)
             }
             Step::SelectAccount { handle, branding, user } => {
                 let page = SelectAccountPage {

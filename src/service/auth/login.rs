@@ -9,7 +9,8 @@ use crate::model::{ClientInfo, User};
 use crate::service::authn::home::org_for_login;
 use crate::service::authz::Caller;
 use crate::service::change::{Actor, Audit, Event, SessionsOf};
-use crate::service::{Result, ServiceError};
+use crate::service::mfa::{self, API_FLOW, Factor};
+use crate::service::{Result, SecondFactor, ServiceError};
 use crate::store;
 use secrecy::SecretString;
 
@@ -49,12 +50,51 @@ pub const EMAIL_NOT_VERIFIED: ServiceError = ServiceError::Forbidden(
     "verify your email address first: use the token in the verification mail (POST /auth/email/verify/resend sends another)",
 );
 
+/// A correct password: the account, and whether it has a second factor to give next (then the
+/// account's failed-login count is kept until that factor is right, so a known password does not
+/// buy unlimited guesses at the code).
+#[derive(Debug)]
+pub struct Checked {
+    pub user: User,
+    pub second_factor: bool,
+}
+
+/// A login's methods with a second factor's (`method`) and `mfa`, each once.
+fn with_second_factor(methods: &[String], method: &str) -> Vec<String> {
+    let mut methods = methods.to_vec();
+    for m in [method, "mfa"] {
+        if !methods.iter().any(|have| have == m) {
+            methods.push(m.to_owned());
+        }
+    }
+    methods
+}
+
 impl AuthService {
+    /// `POST /auth/login` and every password route: tokens, or for an account with a second
+    /// factor 401 `mfa_required` with a token for `verify_second_factor`, or for a member of an
+    /// organisation that requires one and has none 403 `mfa_enrollment_required`.
     #[tracing::instrument(skip_all, err(level = "info"))]
     pub async fn login(&self, input: Login, client: ClientInfo) -> Result<Grant> {
         let organization = input.organization.clone();
-        let user = self.check_password(input, &client).await?;
+        let checked = self.check_password(input, &client).await?;
+        let user = checked.user;
         let org = org_for_login(&self.db, &user, organization.as_deref()).await?;
+        if checked.second_factor {
+            let methods = self.mfa.status(user.id).await?.methods();
+            let token = self
+                .mfa
+                .challenge(user.id, mfa::Purpose::Verify, API_FLOW, organization, &["pwd"])
+                .await?;
+            return Err(ServiceError::SecondFactor(SecondFactor::Required { token, methods }));
+        }
+        if org.require_mfa {
+            let token = self
+                .mfa
+                .challenge(user.id, mfa::Purpose::Enroll, API_FLOW, organization, &["pwd"])
+                .await?;
+            return Err(ServiceError::SecondFactor(SecondFactor::EnrollmentRequired { token }));
+        }
         let context = (*self.authn.current(user.id, org.id).await?).clone();
         let mut change = self.changes.begin().await?;
         let actor = Actor::user(user.id, &user.email, client.ip.clone());
@@ -66,10 +106,121 @@ impl AuthService {
         Ok(grant)
     }
 
+    /// `POST /auth/mfa/verify`: the second step of a login. The factor counts toward the
+    /// account's lockout like a password; the challenge is spent once the factor is right.
+    #[tracing::instrument(skip_all, err(level = "info"))]
+    pub async fn verify_second_factor(&self, token: &str, factor: Factor, client: ClientInfo) -> Result<Grant> {
+        let challenge = self.mfa.live_challenge(token, API_FLOW, mfa::Purpose::Verify).await?;
+        let (user, mail, methods) = self.second_step(&challenge, &factor, &client).await?;
+        let org = org_for_login(&self.db, &user, challenge.organization.as_deref()).await?;
+        let context = (*self.authn.current(user.id, org.id).await?).clone();
+        let mut change = self.changes.begin().await?;
+        self.mfa.spend(&change, &challenge).await?;
+        let actor = Actor::user(user.id, &user.email, client.ip.clone());
+        change.audit(Audit::new(&actor, "login").org(org.id).detail(serde_json::json!({"amr": methods})));
+        let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+        let grant = self
+            .start_session(&mut change, context, SessionStart::api(client, &methods))
+            .await?;
+        change.commit().await?;
+        if let Some(mail) = mail {
+            self.mfa.send(mail);
+        }
+        Ok(grant)
+    }
+
+    /// Finishes a login that had to enrol a second factor first (the organisation requires
+    /// one): the enrolment token and the app's first code; the tokens and the recovery codes.
+    pub async fn complete_enrolment(&self, token: &str, code: &str, client: ClientInfo) -> Result<(Grant, Vec<String>)> {
+        let challenge = self.mfa.live_challenge(token, API_FLOW, mfa::Purpose::Enroll).await?;
+        let (user, codes, methods) = self.enrolment_step(&challenge, code, &client).await?;
+        let org = org_for_login(&self.db, &user, challenge.organization.as_deref()).await?;
+        let context = (*self.authn.current(user.id, org.id).await?).clone();
+        let mut change = self.changes.begin().await?;
+        let actor = Actor::user(user.id, &user.email, client.ip.clone());
+        change.audit(Audit::new(&actor, "login").org(org.id));
+        let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+        let grant = self
+            .start_session(&mut change, context, SessionStart::api(client, &methods))
+            .await?;
+        change.commit().await?;
+        Ok((grant, codes))
+    }
+
+    /// Confirms the authenticator app an enrolment challenge's user enrolled, counted by the
+    /// throttle, and spends the challenge: the user, the recovery codes (shown once) and the
+    /// login's methods with the new factor's.
+    pub async fn enrolment_step(
+        &self,
+        challenge: &mfa::Challenge,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(User, Vec<String>, Vec<String>)> {
+        let user = store::users::find(&self.db, challenge.user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or(mfa::CHALLENGE_NOT_FOUND)?;
+        let subject = Subject::Account(user.id);
+        self.throttle.start(subject, self.changes.now()).await?;
+        let actor = Actor::user(user.id, &user.email, client.ip.clone());
+        let mut change = self.changes.begin().await?;
+        let codes = match self.mfa.confirm_totp(&mut change, &user, code, &actor).await {
+            Ok(codes) => codes,
+            Err(e) => {
+                drop(change);
+                self.changes
+                    .record([Audit::new(&actor, "login.mfa").outcome("failure")])
+                    .await?;
+                return Err(e);
+            }
+        };
+        self.mfa.spend(&change, challenge).await?;
+        change.commit().await?;
+        self.throttle.succeeded(subject).await?;
+        Ok((user, codes, with_second_factor(&challenge.methods, "otp")))
+    }
+
+    /// Checks the factor of a challenge's user, counted by the throttle: the user, the mail a
+    /// recovery code sends, and the login's methods with the factor's (`pwd otp mfa`).
+    pub async fn second_step(
+        &self,
+        challenge: &mfa::Challenge,
+        factor: &Factor,
+        client: &ClientInfo,
+    ) -> Result<(User, Option<crate::mail::Mail>, Vec<String>)> {
+        let user = store::users::find(&self.db, challenge.user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or(mfa::CHALLENGE_NOT_FOUND)?;
+        let subject = Subject::Account(user.id);
+        self.throttle.start(subject, self.changes.now()).await?;
+        let actor = Actor::user(user.id, &user.email, client.ip.clone());
+        let mut change = self.changes.begin().await?;
+        let mail = match self.mfa.check(&mut change, &user, factor, &actor).await {
+            Ok(mail) => mail,
+            Err(e) => {
+                drop(change);
+                self.changes
+                    .record([Audit::new(&actor, "login.mfa").outcome("failure")])
+                    .await?;
+                self.metrics.login("invalid_second_factor");
+                return Err(e);
+            }
+        };
+        change.commit().await?;
+        self.throttle.succeeded(subject).await?;
+        Ok((user, mail, with_second_factor(&challenge.methods, factor.method())))
+    }
+
+    /// The second factors, for the hosted pages (which ask for them in HTML).
+    pub fn mfa(&self) -> &mfa::MfaService {
+        &self.mfa
+    }
+
     /// Checks a login name and password (every password login goes through here, the hosted
     /// login page's too): failures look the same, cost one hash, are audited and counted
     /// (`guildhall_logins_total` by outcome).
-    pub async fn check_password(&self, input: Login, client: &ClientInfo) -> Result<User> {
+    pub async fn check_password(&self, input: Login, client: &ClientInfo) -> Result<Checked> {
         let result = self.verify_password(input, client).await;
         self.metrics.login(match &result {
             Ok(_) => "success",
@@ -78,10 +229,18 @@ impl AuthService {
             Err(ServiceError::Overloaded) => "overloaded",
             Err(_) => "error",
         });
-        result
+        let (user, locked) = result?;
+        let second_factor = self.mfa.status(user.id).await?.any();
+        if second_factor {
+            self.throttle.forgive(Subject::Account(user.id), locked).await?;
+        } else {
+            self.throttle.succeeded(Subject::Account(user.id)).await?;
+        }
+        Ok(Checked { user, second_factor })
     }
 
-    async fn verify_password(&self, input: Login, client: &ClientInfo) -> Result<User> {
+    /// The account, and whether this attempt started a lock of it (`throttle::start`).
+    async fn verify_password(&self, input: Login, client: &ClientInfo) -> Result<(User, bool)> {
         let login = input.login;
         let (user, hash) = match store::users::find_credentials(&self.db, &login).await? {
             Some((user, hash)) => (Some(user), hash),
@@ -113,15 +272,16 @@ impl AuthService {
                 return Err(ServiceError::InvalidCredentials);
             }
         };
-        self.throttle.succeeded(subject).await?;
         if self.config.consent.require_email_verification && !user.email_verified {
+            // The password was right: the attempt is no failure (but forgets none before it).
+            self.throttle.forgive(subject, locks).await?;
             // After the password: only someone who knows it learns the address is unproven.
             let actor = Actor::user(user.id, &user.email, client.ip.clone());
             let refused = Audit::new(&actor, "login").outcome("email_not_verified");
             self.changes.record([refused]).await?;
             return Err(EMAIL_NOT_VERIFIED);
         }
-        Ok(user)
+        Ok((user, locks))
     }
 
     /// A user changes their own password: the current one is checked (and counted like a

@@ -10,13 +10,14 @@ mod register;
 mod sessions;
 pub mod throttle;
 
-pub use login::Login;
+pub use login::{Checked, Login};
 pub use register::Registration;
 pub use sessions::SessionStart;
 
 use super::authn::Authenticator;
 use super::change::Changes;
 use super::consent::verification::EmailVerification;
+use super::mfa::MfaService;
 use crate::config::Config;
 use crate::crypto::password::Hasher;
 use crate::metrics::Metrics;
@@ -50,6 +51,8 @@ pub struct AuthService {
     verification: Arc<EmailVerification>,
     /// Logins by outcome.
     metrics: Arc<Metrics>,
+    /// Second factors: a login of an account with one takes two steps.
+    mfa: Arc<MfaService>,
 }
 
 /// What the auth service is made of.
@@ -62,6 +65,7 @@ pub struct Parts {
     pub config: Arc<Config>,
     pub verification: Arc<EmailVerification>,
     pub metrics: Arc<Metrics>,
+    pub mfa: Arc<MfaService>,
 }
 
 impl AuthService {
@@ -76,6 +80,7 @@ impl AuthService {
             hasher: parts.hasher,
             config: parts.config,
             verification: parts.verification,
+            mfa: parts.mfa,
         }
     }
 

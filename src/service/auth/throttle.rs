@@ -155,6 +155,44 @@ impl LoginThrottle {
             .map_err(ServiceError::TooManyAttempts)
     }
 
+    /// The attempt that just started was right but the login is not over (a second factor is
+    /// due): it no longer counts, and the failures before it stay (so a known password does not
+    /// buy unlimited guesses at the second factor).
+    /// `locked`: whether this attempt started a lock (`start`'s answer), which goes with it.
+    pub async fn forgive(&self, subject: Subject<'_>, locked: bool) -> Result<()> {
+        if self.policy.is_none() {
+            return Ok(());
+        }
+        let key = subject.key();
+        let less = move |f: Failures| Failures {
+            count: f.count.saturating_sub(1),
+            locked_until: f.locked_until.filter(|_| !locked),
+            ..f
+        };
+        let one_less = |before: Option<Failures>| {
+            Ok::<_, std::convert::Infallible>(match before {
+                Some(f) => less(f),
+                None => Failures {
+                    count: 0,
+                    last: DateTime::UNIX_EPOCH,
+                    locked_until: None,
+                },
+            })
+        };
+        match &self.counters {
+            Counters::Memory(names) => {
+                let mut names = names.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(failures) = names.get_mut(&key) {
+                    *failures = less(*failures);
+                }
+            }
+            Counters::Shared(db) => {
+                let _ = store::throttle::count(db, &hex(&key), one_less).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// A successful login forgets the subject's failures.
     pub async fn succeeded(&self, subject: Subject<'_>) -> Result<()> {
         if self.policy.is_none() {

@@ -15,7 +15,7 @@ use super::oidc::external::ExternalTokens;
 use super::{Result, ServiceError};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
-use crate::model::{MembershipContext, ServiceAccount};
+use crate::model::{AuthMethods, MembershipContext, ServiceAccount};
 use crate::store::{self, Db};
 use crate::token::verify::LEEWAY_SECONDS;
 use crate::token::{AccessClaims, KeyStore, Verifier, VerifyError};
@@ -31,6 +31,8 @@ pub enum Subject {
     User {
         user_id: Uuid,
         session_id: Uuid,
+        /// How the user authenticated (the token's `amr`).
+        methods: AuthMethods,
     },
     Service {
         account_id: Uuid,
@@ -61,7 +63,7 @@ pub enum Credential<'a> {
 }
 
 /// `/auth/validate`'s answer: the user's current context, or the stable reason for refusing.
-pub type Verdict = std::result::Result<Arc<MembershipContext>, &'static str>;
+pub type Verdict = std::result::Result<(Arc<MembershipContext>, AuthMethods), &'static str>;
 
 /// An active token as introspection reports it (RFC 7662).
 pub struct Introspected {
@@ -193,6 +195,7 @@ impl Authenticator {
             (false, Some(sid)) => Subject::User {
                 user_id: verified.sub,
                 session_id: sid,
+                methods: verified.methods,
             },
             (false, None) => return Err(VerifyError::Malformed.into()),
         };
@@ -219,7 +222,7 @@ impl Authenticator {
         if let Credential::Bearer(token) = credential
             && let Some(verdict) = self.external(token).await?
         {
-            return verdict.map_err(ServiceError::ExternalTokenRefused);
+            return verdict.map(|(c, _)| c).map_err(ServiceError::ExternalTokenRefused);
         }
         Err(refused)
     }
@@ -229,7 +232,10 @@ impl Authenticator {
         match credential {
             Credential::Bearer(token) => {
                 let principal = self.principal(token).await?;
-                let Subject::User { user_id, session_id } = principal.subject else {
+                let Subject::User {
+                    user_id, session_id, ..
+                } = principal.subject
+                else {
                     return Err(ServiceError::Forbidden(
                         "user_token_required",
                         "this route needs a user's token",
@@ -260,9 +266,12 @@ impl Authenticator {
     async fn verdict(&self, token: &str) -> Result<Verdict> {
         let verdict = match self.principal(token).await {
             Ok(Principal {
-                subject: Subject::User { user_id, .. },
+                subject: Subject::User { user_id, methods, .. },
                 org_id,
-            }) => return Ok(self.context(user_id, org_id).await?.map_err(|d| d.code())),
+            }) => {
+                let context = self.context(user_id, org_id).await?.map_err(|d| d.code());
+                return Ok(context.map(|c| (c, methods)));
+            }
             Ok(_) => return Ok(Err("not_a_user_token")),
             Err(ServiceError::InvalidToken(reason)) => Err(reason.code()),
             Err(e) => return Err(e),
@@ -372,7 +381,8 @@ impl Authenticator {
         let verdict = self
             .context(identified.user_id, identified.org_id)
             .await?
-            .map_err(|d| d.code());
+            .map_err(|d| d.code())
+            .map(|c| (c, AuthMethods::default()));
         if verdict.is_err() {
             // The account may have gone; look the subject up again next time.
             external.forget(&identified.subject);

@@ -155,6 +155,20 @@ pub enum Event {
         webhook: Webhook,
         reason: String,
     },
+    /// A second factor was enrolled (`method`: `totp`).
+    MfaEnrolled {
+        user: Uuid,
+        method: &'static str,
+    },
+    MfaRemoved {
+        user: Uuid,
+        method: &'static str,
+    },
+    /// An admin removed every second factor of the user (`by`).
+    MfaReset {
+        user: Uuid,
+        by: Option<Uuid>,
+    },
 }
 
 impl Event {
@@ -249,6 +263,9 @@ impl Event {
             Self::WebhookUpdated { after, .. } => ("webhook", after.id, "updated", "WebhookUpdated"),
             Self::WebhookDeleted { webhook } => ("webhook", webhook.id, "deleted", "WebhookDeleted"),
             Self::WebhookDisabled { webhook, .. } => ("webhook", webhook.id, "disabled", "WebhookDisabled"),
+            Self::MfaEnrolled { user, .. } => ("user", *user, "mfa.enrolled", "MfaEnrolled"),
+            Self::MfaRemoved { user, .. } => ("user", *user, "mfa.removed", "MfaRemoved"),
+            Self::MfaReset { user, .. } => ("user", *user, "mfa.reset", "MfaReset"),
         }
     }
 
@@ -329,6 +346,10 @@ impl Event {
                 data["reason"] = json!(reason);
                 data
             }
+            Self::MfaEnrolled { user, method } | Self::MfaRemoved { user, method } => {
+                json!({"user_id": user, "method": method})
+            }
+            Self::MfaReset { user, by } => json!({"user_id": user, "reset_by": by}),
         }
     }
 }

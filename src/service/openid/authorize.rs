@@ -6,6 +6,8 @@
 //! An unknown client or an unregistered redirect URI is an error page and never a redirect
 //! (RFC 6749 §4.1.2.1, RFC 9700 §4.11); every other error goes back to the client's redirect URI
 //! with `error`, `state` and `iss`.
+mod factors;
+
 use super::browser::CookieChange;
 use super::grants::CodeGrant;
 use super::{CODE_TTL_SECONDS, OpenIdProvider, REQUEST_TTL_MINUTES};
@@ -86,6 +88,9 @@ struct Pending {
     /// A device authorization (RFC 8628) this request approves: its device code's digest.
     #[serde(default)]
     device: Option<String>,
+    /// `acr_values` asked for a second factor (`urn:guildhall:acr:mfa`): a step-up.
+    #[serde(default)]
+    wants_mfa: bool,
 }
 
 impl Pending {
@@ -122,6 +127,26 @@ pub struct LoginView {
 }
 
 #[derive(Debug, Clone)]
+pub struct SecondFactorView {
+    pub handle: String,
+    pub branding: Branding,
+    /// The challenge the password step (or a session without a second factor) left.
+    pub mfa_token: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnrolView {
+    pub handle: String,
+    pub branding: Branding,
+    pub mfa_token: String,
+    /// The secret in base32, and the `otpauth://` URI as an SVG QR code.
+    pub secret: String,
+    pub qr_svg: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
 pub struct OrgChoice {
     pub slug: String,
     pub name: String,
@@ -153,6 +178,16 @@ pub enum Step {
         orgs: Vec<OrgChoice>,
     },
     Consent(ConsentView),
+    /// A second factor for the login (`factors`).
+    SecondFactor(SecondFactorView),
+    /// The organisation requires a second factor the account lacks: enrol an authenticator app.
+    EnrolFactor(EnrolView),
+    /// A new factor's recovery codes, shown once, and a button to go on.
+    RecoveryCodes {
+        handle: String,
+        branding: Branding,
+        codes: Vec<String>,
+    },
     /// Back to the client: a code or an error.
     Respond {
         redirect_uri: String,
@@ -291,6 +326,7 @@ impl OpenIdProvider {
             fresh_login: false,
             consented: false,
             device: None,
+            wants_mfa: false,
         };
         match q.response_mode.as_deref() {
             None | Some("query") => {}
@@ -386,6 +422,10 @@ impl OpenIdProvider {
         }
         pending.fresh_login = prompt.iter().any(|p| p == "login");
         pending.prompt = prompt;
+        pending.wants_mfa = q
+            .acr_values
+            .as_deref()
+            .is_some_and(|v| v.split_whitespace().any(|a| a == crate::model::ACR_MFA));
         if let Some(raw) = q.max_age.as_deref() {
             match raw.parse::<i64>() {
                 Ok(age) if age >= 0 => pending.max_age = Some(age),
@@ -544,6 +584,9 @@ impl OpenIdProvider {
                 return Ok(self.respond_error(&pending, "access_denied", "the account or organisation is not active"));
             }
         }
+        if let Some(step) = self.second_factor_due(handle, &pending, &app, org_id, &browser).await? {
+            return Ok(step);
+        }
         let needs_consent = if pending.consented {
             false
         } else if pending.device.is_some() {
@@ -701,8 +744,8 @@ impl OpenIdProvider {
                 return Ok(view.into());
             }
         };
-        let user = match self.auth.check_password(input, &client).await {
-            Ok(user) => user,
+        let checked = match self.auth.check_password(input, &client).await {
+            Ok(checked) => checked,
             Err(e) => {
                 let message = match e {
                     ServiceError::InvalidCredentials => "Incorrect email/username or password.".to_owned(),
@@ -722,6 +765,11 @@ impl OpenIdProvider {
                 return Ok(view.into());
             }
         };
+        let user = checked.user;
+        if checked.second_factor {
+            // No browser session before the second factor.
+            return Ok(self.ask_second_factor(handle, &app, user.id, &["pwd".to_owned()]).await?.into());
+        }
         let previous = self.browser_session(browser).await?;
         let (session, cookie) = self
             .start_browser_session(user.id, &["pwd"], previous.as_ref(), client.ip)
@@ -949,6 +997,7 @@ impl OpenIdProvider {
             fresh_login: false,
             consented: false,
             device: Some(device_digest),
+            wants_mfa: false,
         };
         let handle = crypto::random_token().map_err(no_randomness)?;
         let now = self.changes.now();

@@ -70,14 +70,6 @@ pub struct TokenAnswer {
 /// Userinfo's claims (OIDC Core §5.3.2).
 pub type UserInfo = Map<String, Value>;
 
-/// `acr` from the methods a login used.
-pub(super) fn acr_for(methods: &[String]) -> &'static str {
-    if methods.iter().any(|m| m == "mfa") {
-        "urn:guildhall:acr:mfa"
-    } else {
-        "urn:guildhall:acr:1fa"
-    }
-}
 
 fn pkce_matches(challenge: &str, verifier: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
@@ -283,7 +275,7 @@ impl OpenIdProvider {
             iat: now,
             auth_time: session.auth.time.map(|t| t.timestamp()),
             nonce,
-            acr: Some(acr_for(&session.auth.methods).to_owned()),
+            acr: Some(session.auth.acr().to_owned()),
             amr: session.auth.methods.clone(),
             sid: session.browser_session_id.unwrap_or(session.id),
             at_hash: Some(id_token::at_hash(key.algorithm, access_token)),

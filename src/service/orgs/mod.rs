@@ -76,6 +76,7 @@ impl OrgService {
         name: Option<DisplayName>,
         active: Option<bool>,
         logo_url: Option<Option<String>>,
+        require_mfa: Option<bool>,
     ) -> Result<Organisation> {
         let admin = caller.admin_of(id.uuid())?;
         if active.is_some() && !admin.is_superuser() {
@@ -87,7 +88,13 @@ impl OrgService {
         let before = store::orgs::find(&self.db, id.uuid()).await?.ok_or(ORG_NOT_FOUND)?;
         let mut change = self.changes.begin().await?;
         let name = name.map(DisplayName::into_inner);
-        let org = store::orgs::update(change.tx(), id.uuid(), name, active, logo_url, change.now()).await?;
+        let changes = store::orgs::OrgUpdate {
+            name,
+            active,
+            logo_url,
+            require_mfa,
+        };
+        let org = store::orgs::update(change.tx(), id.uuid(), changes, change.now()).await?;
         change.event(
             org.id,
             Event::OrganizationUpdated {

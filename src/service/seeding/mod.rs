@@ -189,8 +189,12 @@ impl Run<'_> {
                 let org = if doc.active && doc.logo_url.is_none() {
                     org
                 } else {
-                    let logo = Some(doc.logo_url.clone());
-                    store::orgs::update(tx, org.id, None, Some(doc.active), logo, now).await?
+                    let changes = store::orgs::OrgUpdate {
+                        active: Some(doc.active),
+                        logo_url: Some(doc.logo_url.clone()),
+                        ..Default::default()
+                    };
+                    store::orgs::update(tx, org.id, changes, now).await?
                 };
                 self.change
                     .event(org.id, Event::OrganizationCreated { org: org.clone() });
@@ -198,8 +202,13 @@ impl Run<'_> {
                 org
             }
             Some(org) if org.name != doc.name || org.active != doc.active || org.logo_url != doc.logo_url => {
-                let (name, logo) = (Some(doc.name.clone()), Some(doc.logo_url.clone()));
-                let updated = store::orgs::update(tx, org.id, name, Some(doc.active), logo, now).await?;
+                let changes = store::orgs::OrgUpdate {
+                    name: Some(doc.name.clone()),
+                    active: Some(doc.active),
+                    logo_url: Some(doc.logo_url.clone()),
+                    require_mfa: None,
+                };
+                let updated = store::orgs::update(tx, org.id, changes, now).await?;
                 self.change.org_changed(org.id);
                 self.change.event(
                     org.id,

@@ -52,6 +52,8 @@ fn keeps_what_authenticating_needs() {
     user["sub"] = json!(sub);
     user["sid"] = json!(sid);
     user["org"]["id"] = json!(org);
+    // Unknown method names are dropped; the known ones are kept as a set.
+    user["amr"] = json!(["pwd", "otp", "mfa", "retina"]);
     let token = sign(&ring, Verifier::header(&ring), &user);
     let expected = Verified {
         sub,
@@ -60,6 +62,7 @@ fn keeps_what_authenticating_needs() {
         exp: NOW + 60,
         service: false,
         resource: false,
+        methods: crate::model::AuthMethods::from_names(["mfa", "pwd", "otp"]),
     };
     assert_eq!(verifier().verify(&ring, &token, NOW), Ok(expected));
 

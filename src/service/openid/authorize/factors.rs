@@ -1,0 +1,254 @@
+//! Second factors on the hosted pages, the same steps as the API's (`service::mfa`): a password
+//! login of an account with a factor starts no browser session before the factor is right; a
+//! browser session without one (an external provider's login, or one from before enrolment) is
+//! stepped up when the account has a factor, the request's `acr_values` asks for
+//! `urn:guildhall:acr:mfa`, or the organisation requires one. Without a factor (organisation
+//! policy, or `acr_values`), the user enrols an authenticator app on the page (QR code), sees the
+//! recovery codes once, and goes on. Each challenge belongs to its login request (`hosted:<digest of the
+//! request's handle>`): a token of the API or of another request is refused.
+use super::{Answer, EnrolView, OpenIdProvider, Pending, SecondFactorView, Step};
+use crate::crypto;
+use crate::model::{Application, BrowserSession, ClientInfo};
+use crate::service::mfa::{Factor, Purpose};
+use crate::service::openid::browser::CookieChange;
+use crate::service::{Result, ServiceError};
+use crate::store;
+use uuid::Uuid;
+
+const EXPIRED_LOGIN: &str = "The login took too long or was already finished; log in again.";
+
+/// The challenges' flow of one hosted login request.
+fn hosted_flow(handle: &str) -> String {
+    format!("hosted:{}", crypto::token_digest(handle))
+}
+
+/// What a typed code is: six digits are the app's, anything else a recovery code.
+fn factor_of(code: &str) -> Factor {
+    let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Factor::Totp(digits)
+    } else {
+        Factor::Recovery(code.to_owned())
+    }
+}
+
+fn message(e: &ServiceError) -> Option<String> {
+    match e {
+        ServiceError::Unauthorized("invalid_mfa_code", _) => Some("That code is not right, or was already used. Try the next one.".into()),
+        ServiceError::TooManyAttempts(wait) => Some(format!(
+            "Too many failed attempts for this account; try again in {wait} seconds."
+        )),
+        ServiceError::Overloaded => Some("The server is busy; try again in a few seconds.".into()),
+        _ => None,
+    }
+}
+
+impl OpenIdProvider {
+    /// The page asking for a second factor, with a new challenge for this request.
+    pub(super) async fn ask_second_factor(
+        &self,
+        handle: &str,
+        app: &Application,
+        user_id: Uuid,
+        methods: &[String],
+    ) -> Result<Step> {
+        let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+        let token = self
+            .auth
+            .mfa()
+            .challenge(user_id, Purpose::Verify, &hosted_flow(handle), None, &methods)
+            .await?;
+        Ok(Step::SecondFactor(SecondFactorView {
+            handle: handle.to_owned(),
+            branding: self.branding(app).await?,
+            mfa_token: token,
+            error: None,
+        }))
+    }
+
+    /// Whether the browser session must be stepped up before the request goes on: the page to
+    /// show, or `None`.
+    pub(super) async fn second_factor_due(
+        &self,
+        handle: &str,
+        pending: &Pending,
+        app: &Application,
+        org_id: Uuid,
+        browser: &BrowserSession,
+    ) -> Result<Option<Step>> {
+        if browser.amr.iter().any(|m| m == "mfa") {
+            return Ok(None);
+        }
+        let status = self.auth.mfa().status(browser.user_id).await?;
+        let required = store::orgs::find(&self.db, org_id)
+            .await?
+            .is_some_and(|o| o.require_mfa);
+        if !status.any() && !required && !pending.wants_mfa {
+            return Ok(None);
+        }
+        if pending.prompts("none") {
+            return Ok(Some(self.respond_error(
+                pending,
+                "interaction_required",
+                "the login needs a second factor",
+            )));
+        }
+        if status.any() {
+            return Ok(Some(self.ask_second_factor(handle, app, browser.user_id, &browser.amr).await?));
+        }
+        let methods: Vec<&str> = browser.amr.iter().map(String::as_str).collect();
+        let token = self
+            .auth
+            .mfa()
+            .challenge(browser.user_id, Purpose::Enroll, &hosted_flow(handle), None, &methods)
+            .await?;
+        Ok(Some(self.enrol_view(handle, app, browser.user_id, token, None).await?))
+    }
+
+    async fn enrol_view(
+        &self,
+        handle: &str,
+        app: &Application,
+        user_id: Uuid,
+        token: String,
+        error: Option<String>,
+    ) -> Result<Step> {
+        let mfa = self.auth.mfa();
+        let enrolment = match mfa.enrolment_in_progress(user_id).await? {
+            Some(e) => e,
+            None => mfa.enroll_totp(user_id).await?,
+        };
+        Ok(Step::EnrolFactor(EnrolView {
+            handle: handle.to_owned(),
+            branding: self.branding(app).await?,
+            mfa_token: token,
+            secret: enrolment.secret,
+            qr_svg: enrolment.qr_svg,
+            error,
+        }))
+    }
+
+    /// The second-factor form: a right code starts the browser session (with `otp` and `mfa`)
+    /// and the request goes on; a wrong one shows the form again.
+    pub async fn second_factor(
+        &self,
+        handle: &str,
+        mfa_token: &str,
+        code: &str,
+        browser: Option<&str>,
+        client: ClientInfo,
+    ) -> Result<Answer> {
+        let (pending, org_id) = match self.resume(handle).await? {
+            Ok(found) => found,
+            Err(step) => return Ok(step.into()),
+        };
+        let Some(app) = self.app(&pending.client_id).await? else {
+            return Ok(super::error_page("Unknown application", "The application is no longer registered.").into());
+        };
+        let mfa = self.auth.mfa();
+        let challenge = match mfa.live_challenge(mfa_token, &hosted_flow(handle), Purpose::Verify).await {
+            Ok(c) => c,
+            Err(ServiceError::Unauthorized("invalid_mfa_token", _)) => {
+                return Ok(self.login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into())).await?.into());
+            }
+            Err(e) => return Err(e),
+        };
+        let factor = factor_of(code);
+        let (user, mail, methods) = match self.auth.second_step(&challenge, &factor, &client).await {
+            Ok(done) => done,
+            Err(e) => {
+                let Some(error) = message(&e) else { return Err(e) };
+                return Ok(Step::SecondFactor(SecondFactorView {
+                    handle: handle.to_owned(),
+                    branding: self.branding(&app).await?,
+                    mfa_token: mfa_token.to_owned(),
+                    error: Some(error),
+                })
+                .into());
+            }
+        };
+        let change = self.changes.begin().await?;
+        if mfa.spend(&change, &challenge).await.is_err() {
+            return Ok(self.login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into())).await?.into());
+        }
+        change.commit().await?;
+        if let Some(mail) = mail {
+            mfa.send(mail);
+        }
+        let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+        let previous = self.browser_session(browser).await?;
+        let (session, cookie) = self
+            .start_browser_session(user.id, &methods, previous.as_ref(), client.ip)
+            .await?;
+        let pending = self.logged_in(handle, pending, org_id).await?;
+        let step = self.advance(handle, pending, org_id, Some(session)).await?;
+        Ok(Answer {
+            step,
+            cookie: CookieChange::Set(cookie),
+        })
+    }
+
+    /// The enrolment form: the app's first code confirms it; the browser session starts with
+    /// `otp` and `mfa` and the recovery codes are shown once.
+    pub async fn enrol_factor(
+        &self,
+        handle: &str,
+        mfa_token: &str,
+        code: &str,
+        browser: Option<&str>,
+        client: ClientInfo,
+    ) -> Result<Answer> {
+        let (pending, _) = match self.resume(handle).await? {
+            Ok(found) => found,
+            Err(step) => return Ok(step.into()),
+        };
+        let Some(app) = self.app(&pending.client_id).await? else {
+            return Ok(super::error_page("Unknown application", "The application is no longer registered.").into());
+        };
+        let challenge = match self
+            .auth
+            .mfa()
+            .live_challenge(mfa_token, &hosted_flow(handle), Purpose::Enroll)
+            .await
+        {
+            Ok(c) => c,
+            Err(ServiceError::Unauthorized("invalid_mfa_token", _)) => {
+                return Ok(self.login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into())).await?.into());
+            }
+            Err(e) => return Err(e),
+        };
+        let (user, codes, methods) = match self.auth.enrolment_step(&challenge, code.trim(), &client).await {
+            Ok(done) => done,
+            Err(e) => {
+                let Some(error) = message(&e) else { return Err(e) };
+                let step = self
+                    .enrol_view(handle, &app, challenge.user_id, mfa_token.to_owned(), Some(error))
+                    .await?;
+                return Ok(step.into());
+            }
+        };
+        let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+        let previous = self.browser_session(browser).await?;
+        let (_, cookie) = self
+            .start_browser_session(user.id, &methods, previous.as_ref(), client.ip)
+            .await?;
+        Ok(Answer {
+            step: Step::RecoveryCodes {
+                handle: handle.to_owned(),
+                branding: self.branding(&app).await?,
+                codes,
+            },
+            cookie: CookieChange::Set(cookie),
+        })
+    }
+
+    /// "Continue" after the recovery codes: the request goes on with the browser session.
+    pub async fn resume_request(&self, handle: &str, browser: Option<&str>) -> Result<Step> {
+        let (pending, org_id) = match self.resume(handle).await? {
+            Ok(found) => found,
+            Err(step) => return Ok(step),
+        };
+        let session = self.browser_session(browser).await?;
+        self.advance(handle, pending, org_id, session).await
+    }
+}
