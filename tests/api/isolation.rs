@@ -129,6 +129,8 @@ async fn every_id_taking_route_hides_other_organisations() {
             Some(json!({"roles": ["admin"]})),
         ),
         ("DELETE", format!("/orgs/{}/members/{u}", a.org.id), None),
+        ("DELETE", format!("/orgs/{o}/members/{u}/mfa"), None),
+        ("DELETE", format!("/orgs/{}/members/{u}/mfa", a.org.id), None),
         ("GET", format!("/orgs/{o}/roles"), None),
         ("POST", format!("/orgs/{o}/roles"), Some(json!({"key": "sneaky"}))),
         (
