@@ -128,7 +128,11 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(MfaChallenges::ExpiresAt))
                     .col(timestamp_with_time_zone_null(MfaChallenges::UsedAt))
                     .col(timestamp_with_time_zone(MfaChallenges::CreatedAt))
-                    .foreign_key(&mut user_fk("fk_mfa_challenges_user", MfaChallenges::Table, MfaChallenges::UserId))
+                    .foreign_key(&mut user_fk(
+                        "fk_mfa_challenges_user",
+                        MfaChallenges::Table,
+                        MfaChallenges::UserId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -144,7 +148,11 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [MfaChallenges::Table.into_iden(), MfaRecoveryCodes::Table.into_iden(), MfaTotp::Table.into_iden()] {
+        for table in [
+            MfaChallenges::Table.into_iden(),
+            MfaRecoveryCodes::Table.into_iden(),
+            MfaTotp::Table.into_iden(),
+        ] {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         manager

@@ -8,7 +8,9 @@
 //! the combinations of fields bodies accept (`schema::combinations`) and the configured password
 //! policy — so that the description and the server agree (`tests/schema/run.sh` checks).
 use super::compat::{cl, daarion, edd};
-use super::{activity, apps, auth, domains, dto, error, meta, metrics, mfa, oidc, orgs, password, providers, roles, seed};
+use super::{
+    activity, apps, auth, domains, dto, error, meta, metrics, mfa, oidc, orgs, password, providers, roles, seed,
+};
 use super::{email_domains, invitations, schema, service_accounts, teams, users, verification, webhooks};
 use crate::config::PasswordPolicy;
 use serde_json::{Map, Value, json};

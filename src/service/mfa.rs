@@ -20,11 +20,11 @@ use crate::crypto::{self, seal::Sealer};
 use crate::mail::{Mail, SharedMailer};
 use crate::model::{OrgId, User, UserId};
 use crate::service::authz::Caller;
-use crate::service::orgs::owners;
 use crate::service::change::{Actor, Audit, Change, Changes, Event, SessionsOf};
+use crate::service::orgs::owners;
 use crate::service::{Result, ServiceError, no_randomness};
-use crate::store::{self, Db};
 pub use crate::store::mfa::Challenge;
+use crate::store::{self, Db};
 use chrono::Duration;
 use secrecy::ExposeSecret;
 use std::sync::Arc;
@@ -40,8 +40,10 @@ pub const CHALLENGE_TTL: Duration = Duration::minutes(5);
 pub const RECOVERY_CODES: usize = 10;
 /// What the password step of an account with a second factor answers when the token is unknown,
 /// spent, expired, or of another flow.
-pub const CHALLENGE_NOT_FOUND: ServiceError =
-    ServiceError::Unauthorized("invalid_mfa_token", "the mfa_token is unknown, expired or already used; log in again");
+pub const CHALLENGE_NOT_FOUND: ServiceError = ServiceError::Unauthorized(
+    "invalid_mfa_token",
+    "the mfa_token is unknown, expired or already used; log in again",
+);
 /// A second factor that is not right (counted toward the account's lockout).
 pub const WRONG_FACTOR: ServiceError =
     ServiceError::Unauthorized("invalid_mfa_code", "the code is not right, or was already used");
@@ -217,7 +219,13 @@ impl MfaService {
 
     /// Confirms the app enrolled last with its first code, inside `change`; the new recovery
     /// codes (shown once).
-    pub async fn confirm_totp(&self, change: &mut Change, user: &User, code: &str, actor: &Actor) -> Result<Vec<String>> {
+    pub async fn confirm_totp(
+        &self,
+        change: &mut Change,
+        user: &User,
+        code: &str,
+        actor: &Actor,
+    ) -> Result<Vec<String>> {
         let Some(stored) = store::mfa::totp(change.tx(), &self.sealer, user.id).await? else {
             return Err(ServiceError::Conflict(
                 "totp_not_started",
@@ -225,7 +233,10 @@ impl MfaService {
             ));
         };
         if stored.confirmed_at.is_some() {
-            return Err(ServiceError::Conflict("totp_already_enrolled", "the authenticator app is already confirmed"));
+            return Err(ServiceError::Conflict(
+                "totp_already_enrolled",
+                "the authenticator app is already confirmed",
+            ));
         }
         let step = self.matching_step(stored.secret.expose_secret(), &user.email, code, change)?;
         if !store::mfa::accept_step(change.tx(), user.id, step).await?
@@ -234,15 +245,31 @@ impl MfaService {
             return Err(WRONG_FACTOR);
         }
         let codes = self.new_recovery_codes(change, user.id).await?;
-        change.audit(Audit::new(actor, "mfa.enroll").target("user", user.id).detail(serde_json::json!({"method": "totp"})));
-        change.event(user.default_org_id, Event::MfaEnrolled { user: user.id, method: "totp" });
+        change.audit(
+            Audit::new(actor, "mfa.enroll")
+                .target("user", user.id)
+                .detail(serde_json::json!({"method": "totp"})),
+        );
+        change.event(
+            user.default_org_id,
+            Event::MfaEnrolled {
+                user: user.id,
+                method: "totp",
+            },
+        );
         change.user_changed(user.id);
         Ok(codes)
     }
 
     /// Checks a second factor of `user` inside `change`: the code is claimed (never accepted
     /// again); a recovery code is spent, audited and mailed about after the change commits.
-    pub async fn check(&self, change: &mut Change, user: &User, factor: &Factor, actor: &Actor) -> Result<Option<Mail>> {
+    pub async fn check(
+        &self,
+        change: &mut Change,
+        user: &User,
+        factor: &Factor,
+        actor: &Actor,
+    ) -> Result<Option<Mail>> {
         match factor {
             Factor::Totp(code) => {
                 let Some(stored) = store::mfa::totp(change.tx(), &self.sealer, user.id).await? else {
@@ -304,7 +331,13 @@ impl MfaService {
                 .target("user", user.id)
                 .detail(serde_json::json!({"method": "totp"})),
         );
-        change.event(user.default_org_id, Event::MfaRemoved { user: user.id, method: "totp" });
+        change.event(
+            user.default_org_id,
+            Event::MfaRemoved {
+                user: user.id,
+                method: "totp",
+            },
+        );
         change.user_changed(user.id);
         change.commit().await?;
         if let Some(mail) = mail {
@@ -334,7 +367,13 @@ impl MfaService {
                 .target("user", user)
                 .detail(serde_json::json!({"had_factors": had || codes > 0})),
         );
-        change.event(org, Event::MfaReset { user, by: Some(caller.user_id) });
+        change.event(
+            org,
+            Event::MfaReset {
+                user,
+                by: Some(caller.user_id),
+            },
+        );
         change.user_changed(user);
         change.commit().await
     }
@@ -388,9 +427,18 @@ impl MfaService {
     }
 
     /// A fresh factor for changing factors: a code of the app or a recovery code.
-    async fn require_totp_factor(&self, change: &mut Change, user: &User, fresh: &Factor, actor: &Actor) -> Result<Option<Mail>> {
+    async fn require_totp_factor(
+        &self,
+        change: &mut Change,
+        user: &User,
+        fresh: &Factor,
+        actor: &Actor,
+    ) -> Result<Option<Mail>> {
         if !store::mfa::has_totp(change.tx(), user.id).await? {
-            return Err(ServiceError::Conflict("mfa_not_enrolled", "no authenticator app is enrolled"));
+            return Err(ServiceError::Conflict(
+                "mfa_not_enrolled",
+                "no authenticator app is enrolled",
+            ));
         }
         self.check(change, user, fresh, actor).await
     }
@@ -442,7 +490,13 @@ fn new_recovery_code() -> Result<String> {
     let mut bytes = [0u8; 10];
     aws_lc_rs::rand::fill(&mut bytes).map_err(no_randomness)?;
     let text = base32_lower(&bytes);
-    Ok(format!("{}-{}-{}-{}", &text[0..4], &text[4..8], &text[8..12], &text[12..16]))
+    Ok(format!(
+        "{}-{}-{}-{}",
+        &text[0..4],
+        &text[4..8],
+        &text[8..12],
+        &text[12..16]
+    ))
 }
 
 fn base32_lower(bytes: &[u8]) -> String {
@@ -503,6 +557,9 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 19);
         assert_eq!(a.matches('-').count(), 3);
-        assert_eq!(normalize_recovery_code(&a.to_uppercase().replace('-', " ")), a.replace('-', ""));
+        assert_eq!(
+            normalize_recovery_code(&a.to_uppercase().replace('-', " ")),
+            a.replace('-', "")
+        );
     }
 }

@@ -91,7 +91,12 @@ pub async fn delete_totp<C: Conn>(c: &C, user_id: Uuid) -> Result<bool> {
 }
 
 /// Replaces the user's recovery codes with these digests.
-pub async fn replace_recovery_codes<C: Conn>(c: &C, user_id: Uuid, digests: &[String], now: DateTime<Utc>) -> Result<()> {
+pub async fn replace_recovery_codes<C: Conn>(
+    c: &C,
+    user_id: Uuid,
+    digests: &[String],
+    now: DateTime<Utc>,
+) -> Result<()> {
     delete_recovery_codes(c, user_id).await?;
     let rows: Vec<mfa_recovery_code::ActiveModel> = digests
         .iter()
@@ -159,7 +164,12 @@ fn challenge(m: mfa_challenge::Model) -> Challenge {
         purpose: m.purpose,
         flow: m.flow,
         organization: m.organization,
-        methods: m.methods.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        methods: m
+            .methods
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         expires_at: m.expires_at,
     }
 }

@@ -9,7 +9,7 @@ use entity::{
     authorization_code, authorization_request, browser_session, client_assertion, consent, device_authorization,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
 impl From<browser_session::Model> for BrowserSession {
@@ -57,6 +57,16 @@ pub async fn browser_session<C: Conn>(c: &C, token_digest: &str, now: DateTime<U
         .one(c)
         .await?
         .map(BrowserSession::from))
+}
+
+/// Whether the browser session `id` is live.
+pub async fn browser_session_is_live<C: Conn>(c: &C, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+    Ok(browser_session::Entity::find_by_id(id)
+        .filter(browser_session::Column::RevokedAt.is_null())
+        .filter(browser_session::Column::ExpiresAt.gt(now))
+        .count(c)
+        .await?
+        > 0)
 }
 
 /// Ends a browser session; true if it was live.

@@ -77,10 +77,14 @@ pub async fn all<C: Conn>(c: &C) -> Result<Vec<StoredSecret>> {
         at: Location::WebhookSecret { id: m.id },
         stored: m.secret,
     });
-    let totp = mfa_totp::Entity::find().all(c).await?.into_iter().map(|m| StoredSecret {
-        at: Location::TotpSecret { user_id: m.user_id },
-        stored: m.secret,
-    });
+    let totp = mfa_totp::Entity::find()
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| StoredSecret {
+            at: Location::TotpSecret { user_id: m.user_id },
+            stored: m.secret,
+        });
     Ok(keys.chain(providers).chain(webhooks).chain(totp).collect())
 }
 

@@ -279,7 +279,7 @@ async fn private_key_jwt_assertions_are_checked_and_work_once() {
     let cases = [
         assertion(&other_key, "k1", client_id, &token_url, "jti-2", 60),
         assertion(&key, "k1", client_id, "https://someone.else/token", "jti-3", 60),
-        assertion(&key, "k1", client_id, &token_url, "jti-4", 3600),
+        assertion(&key, "k1", client_id, &token_url, "jti-4", 2 * 3600),
         assertion(&key, "k1", client_id, &token_url, "jti-5", -120),
         assertion(&key, "k1", "app_other", &token_url, "jti-6", 60),
     ];

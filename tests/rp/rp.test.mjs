@@ -425,10 +425,8 @@ describe('openid-client against guildhall', () => {
     }
   });
 
-  // Known deviations of guildhall from the specifications: checked as the specifications say,
-  // reported as TODO (they do not fail the run) until guildhall is fixed; tests/rp/README.md has
-  // the details.
-  test('RFC 7662 §2.2: introspection answers the token\'s own scope and client_id', { todo: 'guildhall bug: introspection answers scope "" (the permissions) and, for user tokens, no client_id' }, async () => {
+  // Once deviations of guildhall from the specifications (tests/rp/README.md), fixed since.
+  test('RFC 7662 §2.2: introspection answers the token\'s own scope and client_id', async () => {
     const config = await oidc.discovery(new URL(ISSUER), WEB.id, undefined, oidc.ClientSecretBasic(WEB_SECRET), insecure);
     const machine = await oidc.clientCredentialsGrant(config, { scope: 'reports:read' });
     const tokens = [machine.access_token, webUserToken].filter(Boolean);
@@ -442,7 +440,7 @@ describe('openid-client against guildhall', () => {
     }
   });
 
-  test('RFC 7009 §2.2: a revoked client_credentials access token is no longer active (or revocation says unsupported_token_type)', { todo: 'guildhall bug: 200 and the token stays active' }, async () => {
+  test('RFC 7009 §2.2: a revoked client_credentials access token is no longer active (or revocation says unsupported_token_type)', async () => {
     const config = await oidc.discovery(new URL(ISSUER), WEB.id, undefined, oidc.ClientSecretBasic(WEB_SECRET), insecure);
     const machine = await oidc.clientCredentialsGrant(config, { scope: 'reports:read' });
     try {
@@ -454,7 +452,7 @@ describe('openid-client against guildhall', () => {
     assert.equal((await oidc.tokenIntrospection(config, machine.access_token)).active, false, 'revoked with 200, still active');
   });
 
-  test('RP-Initiated Logout 1.0 §2-3: a logout POSTed from the application\'s page (another site) logs the user out', { todo: 'guildhall bug: the cross-site POST carries no SameSite=Lax session cookie; guildhall redirects back as if logged out but ends neither the OP session nor the application\'s (tokens stay valid, no back-channel logout)' }, async () => {
+  test('RP-Initiated Logout 1.0 §2-3: a logout POSTed from the application\'s page (another site) logs the user out', async () => {
     const config = await oidc.discovery(new URL(ISSUER), SPA.id, undefined, oidc.None(), insecure);
     const { context, page } = await freshBrowser();
     try {

@@ -123,25 +123,6 @@ def query(url):
     return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
 
 
-class ShortLivedPrivateKeyJWT(PrivateKeyJWT):
-    """Authlib's PrivateKeyJWT with assertions valid for one minute.
-
-    Stock PrivateKeyJWT makes `exp = iat + 3600`; guildhall accepts assertions of at most five
-    minutes (RFC 7523 §3 lets a server refuse an exp unreasonably far in the future). The
-    `claims` constructor argument cannot carry the shorter exp: Authlib adds its generated `jti`
-    to that very dict, so every later assertion would repeat the first one's jti (and be
-    refused as a replay). A fresh dict per assertion avoids both; the signing is Authlib's.
-    """
-
-    @property
-    def claims(self):
-        return {"exp": int(time.time()) + 60}
-
-    @claims.setter
-    def claims(self, value):
-        pass
-
-
 class AuthlibAgainstGuildhall(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -287,11 +268,11 @@ class AuthlibAgainstGuildhall(unittest.TestCase):
             code_challenge_method="S256",
             timeout=TIMEOUT,
         )
-        session.register_client_auth_method(ShortLivedPrivateKeyJWT(token_endpoint, headers={"kid": kid}))
+        session.register_client_auth_method(PrivateKeyJWT(token_endpoint, headers={"kid": kid}))
 
         # client_credentials.
         machine = OAuth2Session(client_id, pem, token_endpoint_auth_method="private_key_jwt", timeout=TIMEOUT)
-        machine.register_client_auth_method(ShortLivedPrivateKeyJWT(token_endpoint, headers={"kid": kid}))
+        machine.register_client_auth_method(PrivateKeyJWT(token_endpoint, headers={"kid": kid}))
         granted = machine.fetch_token(token_endpoint, grant_type="client_credentials")
         self.assertNotIn("refresh_token", granted)
         with warnings.catch_warnings():
@@ -310,7 +291,7 @@ class AuthlibAgainstGuildhall(unittest.TestCase):
             token_endpoint_auth_method="private_key_jwt",
             timeout=TIMEOUT,
         )
-        stranger.register_client_auth_method(ShortLivedPrivateKeyJWT(token_endpoint, headers={"kid": kid}))
+        stranger.register_client_auth_method(PrivateKeyJWT(token_endpoint, headers={"kid": kid}))
         with self.assertRaises(AuthlibBaseError) as refused:
             stranger.fetch_token(token_endpoint, grant_type="client_credentials")
         self.assertEqual(refused.exception.error, "invalid_client")

@@ -7,21 +7,39 @@ use crate::token::AccessClaims;
 use serde_json::{Map, Value, json};
 
 /// RFC 7662 §2.2: a user token's current memberships, or a service account's permissions.
+/// `scope` is the scope granted to the application that holds the token (RFC 9068); a token of
+/// guildhall's own API has none, and there `scope` lists the permissions, as before.
 pub fn rfc7662(found: Option<Introspected>) -> Value {
     let Some(Introspected { claims: c, context }) = found else {
         return json!({"active": false});
     };
     let mut answer = json!({
         "active": true, "token_type": "Bearer", "sub": c.sub, "iss": c.iss, "aud": c.aud, "exp": c.exp,
-        "iat": c.iat, "nbf": c.nbf, "jti": c.jti, "org": c.org, "scope": c.permissions.join(" "),
+        "iat": c.iat, "nbf": c.nbf, "jti": c.jti, "org": c.org,
     });
     if let Value::Object(map) = &mut answer {
-        match context {
-            Some(context) => user_fields(map, &context, &c),
+        match &context {
+            Some(context) => user_fields(map, context, &c),
             None => {
-                map.insert("client_id".into(), json!(c.client_id));
                 map.insert("permissions".into(), json!(c.permissions));
             }
+        }
+        let scope = match &c.scope {
+            Some(scope) => scope.clone(),
+            None => match &context {
+                Some(context) => context.permissions.join(" "),
+                None => c.permissions.join(" "),
+            },
+        };
+        map.insert("scope".into(), json!(scope));
+        if let Some(client_id) = &c.client_id {
+            map.insert("client_id".into(), json!(client_id));
+        } else if context.is_none() {
+            map.insert("client_id".into(), Value::Null);
+        }
+        if let (Some(amr), Some(acr)) = (&c.amr, &c.acr) {
+            map.insert("amr".into(), json!(amr));
+            map.insert("acr".into(), json!(acr));
         }
     }
     answer
@@ -32,7 +50,6 @@ fn user_fields(map: &mut Map<String, Value>, context: &MembershipContext, claims
     let username = context.user.username.as_ref().unwrap_or(&context.user.email);
     map.insert("username".into(), json!(username));
     map.insert("sid".into(), json!(claims.sid));
-    map.insert("scope".into(), json!(user.permissions.join(" ")));
     for (key, value) in [
         ("email", json!(user.email)),
         ("name", json!(user.name)),

@@ -176,7 +176,11 @@ pub async fn validate(State(state): State<AppState>, token: TokenInput) -> ApiRe
         // The hot path: a context's answer is rendered once and served as bytes after that.
         Ok((context, methods)) => {
             let json = HeaderValue::from_static("application/json");
-            ([(header::CONTENT_TYPE, json)], state.renderings().valid(&context, methods)).into_response()
+            (
+                [(header::CONTENT_TYPE, json)],
+                state.renderings().valid(&context, methods),
+            )
+                .into_response()
         }
         Err(reason) => Json(json!({"valid": false, "user": null, "error": reason})).into_response(),
     })

@@ -499,7 +499,11 @@ pub struct HandleForm {
 }
 
 /// "Continue" after the recovery codes.
-pub async fn resume(State(state): State<AppState>, headers: HeaderMap, PageForm(form): PageForm<HandleForm>) -> Response {
+pub async fn resume(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm<HandleForm>,
+) -> Response {
     let page = context(&state, &headers);
     if !PageContext::form_is_ours(&headers, &form.csrf) {
         return csrf_refused(&page);

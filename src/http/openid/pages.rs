@@ -361,7 +361,11 @@ impl PageContext {
                 };
                 self.render(status, &page, &branding.form_targets)
             }
-            Step::RecoveryCodes { handle, branding, codes } => {
+            Step::RecoveryCodes {
+                handle,
+                branding,
+                codes,
+            } => {
                 let page = RecoveryCodesPage {
                     brand: &branding,
                     handle: &handle,

@@ -117,7 +117,11 @@ impl AuthService {
         let mut change = self.changes.begin().await?;
         self.mfa.spend(&change, &challenge).await?;
         let actor = Actor::user(user.id, &user.email, client.ip.clone());
-        change.audit(Audit::new(&actor, "login").org(org.id).detail(serde_json::json!({"amr": methods})));
+        change.audit(
+            Audit::new(&actor, "login")
+                .org(org.id)
+                .detail(serde_json::json!({"amr": methods})),
+        );
         let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
         let grant = self
             .start_session(&mut change, context, SessionStart::api(client, &methods))
@@ -131,7 +135,12 @@ impl AuthService {
 
     /// Finishes a login that had to enrol a second factor first (the organisation requires
     /// one): the enrolment token and the app's first code; the tokens and the recovery codes.
-    pub async fn complete_enrolment(&self, token: &str, code: &str, client: ClientInfo) -> Result<(Grant, Vec<String>)> {
+    pub async fn complete_enrolment(
+        &self,
+        token: &str,
+        code: &str,
+        client: ClientInfo,
+    ) -> Result<(Grant, Vec<String>)> {
         let challenge = self.mfa.live_challenge(token, API_FLOW, mfa::Purpose::Enroll).await?;
         let (user, codes, methods) = self.enrolment_step(&challenge, code, &client).await?;
         let org = org_for_login(&self.db, &user, challenge.organization.as_deref()).await?;

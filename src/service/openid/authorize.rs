@@ -768,7 +768,10 @@ impl OpenIdProvider {
         let user = checked.user;
         if checked.second_factor {
             // No browser session before the second factor.
-            return Ok(self.ask_second_factor(handle, &app, user.id, &["pwd".to_owned()]).await?.into());
+            return Ok(self
+                .ask_second_factor(handle, &app, user.id, &["pwd".to_owned()])
+                .await?
+                .into());
         }
         let previous = self.browser_session(browser).await?;
         let (session, cookie) = self

@@ -73,6 +73,9 @@ impl Audience {
     }
 }
 
+/// How far ahead a client assertion may expire (an hour, and a minute of clock skew).
+const MAX_ASSERTION_SECONDS: i64 = 3600 + 60;
+
 /// Algorithms a client assertion may be signed with.
 const ASSERTION_ALGORITHMS: [jsonwebtoken::Algorithm; 6] = [
     jsonwebtoken::Algorithm::RS256,
@@ -147,7 +150,8 @@ impl OpenIdProvider {
     }
 
     /// `private_key_jwt`: signed by one of the client's keys, issued by and about the client,
-    /// for us, unexpired, at most five minutes long, and never presented before.
+    /// for us, unexpired, expiring within the hour (stock libraries such as Authlib sign
+    /// `exp = iat + 3600`; its `jti` is kept until it expires), and never presented before.
     async fn by_assertion(&self, assertion: &str, form_id: Option<&str>) -> OAuthResult<Client> {
         let header = jsonwebtoken::decode_header(assertion).map_err(|_| OAuthError::invalid_client())?;
         if !ASSERTION_ALGORITHMS.contains(&header.alg) {
@@ -190,7 +194,7 @@ impl OpenIdProvider {
             self.endpoint("/oauth2/device_authorization"),
         ];
         let for_us = audiences.iter().any(|a| verified.aud.contains(a));
-        let short = verified.exp <= now.timestamp() + 300;
+        let short = verified.exp <= now.timestamp() + MAX_ASSERTION_SECONDS;
         if verified.iss != id || verified.sub != id || !for_us || !short || verified.jti.is_empty() {
             return Err(OAuthError::invalid_client());
         }

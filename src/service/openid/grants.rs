@@ -22,6 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use uuid::Uuid;
 
 /// What a code (or an approved device authorization) stands for.
@@ -67,9 +68,16 @@ pub struct TokenAnswer {
     pub scope: Option<String>,
 }
 
+/// The answer to revoking a client-credentials access token (RFC 7009 §2.2.1).
+const UNREVOCABLE: OAuthError = OAuthError::Refused {
+    error: "unsupported_token_type",
+    description: Cow::Borrowed(
+        "access tokens of the client-credentials grant have no session and cannot be revoked; they expire with their lifetime",
+    ),
+};
+
 /// Userinfo's claims (OIDC Core §5.3.2).
 pub type UserInfo = Map<String, Value>;
-
 
 fn pkce_matches(challenge: &str, verifier: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
@@ -452,15 +460,25 @@ impl OpenIdProvider {
     /// `POST /oauth2/revoke` (RFC 7009): a refresh or access token the client holds ends its
     /// session. Unknown tokens and other clients' tokens are answered the same (200, nothing
     /// done), so the endpoint tells nobody anything.
-    pub async fn revoke(&self, client: &Client, token: &str) -> Result<()> {
+    /// An access token of the client-credentials grant has no session to end: revoking one of
+    /// the client's own is answered `unsupported_token_type` (RFC 7009 §2.2.1) rather than a
+    /// 200 that changes nothing; it expires with its short lifetime.
+    pub async fn revoke(&self, client: &Client, token: &str) -> OAuthResult<()> {
         let client_id = client.client_id();
         let mut session = None;
         if let Some(stored) = store::sessions::find_refresh(&self.db, &crypto::token_digest(token)).await? {
             session = store::sessions::find(&self.db, stored.session_id).await?;
-        } else if let Ok(principal) = self.authn.principal_for_any_audience(token).await
-            && let Subject::User { session_id, .. } = principal.subject
-        {
-            session = store::sessions::find(&self.db, session_id).await?;
+        } else if let Ok(principal) = self.authn.principal_for_any_audience(token).await {
+            match principal.subject {
+                Subject::User { session_id, .. } => session = store::sessions::find(&self.db, session_id).await?,
+                Subject::Application { app_id } if matches!(client, Client::App(app) if app.id == app_id) => {
+                    return Err(UNREVOCABLE);
+                }
+                Subject::Service { account_id } if matches!(client, Client::Service(a) if a.id == account_id) => {
+                    return Err(UNREVOCABLE);
+                }
+                _ => {}
+            }
         }
         if let Some(session) = session.filter(|s| s.client_id.as_deref() == Some(client_id)) {
             let mut change = self.changes.begin().await?;

@@ -107,6 +107,13 @@ impl OpenIdProvider {
         };
         let session = self.browser_session(browser).await?;
         match session {
+            // No cookie came, but the hint names a live session: a cross-site POST, which the
+            // browser sends without the SameSite=Lax cookie. The confirmation page's form is
+            // same-site, so it carries the cookie and the logout happens there.
+            None if self.hinted_session_is_live(checked.hinted_sid).await? => Ok(LogoutStep::Confirm {
+                client_name: checked.client_name,
+                targets: checked.targets,
+            }),
             None => Ok(checked.redirect.map_or(LogoutStep::LoggedOut, LogoutStep::Redirect)),
             Some(s) if checked.hinted_sid == Some(s.id) => {
                 self.log_out(&s).await?;
@@ -129,6 +136,13 @@ impl OpenIdProvider {
             self.log_out(&session).await?;
         }
         Ok(checked.redirect.map_or(LogoutStep::LoggedOut, LogoutStep::Redirect))
+    }
+
+    async fn hinted_session_is_live(&self, sid: Option<uuid::Uuid>) -> Result<bool> {
+        Ok(match sid {
+            Some(sid) => crate::store::provider::browser_session_is_live(&self.db, sid, self.changes.now()).await?,
+            None => false,
+        })
     }
 
     async fn log_out(&self, session: &crate::model::BrowserSession) -> Result<()> {

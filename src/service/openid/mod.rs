@@ -22,7 +22,8 @@ mod grants;
 mod logout;
 
 pub use authorize::{
-    Answer, AuthorizeQuery, Branding, ConsentView, EnrolView, SecondFactorView, LoginView, OrgChoice, ProviderButton, ResponseMode, Step,
+    Answer, AuthorizeQuery, Branding, ConsentView, EnrolView, LoginView, OrgChoice, ProviderButton, ResponseMode,
+    SecondFactorView, Step,
 };
 pub use browser::CookieChange;
 pub use client_auth::{Client, ClientCredentials};

@@ -34,7 +34,9 @@ fn factor_of(code: &str) -> Factor {
 
 fn message(e: &ServiceError) -> Option<String> {
     match e {
-        ServiceError::Unauthorized("invalid_mfa_code", _) => Some("That code is not right, or was already used. Try the next one.".into()),
+        ServiceError::Unauthorized("invalid_mfa_code", _) => {
+            Some("That code is not right, or was already used. Try the next one.".into())
+        }
         ServiceError::TooManyAttempts(wait) => Some(format!(
             "Too many failed attempts for this account; try again in {wait} seconds."
         )),
@@ -94,7 +96,10 @@ impl OpenIdProvider {
             )));
         }
         if status.any() {
-            return Ok(Some(self.ask_second_factor(handle, app, browser.user_id, &browser.amr).await?));
+            return Ok(Some(
+                self.ask_second_factor(handle, app, browser.user_id, &browser.amr)
+                    .await?,
+            ));
         }
         let methods: Vec<&str> = browser.amr.iter().map(String::as_str).collect();
         let token = self
@@ -146,10 +151,16 @@ impl OpenIdProvider {
             return Ok(super::error_page("Unknown application", "The application is no longer registered.").into());
         };
         let mfa = self.auth.mfa();
-        let challenge = match mfa.live_challenge(mfa_token, &hosted_flow(handle), Purpose::Verify).await {
+        let challenge = match mfa
+            .live_challenge(mfa_token, &hosted_flow(handle), Purpose::Verify)
+            .await
+        {
             Ok(c) => c,
             Err(ServiceError::Unauthorized("invalid_mfa_token", _)) => {
-                return Ok(self.login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into())).await?.into());
+                return Ok(self
+                    .login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into()))
+                    .await?
+                    .into());
             }
             Err(e) => return Err(e),
         };
@@ -169,7 +180,10 @@ impl OpenIdProvider {
         };
         let change = self.changes.begin().await?;
         if mfa.spend(&change, &challenge).await.is_err() {
-            return Ok(self.login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into())).await?.into());
+            return Ok(self
+                .login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into()))
+                .await?
+                .into());
         }
         change.commit().await?;
         if let Some(mail) = mail {
@@ -213,7 +227,10 @@ impl OpenIdProvider {
         {
             Ok(c) => c,
             Err(ServiceError::Unauthorized("invalid_mfa_token", _)) => {
-                return Ok(self.login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into())).await?.into());
+                return Ok(self
+                    .login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into()))
+                    .await?
+                    .into());
             }
             Err(e) => return Err(e),
         };
