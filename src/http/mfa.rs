@@ -123,7 +123,7 @@ impl FactorRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
+pub struct MfaVerifyRequest {
     /// The token of the `mfa_required` answer.
     #[schema(value_type = schema::NotBlank)]
     pub mfa_token: String,
@@ -214,12 +214,12 @@ pub async fn regenerate(
 
 /// The second step of a login: the `mfa_token` of the `mfa_required` answer and a factor.
 /// Failures count toward the account's lockout.
-#[utoipa::path(post, path = "/auth/mfa/verify", tag = "auth", request_body = VerifyRequest,
+#[utoipa::path(post, path = "/auth/mfa/verify", tag = "auth", request_body = MfaVerifyRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
     client: ClientInfo,
-    ApiJson(body): ApiJson<VerifyRequest>,
+    ApiJson(body): ApiJson<MfaVerifyRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let mut problems = Problems::default();
     let token = token("mfa_token", &body.mfa_token, &mut problems);

@@ -206,6 +206,17 @@ fn component(name: &str) -> Value {
 }
 
 /// A property that is absent or `null` (`Option` fields: `null` is the same as absent).
+/// A second factor: the app's `code` or a `recovery_code`, not both (`http::mfa`).
+fn one_factor() -> Value {
+    json!({
+        "description": "Gives the app's `code` or a `recovery_code`, exactly one.",
+        "oneOf": [
+            { "required": ["code"], "properties": { "recovery_code": absent() } },
+            { "required": ["recovery_code"], "properties": { "code": absent() } },
+        ],
+    })
+}
+
 fn absent() -> Value {
     json!({ "type": "null" })
 }
@@ -235,6 +246,9 @@ pub fn combinations() -> Vec<(&'static str, Value)> {
                 ],
             }),
         ),
+        // `mfa::FactorRequest::parse`: exactly one of `code` and `recovery_code`.
+        ("FactorRequest", one_factor()),
+        ("MfaVerifyRequest", one_factor()),
         // `AddMember::parse`: `user_id` wins; otherwise `email` must be an email address.
         (
             "AddMember",

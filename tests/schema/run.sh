@@ -38,6 +38,7 @@ SELF=(
     "DELETE /users/{user_id}"
     "PATCH /orgs/{id}"                 # is_active=false on the admin's organisation
     "DELETE /orgs/{id}/members/{user_id}"  # the admin out of its organisation
+    "DELETE /orgs/{id}/members/{user_id}/mfa"  # resetting the admin's factors ends its sessions
 )
 # What those passes may also call, so that the ids they need are there to follow.
 SUPPLIERS=("GET /auth/me" "GET /auth/sessions" "GET /orgs" "GET /orgs/{id}/members" "GET /users/")
