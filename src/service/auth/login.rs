@@ -165,27 +165,13 @@ impl AuthService {
         code: &str,
         client: &ClientInfo,
     ) -> Result<(User, Vec<String>, Vec<String>)> {
-        let user = store::users::find(&self.db, challenge.user_id)
-            .await?
-            .filter(|u| u.active)
-            .ok_or(mfa::CHALLENGE_NOT_FOUND)?;
-        let subject = Subject::Account(user.id);
-        self.throttle.start(subject, self.changes.now()).await?;
-        let actor = Actor::user(user.id, &user.email, client.ip.clone());
-        let mut change = self.changes.begin().await?;
-        let codes = match self.mfa.confirm_totp(&mut change, &user, code, &actor).await {
-            Ok(codes) => codes,
-            Err(e) => {
-                drop(change);
-                self.changes
-                    .record([Audit::new(&actor, "login.mfa").outcome("failure")])
-                    .await?;
-                return Err(e);
-            }
-        };
-        self.mfa.spend(&change, challenge).await?;
-        change.commit().await?;
-        self.throttle.succeeded(subject).await?;
+        let (user, codes) = self
+            .factor_step(challenge, client, async |change, user, actor| {
+                let codes = self.mfa.confirm_totp(change, user, code, actor).await?;
+                self.mfa.spend(change, challenge).await?;
+                Ok(codes)
+            })
+            .await?;
         Ok((user, codes, with_second_factor(&challenge.methods, "otp")))
     }
 
@@ -197,6 +183,23 @@ impl AuthService {
         factor: &Factor,
         client: &ClientInfo,
     ) -> Result<(User, Option<crate::mail::Mail>, Vec<String>)> {
+        let (user, mail) = self
+            .factor_step(challenge, client, async |change, user, actor| {
+                self.mfa.check(change, user, factor, actor).await
+            })
+            .await?;
+        Ok((user, mail, with_second_factor(&challenge.methods, factor.method())))
+    }
+
+    /// A second-factor step of a challenge's (active) user: the account's lockout counts it;
+    /// `check` runs in a change that commits when it succeeds (which forgets the failures), and
+    /// a failure is audited (`login.mfa`) and counted in the login metrics.
+    async fn factor_step<T>(
+        &self,
+        challenge: &mfa::Challenge,
+        client: &ClientInfo,
+        check: impl AsyncFnOnce(&mut crate::service::change::Change, &User, &Actor) -> Result<T>,
+    ) -> Result<(User, T)> {
         let user = store::users::find(&self.db, challenge.user_id)
             .await?
             .filter(|u| u.active)
@@ -205,8 +208,8 @@ impl AuthService {
         self.throttle.start(subject, self.changes.now()).await?;
         let actor = Actor::user(user.id, &user.email, client.ip.clone());
         let mut change = self.changes.begin().await?;
-        let mail = match self.mfa.check(&mut change, &user, factor, &actor).await {
-            Ok(mail) => mail,
+        let done = match check(&mut change, &user, &actor).await {
+            Ok(done) => done,
             Err(e) => {
                 drop(change);
                 self.changes
@@ -218,7 +221,7 @@ impl AuthService {
         };
         change.commit().await?;
         self.throttle.succeeded(subject).await?;
-        Ok((user, mail, with_second_factor(&challenge.methods, factor.method())))
+        Ok((user, done))
     }
 
     /// The second factors, for the hosted pages (which ask for them in HTML).

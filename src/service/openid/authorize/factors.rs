@@ -9,7 +9,7 @@
 use super::{Answer, EnrolView, OpenIdProvider, Pending, SecondFactorView, Step};
 use crate::crypto;
 use crate::model::{Application, BrowserSession, ClientInfo};
-use crate::service::mfa::{Factor, Purpose};
+use crate::service::mfa::{Challenge, Factor, Purpose};
 use crate::service::openid::browser::CookieChange;
 use crate::service::{Result, ServiceError};
 use crate::store;
@@ -133,6 +133,38 @@ impl OpenIdProvider {
         }))
     }
 
+    /// The request a factor form names and its live challenge; or the page to show instead (the
+    /// request is gone, or the challenge was spent or expired: log in again).
+    async fn factor_form(
+        &self,
+        handle: &str,
+        mfa_token: &str,
+        purpose: Purpose,
+    ) -> Result<std::result::Result<(Pending, Option<Uuid>, Application, Challenge), Step>> {
+        let (pending, org_id) = match self.resume(handle).await? {
+            Ok(found) => found,
+            Err(step) => return Ok(Err(step)),
+        };
+        let Some(app) = self.app(&pending.client_id).await? else {
+            return Ok(Err(super::error_page(
+                "Unknown application",
+                "The application is no longer registered.",
+            )));
+        };
+        match self
+            .auth
+            .mfa()
+            .live_challenge(mfa_token, &hosted_flow(handle), purpose)
+            .await
+        {
+            Ok(challenge) => Ok(Ok((pending, org_id, app, challenge))),
+            Err(ServiceError::Unauthorized("invalid_mfa_token", _)) => Ok(Err(self
+                .login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into()))
+                .await?)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The second-factor form: a right code starts the browser session (with `otp` and `mfa`)
     /// and the request goes on; a wrong one shows the form again.
     pub async fn second_factor(
@@ -143,27 +175,11 @@ impl OpenIdProvider {
         browser: Option<&str>,
         client: ClientInfo,
     ) -> Result<Answer> {
-        let (pending, org_id) = match self.resume(handle).await? {
+        let (pending, org_id, app, challenge) = match self.factor_form(handle, mfa_token, Purpose::Verify).await? {
             Ok(found) => found,
             Err(step) => return Ok(step.into()),
         };
-        let Some(app) = self.app(&pending.client_id).await? else {
-            return Ok(super::error_page("Unknown application", "The application is no longer registered.").into());
-        };
         let mfa = self.auth.mfa();
-        let challenge = match mfa
-            .live_challenge(mfa_token, &hosted_flow(handle), Purpose::Verify)
-            .await
-        {
-            Ok(c) => c,
-            Err(ServiceError::Unauthorized("invalid_mfa_token", _)) => {
-                return Ok(self
-                    .login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into()))
-                    .await?
-                    .into());
-            }
-            Err(e) => return Err(e),
-        };
         let factor = factor_of(code);
         let (user, mail, methods) = match self.auth.second_step(&challenge, &factor, &client).await {
             Ok(done) => done,
@@ -212,27 +228,9 @@ impl OpenIdProvider {
         browser: Option<&str>,
         client: ClientInfo,
     ) -> Result<Answer> {
-        let (pending, _) = match self.resume(handle).await? {
+        let (_, _, app, challenge) = match self.factor_form(handle, mfa_token, Purpose::Enroll).await? {
             Ok(found) => found,
             Err(step) => return Ok(step.into()),
-        };
-        let Some(app) = self.app(&pending.client_id).await? else {
-            return Ok(super::error_page("Unknown application", "The application is no longer registered.").into());
-        };
-        let challenge = match self
-            .auth
-            .mfa()
-            .live_challenge(mfa_token, &hosted_flow(handle), Purpose::Enroll)
-            .await
-        {
-            Ok(c) => c,
-            Err(ServiceError::Unauthorized("invalid_mfa_token", _)) => {
-                return Ok(self
-                    .login_view(handle, &pending, &app, Some(EXPIRED_LOGIN.into()))
-                    .await?
-                    .into());
-            }
-            Err(e) => return Err(e),
         };
         let (user, codes, methods) = match self.auth.enrolment_step(&challenge, code.trim(), &client).await {
             Ok(done) => done,
