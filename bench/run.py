@@ -224,6 +224,8 @@ def main():
         # during the first scenarios, they would compete with them for the two cores.
         os.sync()
         time.sleep(2)
+        if args.only_flood:
+            return report_flood(args, login_flood(base, D))
 
         user = http("POST", f"{base}/auth/login", {"email": "user0@bench.test", "password": PASSWORD})
         token = user["access_token"]
@@ -254,9 +256,6 @@ def main():
         deep = http("GET", f"{base}/admin/users?limit=50&cursor={cursor}", token=admin)
         assert len(deep["items"]) == 50, f"the deep page holds {len(deep['items'])} users, not 50"
 
-        if args.only_flood:
-            flood_rows = login_flood(base, D)
-            return report_flood(args, flood_rows)
         rows["GET /healthz"] = wrk(f"{base}/healthz", duration=D, connections=C)
         rows["POST /auth/validate, ES256, warm"] = wrk(f"{base}/auth/validate", "post.lua", {"BODY": json.dumps({"token": token})}, D, C)
         # The bare handler (a second process, idle otherwise) is measured right before and right
