@@ -170,3 +170,64 @@ async fn docs_are_served_with_bundled_assets() {
     let init = app.get("/docs/swagger-initializer.js").await.text().await.unwrap();
     assert!(init.contains("/openapi.json"), "{init}");
 }
+
+/// utoipa names a schema after its type and keeps the last of two types with one name, so a
+/// second `VerifyRequest` silently gave `/auth/email/verify` another body's description (found
+/// by schemathesis twice). Every type deriving `ToSchema` has a name of its own (`#[schema(as =
+/// ...)]` renames one).
+#[test]
+fn schema_names_are_unique() {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    files(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut paths,
+    );
+    let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !(line.contains("#[derive(") && line.contains("ToSchema")) {
+                continue;
+            }
+            // The attributes up to the item, then the item's name.
+            let mut renamed = None;
+            for next in &lines[i + 1..] {
+                let next = next.trim();
+                if let Some(rest) = next.strip_prefix("#[schema(as = ") {
+                    renamed = rest.split([')', ',']).next().map(str::to_owned);
+                }
+                let item = next
+                    .strip_prefix("pub struct ")
+                    .or_else(|| next.strip_prefix("pub enum "))
+                    .or_else(|| next.strip_prefix("struct "))
+                    .or_else(|| next.strip_prefix("enum "));
+                if let Some(item) = item {
+                    let name: String = item.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    let name = renamed.take().unwrap_or(name);
+                    let place = format!("{}:{}", path.display(), i + 1);
+                    if let Some(first) = seen.insert(name.clone(), place.clone()) {
+                        panic!(
+                            "two schemas are named {name}: {first} and {place}; rename one with #[schema(as = ...)]"
+                        );
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    assert!(
+        seen.contains_key("ErrorBody") && seen.contains_key("MfaVerifyRequest"),
+        "{seen:?}"
+    );
+}
