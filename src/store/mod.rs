@@ -116,18 +116,35 @@ pub async fn connect(url: &str) -> std::result::Result<Db, DbErr> {
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
         // Per connection: WAL with synchronous=NORMAL (durable across crashes of the process, one
-        // fsync per checkpoint instead of one per commit), a busy timeout, foreign keys on.
+        // fsync per checkpoint instead of one per commit), a busy timeout, foreign keys on. A
+        // checkpoint truncates the WAL back to `journal_size_limit` (a bulk write such as a large
+        // seed document otherwise leaves a WAL as large as the database, for good).
         options.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
         });
     } else {
         options.max_connections(20).test_before_acquire(false);
     }
     let db = Database::connect(options).await?;
     Ok(db)
+}
+
+/// The bytes SQLite's WAL is cut back to at a checkpoint (64 MiB).
+const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// After bulk work on SQLite: copies the WAL into the database and truncates it to nothing
+/// (`PRAGMA wal_checkpoint(TRUNCATE)`), so the disk holds the data once. Does nothing on
+/// PostgreSQL; a busy database (readers holding old snapshots) leaves the rest to the next
+/// automatic checkpoint.
+pub async fn checkpoint(db: &Db) -> Result<()> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+    }
+    Ok(())
 }
 
 /// Applies pending migrations.

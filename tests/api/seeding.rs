@@ -424,3 +424,31 @@ async fn the_cli_plans_and_applies() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("orgs[0].teams[1].slug: duplicate \"eng\""), "{err}");
 }
+
+/// A bulk seed leaves no WAL as large as what it wrote (SQLite): the run checkpoints and
+/// truncates it, and `journal_size_limit` keeps later checkpoints from leaving a large file.
+#[tokio::test]
+async fn a_bulk_seed_on_sqlite_leaves_no_large_wal_behind() {
+    let app = spawn_app().await;
+    let Some(path) = app.database_url.strip_prefix("sqlite://") else {
+        return; // PostgreSQL: nothing to check.
+    };
+    let db = path.split('?').next().unwrap().to_owned();
+    let root = app.superuser_token().await;
+    let mut yaml = String::from("orgs:\n  - slug: bulk\n    name: Bulk\n    users:\n");
+    for i in 0..1200 {
+        yaml.push_str(&format!("      - {{email: user{i}@bulk.test, name: User {i}}}\n"));
+    }
+    let plan = seed_ok(&app, &root, &yaml, "").await;
+    assert!(
+        plan.to_string().contains("user1199@bulk.test") || plan["created"].as_u64().unwrap_or(0) >= 1200,
+        "{plan}"
+    );
+    let wal = std::fs::metadata(format!("{db}-wal")).map_or(0, |m| m.len());
+    let data = std::fs::metadata(&db).unwrap().len();
+    assert!(
+        wal < 256 * 1024,
+        "the WAL holds {wal} bytes after the seed (database: {data} bytes)"
+    );
+    assert!(data > 1024 * 1024, "the database holds the seed ({data} bytes)");
+}

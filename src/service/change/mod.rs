@@ -97,6 +97,12 @@ impl Changes {
         })
     }
 
+    /// After a bulk change committed: SQLite's WAL is folded into the database and truncated
+    /// (`store::checkpoint`).
+    pub async fn checkpoint(&self) -> Result<()> {
+        Ok(store::checkpoint(&self.0.db).await?)
+    }
+
     /// Writes audit entries on their own (a failed login: nothing else is written).
     pub async fn record(&self, entries: impl IntoIterator<Item = Audit>) -> Result<()> {
         let mut change = self.begin().await?;

@@ -175,9 +175,15 @@ impl SeedService {
             change.audit(Audit::new(actor, "seed.apply").detail(summary));
         }
         change.commit().await?;
+        if plan.count(Action::Create) + plan.count(Action::Update) > BULK {
+            self.changes.checkpoint().await?;
+        }
         Ok(plan)
     }
 }
+
+/// Past this many rows created or updated, a seed run checkpoints SQLite's WAL afterwards.
+const BULK: usize = 1_000;
 
 impl Run<'_> {
     async fn org(&mut self, doc: &seed::Org) -> Result<()> {
