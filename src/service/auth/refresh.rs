@@ -73,7 +73,11 @@ impl AuthService {
             }
         };
         store::sessions::touch(change.tx(), session.id, org_id, now).await?;
-        store::users::record_login(change.tx(), session.user_id, org_id, now).await?;
+        if org_id != session.org_id {
+            // A switch: the next login goes to the organisation used last. A plain refresh is no
+            // login, and writing the user's row on every one cost a statement per refresh.
+            store::users::record_login(change.tx(), session.user_id, org_id, now).await?;
+        }
         let session = Session { org_id, ..session };
         let grant = self.issue(change.tx(), context, &session).await?;
         change.commit().await?;
