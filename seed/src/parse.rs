@@ -39,6 +39,13 @@ pub fn parse(text: &str) -> Result<Document, Vec<Problem>> {
         }]
     })?;
     let mut problems = Vec::new();
+    // serde reads a struct from a list of its fields too: `[]` would be an empty document.
+    if !matches!(value, Value::Object(_)) {
+        return Err(vec![Problem {
+            path: "document".into(),
+            message: "must be a mapping with `orgs`".into(),
+        }]);
+    }
     if let Value::Object(map) = &value {
         for key in map.keys().filter(|k| *k != "orgs") {
             problems.push(Problem {
@@ -60,6 +67,11 @@ pub fn parse(text: &str) -> Result<Document, Vec<Problem>> {
                             }
                         }
                     }
+                } else {
+                    problems.push(Problem {
+                        path: base,
+                        message: "must be a mapping".into(),
+                    });
                 }
             }
         }
@@ -71,6 +83,13 @@ pub fn parse(text: &str) -> Result<Document, Vec<Problem>> {
 }
 
 fn check_item(list: &str, item: &Value, path: &str, problems: &mut Vec<Problem>) {
+    if !matches!(item, Value::Object(_)) {
+        problems.push(Problem {
+            path: path.to_owned(),
+            message: "must be a mapping".into(),
+        });
+        return;
+    }
     match list {
         "roles" => drop(read::<crate::Role>(item, path, problems)),
         "teams" => drop(read::<crate::Team>(item, path, problems)),

@@ -299,6 +299,17 @@ mod tests {
     }
 
     #[test]
+    fn lists_where_mappings_belong_are_problems() {
+        // serde would read a struct from a list of its fields: `[]` is no empty document.
+        assert_eq!(problems("[]"), vec!["document: must be a mapping with `orgs`"]);
+        assert_eq!(problems("orgs: [[]]"), vec!["orgs[0]: must be a mapping"]);
+        assert_eq!(
+            problems("orgs:\n  - {slug: a, name: A, users: [[]]}"),
+            vec!["orgs[0].users[0]: must be a mapping"]
+        );
+    }
+
+    #[test]
     fn a_good_document_has_no_problems() {
         assert_eq!(problems(include_str!("../demo.yaml")), Vec::<String>::new());
     }

@@ -211,8 +211,8 @@ fn one_factor() -> Value {
     json!({
         "description": "Gives the app's `code` or a `recovery_code`, exactly one.",
         "oneOf": [
-            { "required": ["code"], "properties": { "recovery_code": absent() } },
-            { "required": ["recovery_code"], "properties": { "code": absent() } },
+            { "required": ["code"], "properties": { "code": { "type": "string" }, "recovery_code": absent() } },
+            { "required": ["recovery_code"], "properties": { "recovery_code": { "type": "string" }, "code": absent() } },
         ],
     })
 }
