@@ -26,6 +26,7 @@ const RP = env('RP_BASE');
 const USER = env('GH_USER');
 const PASSWORD = env('GH_PASSWORD');
 const WEB_SECRET = env('WEB_SECRET');
+const ADMIN_PASSWORD = env('GH_ADMIN_PASSWORD');
 const SPA = { id: 'rp-spa', callback: `${RP}/spa/callback`, bye: `${RP}/spa/bye` };
 const WEB = { id: 'rp-web', callback: `${RP}/web/callback` };
 const DEVICE = { id: 'rp-device' };
@@ -389,6 +390,46 @@ describe('openid-client against guildhall', () => {
       const tokens = await oidc.authorizationCodeGrant(config, request, checks);
       checkIdClaims(tokens.claims(), SPA.id, checks.expectedNonce);
       assert.deepEqual(problems, [], 'no CSP violation: the nonce\'d script submitted the form');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('(f) a multi-organisation application: the user picks the organisation on the hosted picker', async () => {
+    // Only a superuser registers a multi_org application.
+    const json = async (method, path, token, body) => {
+      const res = await fetch(`${ISSUER}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: body && JSON.stringify(body),
+      });
+      assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
+      return res.json();
+    };
+    const admin = (await json('POST', '/auth/login', null, { username: 'admin', password: ADMIN_PASSWORD })).access_token;
+    const acme = (await json('GET', '/orgs', admin)).items.find((o) => o.slug === 'acme');
+    const hub = await json('POST', `/orgs/${acme.id}/clients`, admin, {
+      name: 'Node Hub', kind: 'public', first_party: true, multi_org: true, redirect_uris: [SPA.callback],
+    });
+    const config = await oidc.discovery(new URL(ISSUER), hub.client_id, undefined, oidc.None(), insecure);
+    const { context, page, problems } = await freshBrowser();
+    try {
+      const { url, checks } = await codeRequest(config, SPA.callback);
+      await fromApp(page, url);
+      await page.locator('h1', { hasText: 'Log in to Node Hub' }).waitFor();
+      await page.fill('#login', USER);
+      await page.fill('#password', PASSWORD);
+      await page.click('form[action="/oauth2/login"] button[type=submit]');
+      await page.locator('h1', { hasText: 'Which organisation?' }).waitFor();
+      await page.check('#org-beta');
+      await page.click('form[action="/oauth2/organization"] button[type=submit]');
+      await page.waitForURL(landedOn(SPA.callback), { waitUntil: 'commit' });
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), checks);
+      const access = jose.decodeJwt(tokens.access_token);
+      assert.equal(access.org.slug, 'beta', 'the access token is for the organisation picked');
+      assert.deepEqual(access.roles, ['admin'], "and carries the user's roles there");
+      assert.equal(tokens.claims().org.slug, 'beta', 'so is the ID token');
+      assert.deepEqual(problems, [], 'no CSP violation or page error');
     } finally {
       await context.close();
     }

@@ -17,9 +17,12 @@
 #          client_credentials, a wrong secret refused;
 #      (c) a wrong (or missing) PKCE verifier refused with invalid_grant;
 #      (d) response_mode=form_post (the auto-submitting page under its CSP);
-#      (e) the device authorization grant (code entered in the browser, the library polls).
-#    Known deviations of guildhall from the specifications are node:test TODO tests: they are
-#    reported, do not fail the run, and start passing when guildhall is fixed (tests/rp/README.md).
+#      (e) the device authorization grant (code entered in the browser, the library polls);
+#      (f) a multi-organisation application: the user picks the organisation on the picker page
+#          and the tokens are for it;
+#    and three checks of what the specifications say that guildhall once got wrong (logout by a
+#    cross-site POST, introspection's scope, revoking a client-credentials token;
+#    tests/rp/README.md).
 #  - Authlib (python) drives the hosted pages with `requests` (hidden CSRF field + cookie),
 #    does the code flow with PKCE as a confidential client_secret_basic client and validates
 #    the ID token against the JWKS with authlib.jose + authlib.oidc.core (iss, aud, azp, nonce,
@@ -85,7 +88,9 @@ WEB_SECRET=$(secret)
 PY_SECRET=$(secret)
 POST_SECRET=$(secret)
 
-# The organisation, its member and the clients, declared the way an operator would. The
+# The organisation, its member and the clients, declared the way an operator would (the member
+# is in a second organisation too, for the picker; the multi-organisation client is registered
+# by the node test as the superuser). The
 # private_key_jwt client is registered by the Python test through the admin API (its key is
 # made there).
 SEED="$REPORT_DIR/seed.json"
@@ -113,7 +118,9 @@ cat >"$SEED" <<EOF
     {"client_id": "rp-post", "client_secret": "$POST_SECRET", "name": "Authlib Batch (post)", "kind": "confidential",
      "token_endpoint_auth_method": "client_secret_post", "redirect_uris": [],
      "grant_types": ["client_credentials"]}
-  ]}]}
+  ]},
+  {"slug": "beta", "name": "Beta Works",
+   "users": [{"email": "$USER_EMAIL", "password": "$USER_PASSWORD", "roles": ["admin"]}]}]}
 EOF
 
 echo "--- guildhall on $ISSUER"
