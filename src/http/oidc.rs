@@ -161,8 +161,11 @@ pub struct ExchangeRequest {
 }
 
 /// The one-time code from an external login for the session's tokens (once, within a minute).
+/// An account with a second factor answers 401 `mfa_required` (then `POST /auth/mfa/verify`),
+/// a member of an organisation that requires one and has none 403 `mfa_enrollment_required`.
 #[utoipa::path(post, path = "/auth/oidc/exchange", tag = "oidc", request_body = ExchangeRequest,
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn exchange(
     State(state): State<AppState>,
     client: ClientInfo,

@@ -458,3 +458,48 @@ async fn just_in_time_users_join_by_an_auto_join_domain_when_their_address_is_ve
         "an unproven address gets only the provider's"
     );
 }
+
+/// A provider's login is one factor: an account with its own second factor takes the second
+/// step after the exchange too, and the tokens say both (`fed otp mfa`).
+#[tokio::test]
+async fn an_external_login_of_an_account_with_a_second_factor_asks_for_it() {
+    let app = spawn_oidc_app().await;
+    let idp = FakeIdp::start().await;
+    idp.set_account(json!({"sub": "fake-user-9", "email": "dana@acme.test", "email_verified": true, "name": "Dana"}));
+    acme_with(&app, &idp, |_| {}).await;
+    let first = exchange(&app, &log_in(&app).await["code"]).await;
+    let token = first["access_token"].as_str().unwrap();
+    assert_eq!(claims_of(token)["amr"], json!(["fed"]));
+    let started = app
+        .expect("POST", "/auth/mfa/totp", token, None, StatusCode::CREATED)
+        .await;
+    let secret = totp_rs::Secret::try_from_base32(started["secret"].as_str().unwrap()).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(secret).build().unwrap();
+    let code = |app: &TestApp| totp.generate(app.clock_now().timestamp() as u64).to_string();
+    app.expect(
+        "POST",
+        "/auth/mfa/totp/confirm",
+        token,
+        Some(json!({"code": code(&app)})),
+        StatusCode::OK,
+    )
+    .await;
+
+    let back = log_in(&app).await;
+    let response = app
+        .post_json("/auth/oidc/exchange", &json!({"code": back["code"]}))
+        .await;
+    let answer = expect_error(response, StatusCode::UNAUTHORIZED, "mfa_required").await;
+    app.advance(chrono::Duration::seconds(30));
+    let tokens = body(
+        app.post_json(
+            "/auth/mfa/verify",
+            &json!({"mfa_token": answer["mfa_token"], "code": code(&app)}),
+        )
+        .await,
+    )
+    .await;
+    let claims = claims_of(tokens["access_token"].as_str().expect("tokens after the second factor"));
+    assert_eq!(claims["amr"], json!(["fed", "otp", "mfa"]));
+    assert_eq!(claims["org"]["slug"], "acme");
+}

@@ -6,7 +6,8 @@ use crate::crypto;
 use crate::model::{Authentication, ClientInfo, MembershipContext, Page, PageRequest, Session, SessionId, TokenGrant};
 use crate::service::authz::Caller;
 use crate::service::change::{Actor, Audit, Change, Event, SessionsOf};
-use crate::service::{Result, ServiceError, no_randomness};
+use crate::service::mfa::{API_FLOW, Purpose};
+use crate::service::{Result, SecondFactor, ServiceError, no_randomness};
 use crate::store::{self, Conn};
 use serde_json::json;
 use uuid::Uuid;
@@ -113,6 +114,25 @@ impl AuthService {
                 "the code is unknown, expired or already used",
             ))?;
         let context = (*self.authn.current(grant.user_id, grant.org_id).await?).clone();
+        // The provider's login is one factor here: an account with its own second factor (or
+        // a member of an organisation that requires one) takes the same second step as after
+        // a password (`mfa_required` / `mfa_enrollment_required`).
+        let status = self.mfa.status(grant.user_id).await?;
+        if status.any() || context.org.require_mfa {
+            let purpose = if status.any() { Purpose::Verify } else { Purpose::Enroll };
+            let org = Some(context.org.slug.clone());
+            let token = self
+                .mfa
+                .challenge(grant.user_id, purpose, API_FLOW, org, &["fed"])
+                .await?;
+            return Err(ServiceError::SecondFactor(match purpose {
+                Purpose::Verify => SecondFactor::Required {
+                    token,
+                    methods: status.methods(),
+                },
+                Purpose::Enroll => SecondFactor::EnrollmentRequired { token },
+            }));
+        }
         let mut change = self.changes.begin().await?;
         let actor = Actor::user(grant.user_id, &context.user.email, client.ip.clone());
         change.audit(
