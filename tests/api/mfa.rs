@@ -750,3 +750,43 @@ async fn a_hosted_login_to_an_organisation_that_requires_mfa_enrols_on_the_page(
         json!(["pwd", "otp", "mfa"])
     );
 }
+
+#[tokio::test]
+async fn a_one_factor_session_cannot_switch_into_an_organisation_that_requires_mfa() {
+    let app = spawn_app_with(|_| {}).await;
+    let (acme, _) = member(&app, "ada@acme.test").await;
+    let beta = app.create_org("beta").await;
+    app.user_in(&beta.admin_token, &beta.id, "ada@acme.test", &["member"])
+        .await;
+    app.expect(
+        "PATCH",
+        &format!("/orgs/{}", beta.id),
+        &beta.admin_token,
+        Some(json!({"require_mfa": true})),
+        StatusCode::OK,
+    )
+    .await;
+    let login = body(
+        app.post_json(
+            "/auth/login",
+            &json!({"email": "ada@acme.test", "password": PASSWORD, "organization": acme.slug}),
+        )
+        .await,
+    )
+    .await;
+    let refresh = login["refresh_token"].as_str().unwrap();
+    let switch = app
+        .post_json(
+            "/auth/refresh",
+            &json!({"refresh_token": refresh, "organization": "beta"}),
+        )
+        .await;
+    expect_error(switch, StatusCode::FORBIDDEN, "mfa_required_by_organization").await;
+    // The refused switch spent nothing: the token still refreshes where it was.
+    let same = body(app.refresh(refresh).await).await;
+    assert_eq!(
+        claims_of(same["access_token"].as_str().unwrap())["org"]["slug"],
+        "acme",
+        "{same}"
+    );
+}

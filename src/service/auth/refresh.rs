@@ -9,6 +9,10 @@ use crate::service::{Result, ServiceError};
 use crate::store;
 
 const NOT_A_MEMBER: ServiceError = ServiceError::Forbidden("not_a_member", "not a member of this organisation");
+const MFA_REQUIRED_THERE: ServiceError = ServiceError::Forbidden(
+    "mfa_required_by_organization",
+    "the organisation requires a second factor: log in to it (with a second factor) instead of switching",
+);
 
 impl AuthService {
     /// Rotates a refresh token of guildhall's own API, optionally switching organisation.
@@ -55,11 +59,16 @@ impl AuthService {
         }
         let org_id = match organization {
             Some(slug) => {
-                store::orgs::find_by_slug(change.tx(), slug)
+                let org = store::orgs::find_by_slug(change.tx(), slug)
                     .await?
                     .filter(|o| o.active)
-                    .ok_or(NOT_A_MEMBER)?
-                    .id
+                    .ok_or(NOT_A_MEMBER)?;
+                // A session without a second factor cannot switch into an organisation that
+                // requires one (the spend rolls back: the token still works where it was).
+                if org.id != session.org_id && org.require_mfa && !session.auth.is_mfa() {
+                    return Err(MFA_REQUIRED_THERE);
+                }
+                org.id
             }
             None => session.org_id,
         };
