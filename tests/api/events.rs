@@ -461,6 +461,14 @@ impl OwnNats {
     }
 }
 
+/// A test that ends (or fails) with its server running does not leave it behind.
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
 async fn connect_retrying(url: &str) -> async_nats::Client {
     for _ in 0..100 {
         if let Ok(client) = async_nats::connect(url).await {
