@@ -124,6 +124,11 @@ pub struct Application {
 }
 
 impl Application {
+    /// Whether it authenticates like a public client (no secret, no key).
+    pub fn is_public(&self) -> bool {
+        self.kind == ClientKind::Public || self.auth_method == ClientAuth::None
+    }
+
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }

@@ -3,7 +3,7 @@
 //! list. Errors are FastAPI's bodies, exactly (`fastapi`).
 use super::fastapi::{ClAuth, ClError, ClForm, Problem};
 use crate::config::PasswordPolicy;
-use crate::http::auth::TokenForm;
+use crate::http::auth::requests::{TokenForm, TokenRequest};
 use crate::http::dto::TokenResponse;
 use crate::http::error::ApiError;
 use crate::http::schema;
@@ -268,7 +268,7 @@ pub async fn form_login(state: &AppState, client: ClientInfo, form: TokenForm) -
         return Err(ClError::Problems(missing));
     }
     let login = match form.parse(None) {
-        Ok(crate::http::auth::TokenRequest::Password(login)) => login,
+        Ok(TokenRequest::Password(login)) => login,
         Ok(_) => return Err(ApiError::Internal.into()),
         Err(e) => return Err(ApiError::from(e).into()),
     };

@@ -12,7 +12,7 @@ use super::browser::CookieChange;
 use super::grants::CodeGrant;
 use super::{CODE_TTL_SECONDS, OpenIdProvider, REQUEST_TTL_MINUTES};
 use crate::crypto;
-use crate::model::{Application, BrowserSession, ClientAuth, ClientInfo, ClientKind, GrantType};
+use crate::model::{Application, BrowserSession, ClientInfo, ClientKind, GrantType};
 use crate::service::auth::Login;
 use crate::service::cache::Denial;
 use crate::service::oidc::OidcError;
@@ -1015,9 +1015,4 @@ impl OpenIdProvider {
         let browser = self.browser_session(browser).await?;
         Ok(self.advance(&handle, pending, None, browser).await?.into())
     }
-}
-
-/// Whether an application authenticates like a public client.
-pub(super) fn is_public(app: &Application) -> bool {
-    app.kind == ClientKind::Public || app.auth_method == ClientAuth::None
 }

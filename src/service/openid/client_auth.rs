@@ -2,7 +2,6 @@
 //! (RFC 6749 §2.3, OpenID Connect Core §9, RFC 7523): exactly one method per request, and
 //! only the method the client registered. Service accounts are confidential clients too: they
 //! authenticate with their secret (Basic or in the form) and use the client-credentials grant.
-use super::authorize::is_public;
 use super::{OAuthError, OAuthResult, OpenIdProvider};
 use crate::crypto;
 use crate::model::{Application, ClientAuth, ServiceAccount};
@@ -129,7 +128,7 @@ impl OpenIdProvider {
         }
         let id = creds.client_id.as_deref().ok_or_else(OAuthError::invalid_client)?;
         match self.app(id).await? {
-            Some(app) if is_public(&app) => Ok(Client::App(Box::new(app))),
+            Some(app) if app.is_public() => Ok(Client::App(Box::new(app))),
             _ => Err(OAuthError::invalid_client()),
         }
     }

@@ -495,7 +495,7 @@ impl OpenIdProvider {
     /// `/auth/introspect`).
     pub async fn introspect(&self, client: &Client, token: &str) -> OAuthResult<Option<Introspected>> {
         match client {
-            Client::App(app) if super::authorize::is_public(app) => {
+            Client::App(app) if app.is_public() => {
                 return Err(OAuthError::new(
                     "unauthorized_client",
                     "public clients cannot introspect tokens",
