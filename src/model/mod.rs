@@ -130,14 +130,19 @@ pub const ACR_MFA: &str = "urn:guildhall:acr:mfa";
 pub const ACR_1FA: &str = "urn:guildhall:acr:1fa";
 
 impl Authentication {
+    /// The methods as the set tokens and the verified-token cache keep.
+    pub fn set(&self) -> AuthMethods {
+        AuthMethods::from_names(self.methods.iter().map(String::as_str))
+    }
+
     /// Whether a second factor was part of the login (`amr` holds `mfa`).
     pub fn is_mfa(&self) -> bool {
-        self.methods.iter().any(|m| m == "mfa")
+        self.set().is_mfa()
     }
 
     /// OpenID Connect `acr`: `urn:guildhall:acr:mfa` with a second factor, else `...:1fa`.
     pub fn acr(&self) -> &'static str {
-        if self.is_mfa() { ACR_MFA } else { ACR_1FA }
+        self.set().acr()
     }
 }
 

@@ -145,6 +145,11 @@ impl MfaService {
         }
     }
 
+    /// Whether the account has a second factor (one query: what every password login asks).
+    pub async fn has_factor(&self, user_id: Uuid) -> Result<bool> {
+        Ok(store::mfa::has_totp(&self.db, user_id).await?)
+    }
+
     pub async fn status(&self, user_id: Uuid) -> Result<Status> {
         Ok(Status {
             totp: store::mfa::has_totp(&self.db, user_id).await?,

@@ -242,7 +242,7 @@ impl AuthService {
             Err(_) => "error",
         });
         let (user, locked) = result?;
-        let second_factor = self.mfa.status(user.id).await?.any();
+        let second_factor = self.mfa.has_factor(user.id).await?;
         if second_factor {
             self.throttle.forgive(Subject::Account(user.id), locked).await?;
         } else {

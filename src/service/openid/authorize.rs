@@ -571,8 +571,8 @@ impl OpenIdProvider {
                 }
             },
         };
-        match self.authn.context(user.id, org_id).await? {
-            Ok(_) => {}
+        let required = match self.authn.context(user.id, org_id).await? {
+            Ok(context) => context.org.require_mfa,
             Err(Denial::NotAMember) => {
                 return Ok(self.respond_error(
                     &pending,
@@ -583,8 +583,11 @@ impl OpenIdProvider {
             Err(_) => {
                 return Ok(self.respond_error(&pending, "access_denied", "the account or organisation is not active"));
             }
-        }
-        if let Some(step) = self.second_factor_due(handle, &pending, &app, org_id, &browser).await? {
+        };
+        if let Some(step) = self
+            .second_factor_due(handle, &pending, &app, required, &browser)
+            .await?
+        {
             return Ok(step);
         }
         let needs_consent = if pending.consented {

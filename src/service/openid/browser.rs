@@ -44,12 +44,9 @@ impl OpenIdProvider {
             user_id,
             auth_time: now,
             amr: methods.iter().map(|m| m.to_string()).collect(),
-            acr: crate::model::Authentication {
-                time: None,
-                methods: methods.iter().map(|m| m.to_string()).collect(),
-            }
-            .acr()
-            .to_owned(),
+            acr: crate::model::AuthMethods::from_names(methods.iter().copied())
+                .acr()
+                .to_owned(),
             expires_at: now + self.config.limits.browser_session_ttl,
         };
         let mut change = self.changes.begin().await?;

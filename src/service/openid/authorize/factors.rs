@@ -12,7 +12,6 @@ use crate::model::{Application, BrowserSession, ClientInfo};
 use crate::service::mfa::{Challenge, Factor, Purpose};
 use crate::service::openid::browser::CookieChange;
 use crate::service::{Result, ServiceError};
-use crate::store;
 use uuid::Uuid;
 
 const EXPIRED_LOGIN: &str = "The login took too long or was already finished; log in again.";
@@ -69,23 +68,20 @@ impl OpenIdProvider {
     }
 
     /// Whether the browser session must be stepped up before the request goes on: the page to
-    /// show, or `None`.
+    /// show, or `None`. `required`: the organisation requires a second factor.
     pub(super) async fn second_factor_due(
         &self,
         handle: &str,
         pending: &Pending,
         app: &Application,
-        org_id: Uuid,
+        required: bool,
         browser: &BrowserSession,
     ) -> Result<Option<Step>> {
         if browser.amr.iter().any(|m| m == "mfa") {
             return Ok(None);
         }
-        let status = self.auth.mfa().status(browser.user_id).await?;
-        let required = store::orgs::find(&self.db, org_id)
-            .await?
-            .is_some_and(|o| o.require_mfa);
-        if !status.any() && !required && !pending.wants_mfa {
+        let has_factor = self.auth.mfa().has_factor(browser.user_id).await?;
+        if !has_factor && !required && !pending.wants_mfa {
             return Ok(None);
         }
         if pending.prompts("none") {
@@ -95,7 +91,7 @@ impl OpenIdProvider {
                 "the login needs a second factor",
             )));
         }
-        if status.any() {
+        if has_factor {
             return Ok(Some(
                 self.ask_second_factor(handle, app, browser.user_id, &browser.amr)
                     .await?,
