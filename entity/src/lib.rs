@@ -39,5 +39,7 @@ pub mod team_member;
 pub mod user;
 pub mod user_identity;
 pub mod user_number;
+pub mod webauthn_ceremony;
+pub mod webauthn_credential;
 pub mod webhook;
 pub mod webhook_delivery;

@@ -13,6 +13,7 @@ mod m20261202_000001_consent;
 mod m20261202_000010_provider;
 mod m20261203_000001_webhooks;
 mod m20261204_000001_mfa;
+mod m20261205_000001_passkeys;
 
 /// The confusable skeleton (UTS #39) a username is kept unique by.
 pub use m20261201_000001_trust::skeleton as username_skeleton;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_provider::Migration),
             Box::new(m20261203_000001_webhooks::Migration),
             Box::new(m20261204_000001_mfa::Migration),
+            Box::new(m20261205_000001_passkeys::Migration),
         ]
     }
 }

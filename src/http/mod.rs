@@ -90,6 +90,15 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/mfa/verify", post(mfa::verify))
         .route("/auth/mfa/enroll", post(mfa::enroll_with_token))
         .route("/auth/mfa/enroll/confirm", post(mfa::confirm_with_token))
+        .route("/auth/mfa/webauthn", get(mfa::passkeys))
+        .route("/auth/mfa/webauthn/register/start", post(mfa::register_start))
+        .route("/auth/mfa/webauthn/register/finish", post(mfa::register_finish))
+        .route("/auth/mfa/webauthn/authenticate/start", post(mfa::authenticate_start))
+        .route("/auth/mfa/webauthn/challenge", post(mfa::login_challenge))
+        .route(
+            "/auth/mfa/webauthn/{id}",
+            axum::routing::patch(mfa::rename_passkey).delete(mfa::remove_passkey),
+        )
         .route("/orgs/{id}/members/{user_id}/mfa", delete(mfa::reset))
         .route("/auth/email/verify", post(verification::verify))
         .route("/auth/email/verify/resend", post(verification::resend))

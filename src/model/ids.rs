@@ -61,6 +61,8 @@ id_type!(
     AppId,
     /// A webhook of an organisation.
     WebhookId,
+    /// A passkey of a user.
+    PasskeyId,
 );
 
 #[cfg(test)]

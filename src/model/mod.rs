@@ -10,7 +10,8 @@ mod webhook;
 
 pub use client::{AppDraft, AppRules, AppSpec, Application, BrowserSession, ClientAuth, ClientKind, GrantType};
 pub use ids::{
-    AppId, DomainId, InvitationId, OrgId, ProviderId, RoleId, ServiceAccountId, SessionId, TeamId, UserId, WebhookId,
+    AppId, DomainId, InvitationId, OrgId, PasskeyId, ProviderId, RoleId, ServiceAccountId, SessionId, TeamId, UserId,
+    WebhookId,
 };
 pub use webhook::{Delivery, DeliveryStatus, Webhook};
 

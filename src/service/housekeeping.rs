@@ -47,7 +47,10 @@ pub async fn sweep(db: &Db, clock: &SharedClock, retention: Retention) -> anyhow
     // Spent codes are kept a while, so a replay still finds them and revokes their session.
     let provider = store::provider::prune(db, now - ENDED_KEPT).await?;
     let deliveries = store::webhooks::prune(db, now - retention.events).await?;
-    let pruned = events + audit + logins + resets + sessions + provider + deliveries;
+    // Second-factor challenges and WebAuthn ceremonies that ran out unanswered.
+    let factors = store::mfa::prune_challenges(db, now - ENDED_KEPT).await?
+        + store::passkeys::prune_ceremonies(db, now - ENDED_KEPT).await?;
+    let pruned = events + audit + logins + resets + sessions + provider + deliveries + factors;
     if pruned > 0 {
         tracing::info!(
             events,
@@ -56,6 +59,7 @@ pub async fn sweep(db: &Db, clock: &SharedClock, retention: Retention) -> anyhow
             resets,
             sessions,
             deliveries,
+            factors,
             "pruned what has served its time"
         );
     }

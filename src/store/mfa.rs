@@ -40,6 +40,11 @@ pub async fn has_totp<C: Conn>(c: &C, user_id: Uuid) -> Result<bool> {
         > 0)
 }
 
+/// Whether the user has a second factor: a confirmed authenticator app or a passkey.
+pub async fn has_factor<C: Conn>(c: &C, user_id: Uuid) -> Result<bool> {
+    Ok(has_totp(c, user_id).await? || super::passkeys::count(c, user_id).await? > 0)
+}
+
 /// Replaces the user's authenticator app with a new, unconfirmed one.
 pub async fn put_totp<C: Conn>(c: &C, sealer: &Sealer, user_id: Uuid, secret: &str, now: DateTime<Utc>) -> Result<()> {
     let sealed = sealer

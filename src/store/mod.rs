@@ -16,6 +16,7 @@ pub mod notify;
 pub mod oidc;
 pub mod orgs;
 mod page;
+pub mod passkeys;
 pub mod provider;
 pub mod resets;
 pub mod roles;

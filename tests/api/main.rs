@@ -36,6 +36,7 @@ mod oidc_real;
 mod oidc_support;
 mod op_support;
 mod openapi;
+mod passkeys;
 mod provider;
 mod provider_clients;
 mod providers;

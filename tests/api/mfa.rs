@@ -128,7 +128,7 @@ async fn an_enrolled_app_makes_every_password_login_two_steps_and_a_code_works_o
     let status = app.expect("GET", "/auth/mfa", &token, None, StatusCode::OK).await;
     assert_eq!(
         status,
-        json!({"totp": true, "recovery_codes_left": 10, "methods": ["totp", "recovery_code"]})
+        json!({"totp": true, "passkeys": 0, "recovery_codes_left": 10, "methods": ["totp", "recovery_code"]})
     );
 
     // Every password route now answers mfa_required, after the password (a wrong one is still
@@ -351,7 +351,10 @@ async fn wrong_codes_count_toward_the_lockout_and_removal_needs_a_fresh_factor()
     )
     .await;
     let status = app.expect("GET", "/auth/mfa", &token, None, StatusCode::OK).await;
-    assert_eq!(status, json!({"totp": false, "recovery_codes_left": 0, "methods": []}));
+    assert_eq!(
+        status,
+        json!({"totp": false, "passkeys": 0, "recovery_codes_left": 0, "methods": []})
+    );
     assert_eq!(app.login("ada@acme.test", PASSWORD).await.status(), StatusCode::OK);
 }
 

@@ -183,12 +183,16 @@ impl AuthService {
         factor: &Factor,
         client: &ClientInfo,
     ) -> Result<(User, Option<crate::mail::Mail>, Vec<String>)> {
-        let (user, mail) = self
+        let (user, checked) = self
             .factor_step(challenge, client, async |change, user, actor| {
                 self.mfa.check(change, user, factor, actor).await
             })
             .await?;
-        Ok((user, mail, with_second_factor(&challenge.methods, factor.method())))
+        Ok((
+            user,
+            checked.mail,
+            with_second_factor(&challenge.methods, checked.method),
+        ))
     }
 
     /// A second-factor step of a challenge's (active) user: the account's lockout counts it;

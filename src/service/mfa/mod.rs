@@ -1,5 +1,6 @@
 //! Second factors: an authenticator app (TOTP, RFC 6238: SHA-1, 6 digits, 30 s steps, one step
-//! of skew either way, through `totp-rs`) and ten single-use recovery codes.
+//! of skew either way, through `totp-rs`), passkeys (WebAuthn, `passkeys`) and ten single-use
+//! recovery codes, which an account has while it has another factor.
 //!
 //! - Enrolment writes an unconfirmed secret (sealed at rest) and answers it once, with its
 //!   `otpauth://` URI and a QR code as SVG; a first right code confirms it and answers the
@@ -31,6 +32,9 @@ use std::sync::Arc;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 use uuid::Uuid;
 
+pub mod passkeys;
+pub use passkeys::Assertion;
+
 /// The flow of API logins' challenges (hosted logins name their request: `hosted:<handle>`).
 pub const API_FLOW: &str = "api";
 
@@ -55,16 +59,17 @@ pub enum Factor {
     Totp(String),
     /// One of the recovery codes.
     Recovery(String),
+    /// A passkey's answer to a challenge handed out before.
+    Passkey(Box<Assertion>),
 }
 
-impl Factor {
-    /// RFC 8176 method reference of the factor.
-    pub fn method(&self) -> &'static str {
-        match self {
-            // Both are something the user has and reads out: one-time passwords.
-            Self::Totp(_) | Self::Recovery(_) => "otp",
-        }
-    }
+/// A second factor that was right: its RFC 8176 method (`otp` for the app's code and a recovery
+/// code, both one-time passwords; `hwk` or `swk` for a passkey) and, for a recovery code, the
+/// mail to send once the change commits.
+#[derive(Debug)]
+pub struct Checked {
+    pub method: &'static str,
+    pub mail: Option<Mail>,
 }
 
 /// What a challenge is for.
@@ -97,12 +102,13 @@ pub struct Enrolment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     pub totp: bool,
+    pub passkeys: u64,
     pub recovery_codes_left: u64,
 }
 
 impl Status {
     pub fn any(&self) -> bool {
-        self.totp
+        self.totp || self.passkeys > 0
     }
 
     /// The methods a `mfa_required` answer lists.
@@ -110,6 +116,9 @@ impl Status {
         let mut methods = Vec::new();
         if self.totp {
             methods.push("totp".to_owned());
+        }
+        if self.passkeys > 0 {
+            methods.push("webauthn".to_owned());
         }
         if self.recovery_codes_left > 0 {
             methods.push("recovery_code".to_owned());
@@ -125,6 +134,8 @@ pub struct MfaService {
     mailer: SharedMailer,
     /// The label authenticator apps show beside the account (`otpauth://` issuer).
     label: String,
+    /// The WebAuthn relying party of the public URL (`None`: passkeys are off).
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 impl MfaService {
@@ -136,23 +147,33 @@ impl MfaService {
             Some(host) if !host.contains(':') => format!("guildhall ({host})"),
             _ => "guildhall".to_owned(),
         };
+        let webauthn = passkeys::relying_party(&config.issuer);
+        if webauthn.is_none() {
+            tracing::info!(issuer = %config.issuer, "passkeys are off: the public URL's host is not a domain name");
+        }
         Self {
             db,
             changes,
             sealer,
             mailer,
             label,
+            webauthn,
         }
     }
 
-    /// Whether the account has a second factor (one query: what every password login asks).
+    /// Whether the account has a second factor (what every password login asks).
     pub async fn has_factor(&self, user_id: Uuid) -> Result<bool> {
-        Ok(store::mfa::has_totp(&self.db, user_id).await?)
+        Ok(store::mfa::has_factor(&self.db, user_id).await?)
+    }
+
+    async fn has_factor_in(&self, change: &Change, user_id: Uuid) -> Result<bool> {
+        Ok(store::mfa::has_factor(change.tx(), user_id).await?)
     }
 
     pub async fn status(&self, user_id: Uuid) -> Result<Status> {
         Ok(Status {
             totp: store::mfa::has_totp(&self.db, user_id).await?,
+            passkeys: store::passkeys::count(&self.db, user_id).await?,
             recovery_codes_left: store::mfa::recovery_codes_left(&self.db, user_id).await?,
         })
     }
@@ -267,14 +288,10 @@ impl MfaService {
     }
 
     /// Checks a second factor of `user` inside `change`: the code is claimed (never accepted
-    /// again); a recovery code is spent, audited and mailed about after the change commits.
-    pub async fn check(
-        &self,
-        change: &mut Change,
-        user: &User,
-        factor: &Factor,
-        actor: &Actor,
-    ) -> Result<Option<Mail>> {
+    /// again); a recovery code is spent, audited and mailed about after the change commits; a
+    /// passkey's challenge is spent.
+    pub async fn check(&self, change: &mut Change, user: &User, factor: &Factor, actor: &Actor) -> Result<Checked> {
+        let otp = |mail| Checked { method: "otp", mail };
         match factor {
             Factor::Totp(code) => {
                 let Some(stored) = store::mfa::totp(change.tx(), &self.sealer, user.id).await? else {
@@ -287,7 +304,7 @@ impl MfaService {
                 if !store::mfa::accept_step(change.tx(), user.id, step).await? {
                     return Err(WRONG_FACTOR);
                 }
-                Ok(None)
+                Ok(otp(None))
             }
             Factor::Recovery(code) => {
                 let digest = crypto::token_digest(&normalize_recovery_code(code));
@@ -300,8 +317,12 @@ impl MfaService {
                         .target("user", user.id)
                         .detail(serde_json::json!({"left": left})),
                 );
-                Ok(Some(recovery_mail(&user.email, left)))
+                Ok(otp(Some(recovery_mail(&user.email, left))))
             }
+            Factor::Passkey(assertion) => Ok(Checked {
+                method: self.check_passkey(change, user, assertion).await?,
+                mail: None,
+            }),
         }
     }
 
@@ -314,23 +335,32 @@ impl MfaService {
     pub async fn regenerate(&self, caller: &Caller, fresh: &Factor) -> Result<Vec<String>> {
         let (user, actor) = (&self.user(caller.user_id).await?, &caller.actor());
         let mut change = self.changes.begin().await?;
-        let mail = self.require_totp_factor(&mut change, user, fresh, actor).await?;
+        let checked = self.require_fresh_factor(&mut change, user, fresh, actor).await?;
         let codes = self.new_recovery_codes(&mut change, user.id).await?;
         change.audit(Audit::new(actor, "mfa.recovery_codes.regenerate").target("user", user.id));
         change.commit().await?;
-        if let Some(mail) = mail {
+        if let Some(mail) = checked.mail {
             self.send(mail);
         }
         Ok(codes)
     }
 
-    /// Removes the authenticator app (and with it the recovery codes), after a fresh factor.
+    /// Removes the authenticator app (and the recovery codes, if no passkey is left), after a
+    /// fresh factor.
     pub async fn remove_totp(&self, caller: &Caller, fresh: &Factor) -> Result<()> {
         let (user, actor) = (&self.user(caller.user_id).await?, &caller.actor());
         let mut change = self.changes.begin().await?;
-        let mail = self.require_totp_factor(&mut change, user, fresh, actor).await?;
+        if !store::mfa::has_totp(change.tx(), user.id).await? {
+            return Err(ServiceError::Conflict(
+                "mfa_not_enrolled",
+                "no authenticator app is enrolled",
+            ));
+        }
+        let checked = self.require_fresh_factor(&mut change, user, fresh, actor).await?;
         store::mfa::delete_totp(change.tx(), user.id).await?;
-        store::mfa::delete_recovery_codes(change.tx(), user.id).await?;
+        if !self.has_factor_in(&change, user.id).await? {
+            store::mfa::delete_recovery_codes(change.tx(), user.id).await?;
+        }
         change.audit(
             Audit::new(actor, "mfa.remove")
                 .target("user", user.id)
@@ -345,7 +375,7 @@ impl MfaService {
         );
         change.user_changed(user.id);
         change.commit().await?;
-        if let Some(mail) = mail {
+        if let Some(mail) = checked.mail {
             self.send(mail);
         }
         Ok(())
@@ -363,6 +393,7 @@ impl MfaService {
         }
         owners::guard_owner(change.tx(), caller, admin, user).await?;
         let had = store::mfa::delete_totp(change.tx(), user).await?;
+        let passkeys = store::passkeys::delete_all(change.tx(), user).await?;
         let codes = store::mfa::delete_recovery_codes(change.tx(), user).await?;
         store::mfa::spend_challenges_of(change.tx(), user, change.now()).await?;
         change.end_sessions(SessionsOf::User(user), "mfa_reset").await?;
@@ -370,7 +401,7 @@ impl MfaService {
             Audit::new(&caller.actor(), "mfa.reset")
                 .org(org)
                 .target("user", user)
-                .detail(serde_json::json!({"had_factors": had || codes > 0})),
+                .detail(serde_json::json!({"had_factors": had || passkeys > 0 || codes > 0})),
         );
         change.event(
             org,
@@ -431,18 +462,18 @@ impl MfaService {
         }
     }
 
-    /// A fresh factor for changing factors: a code of the app or a recovery code.
-    async fn require_totp_factor(
+    /// A fresh factor for changing factors: a code of the app, a passkey or a recovery code.
+    async fn require_fresh_factor(
         &self,
         change: &mut Change,
         user: &User,
         fresh: &Factor,
         actor: &Actor,
-    ) -> Result<Option<Mail>> {
-        if !store::mfa::has_totp(change.tx(), user.id).await? {
+    ) -> Result<Checked> {
+        if !self.has_factor_in(change, user.id).await? {
             return Err(ServiceError::Conflict(
                 "mfa_not_enrolled",
-                "no authenticator app is enrolled",
+                "no second factor is enrolled",
             ));
         }
         self.check(change, user, fresh, actor).await
