@@ -295,3 +295,57 @@ async fn an_organisation_id_in_a_body_or_header_never_overrides_the_token() {
         1
     );
 }
+
+/// The owner boundary: ids that belong to a user (a login session, a passkey), named by another
+/// user of the same organisation, answer 404 exactly as a missing id, and change nothing.
+#[tokio::test]
+async fn every_user_owned_id_hides_other_users() {
+    use crate::passkeys::{authenticator, register, spawn};
+    let app = spawn().await;
+    let acme = app.create_org("acme").await;
+    app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    app.user_in(&acme.admin_token, &acme.id, "bob@acme.test", &["member"])
+        .await;
+    let ada = app.token_in("ada@acme.test", "acme").await;
+    let bob = app.token_in("bob@acme.test", "acme").await;
+    let passkey = register(&app, &ada, &mut authenticator(), "Laptop").await["passkey"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sessions = app.expect("GET", "/auth/sessions", &ada, None, StatusCode::OK).await;
+    let session = sessions["sessions"][0]["id"].as_str().unwrap().to_owned();
+    let routes: Vec<(&str, &str, Option<Value>)> = vec![
+        ("DELETE", "/auth/sessions/{id}", None),
+        ("PATCH", "/auth/mfa/webauthn/{id}", Some(json!({"name": "mine"}))),
+        ("DELETE", "/auth/mfa/webauthn/{id}", Some(json!({"code": "123456"}))),
+    ];
+    for (method, template, body) in &routes {
+        let id = if template.contains("sessions") {
+            &session
+        } else {
+            &passkey
+        };
+        let path = template.replace("{id}", id);
+        let foreign = app.send(method, &path, &bob, body.clone()).await;
+        let missing_path = template.replace("{id}", &uuid::Uuid::new_v4().to_string());
+        let missing = app.send(method, &missing_path, &bob, body.clone()).await;
+        assert_eq!(
+            foreign.status(),
+            StatusCode::NOT_FOUND,
+            "{method} {path} with another user's token"
+        );
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{method} {missing_path}");
+        let mut fb = body_of(foreign).await;
+        let mut mb = body_of(missing).await;
+        fb.as_object_mut().unwrap().remove("request_id");
+        mb.as_object_mut().unwrap().remove("request_id");
+        assert_eq!(fb, mb, "{method} {path}: foreign and missing look the same");
+    }
+    // Ada's session and passkey are as they were.
+    assert_eq!(app.me_status(&ada).await, StatusCode::OK);
+    let listed = app
+        .expect("GET", "/auth/mfa/webauthn", &ada, None, StatusCode::OK)
+        .await;
+    assert_eq!(listed["passkeys"][0]["name"], "Laptop");
+}

@@ -21,18 +21,18 @@ fn origin() -> Url {
     Url::parse(PUBLIC_URL).unwrap()
 }
 
-async fn spawn() -> TestApp {
+pub async fn spawn() -> TestApp {
     spawn_app_with(|s| s.issuer = Some(PUBLIC_URL.into())).await
 }
 
 /// A software passkey (it claims user verification, as a platform authenticator would after a
 /// PIN or a fingerprint).
-fn authenticator() -> SoftPasskey {
+pub fn authenticator() -> SoftPasskey {
     SoftPasskey::new(true)
 }
 
 /// Registers a passkey of `authenticator` for `token`'s user: the answer of `register/finish`.
-async fn register(app: &TestApp, token: &str, authenticator: &mut SoftPasskey, name: &str) -> Value {
+pub async fn register(app: &TestApp, token: &str, authenticator: &mut SoftPasskey, name: &str) -> Value {
     let started = app
         .expect("POST", "/auth/mfa/webauthn/register/start", token, None, StatusCode::OK)
         .await;

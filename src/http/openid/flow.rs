@@ -511,3 +511,116 @@ pub async fn resume(
     let result = state.openid.resume_request(&form.handle, session(&headers)).await;
     answer(&page, result.map(Answer::from))
 }
+
+#[derive(Debug, Deserialize)]
+pub struct PasskeyOptionsForm {
+    #[serde(default)]
+    handle: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    mfa_token: Option<String>,
+}
+
+/// `POST /oauth2/passkey/options`: the page's script asks for a passkey challenge (JSON
+/// `{ceremony_id, options}`); for the second-factor page's account when the form carries its
+/// `mfa_token`, else for any passkey (the login page). 403 without the page's CSRF token, 404
+/// when the login request or its challenge is gone.
+pub async fn passkey_options(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm<PasskeyOptionsForm>,
+) -> Response {
+    use crate::http::error::ApiError;
+    use axum::response::IntoResponse;
+    if !PageContext::form_is_ours(&headers, &form.csrf) {
+        return ApiError::Forbidden(
+            "csrf_token_invalid",
+            "the form's security token is missing or wrong".into(),
+        )
+        .into_response();
+    }
+    let token = form.mfa_token.as_deref().filter(|t| !t.is_empty());
+    match state.openid.passkey_options(&form.handle, token).await {
+        Ok(Some(started)) => axum::Json(crate::http::mfa::CeremonyView::from(started)).into_response(),
+        Ok(None) => {
+            ApiError::NotFound("the login request or its challenge expired; reload the page".into()).into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    handle: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    mfa_token: String,
+    #[serde(default)]
+    ceremony_id: String,
+    #[serde(default)]
+    credential: String,
+}
+
+impl PasskeyForm {
+    /// The passkey's answer the page's script put in the form.
+    fn assertion(&self) -> Option<crate::service::mfa::Assertion> {
+        Some(crate::service::mfa::Assertion {
+            ceremony: self.ceremony_id.parse().ok()?,
+            credential: serde_json::from_str(&self.credential).ok()?,
+        })
+    }
+}
+
+fn malformed_passkey(page: &PageContext) -> Response {
+    page.message(
+        StatusCode::BAD_REQUEST,
+        &house(),
+        "The passkey's answer did not arrive",
+        "The page sent no usable passkey answer. Go back, reload the page and try again.",
+    )
+}
+
+/// The login page's passkey form: a passwordless login.
+pub async fn passkey_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    client: ClientInfo,
+    PageForm(form): PageForm<PasskeyForm>,
+) -> Response {
+    let page = context(&state, &headers);
+    if !PageContext::form_is_ours(&headers, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    let Some(assertion) = form.assertion() else {
+        return malformed_passkey(&page);
+    };
+    let result = state
+        .openid
+        .passkey_login(&form.handle, &assertion, session(&headers), client)
+        .await;
+    answer(&page, result)
+}
+
+/// The second-factor page's passkey form.
+pub async fn passkey_second_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    client: ClientInfo,
+    PageForm(form): PageForm<PasskeyForm>,
+) -> Response {
+    let page = context(&state, &headers);
+    if !PageContext::form_is_ours(&headers, &form.csrf) {
+        return csrf_refused(&page);
+    }
+    let Some(assertion) = form.assertion() else {
+        return malformed_passkey(&page);
+    };
+    let result = state
+        .openid
+        .passkey_second_factor(&form.handle, &form.mfa_token, assertion, session(&headers), client)
+        .await;
+    answer(&page, result)
+}

@@ -38,9 +38,13 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth2/consent", post(flow::consent))
         .route("/oauth2/mfa", post(flow::second_factor))
         .route("/oauth2/mfa/enrol", post(flow::enrol_factor))
+        .route("/oauth2/mfa/passkey", post(flow::passkey_second_factor))
+        .route("/oauth2/passkey", post(flow::passkey_login))
+        .route("/oauth2/passkey/options", post(flow::passkey_options))
         .route("/oauth2/continue", post(flow::resume))
         .route("/oauth2/logout", get(flow::logout_get).post(flow::logout_post))
         .route("/oauth2/assets/style.css", get(style))
+        .route("/oauth2/assets/passkey.js", get(passkey_script))
         .route("/device", get(flow::device_get).post(flow::device_post))
         .route("/oauth2/token", post(token))
         .route("/oauth2/revoke", post(revoke))
@@ -56,6 +60,16 @@ async fn style() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         pages::STYLE,
+    )
+}
+
+async fn passkey_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        pages::PASSKEY_SCRIPT,
     )
 }
 

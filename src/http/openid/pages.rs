@@ -4,7 +4,10 @@
 //! against the `guildhall_csrf` cookie (double submit; the cookie is HttpOnly and
 //! SameSite=Strict), and every page sent with a strict Content-Security-Policy
 //! (`default-src 'none'`, `frame-ancestors 'none'`, `form-action` limited to guildhall and the
-//! application's registered redirect origins), `no-store` and no referrer.
+//! application's registered redirect origins), `no-store` and no referrer. The pages that offer
+//! a passkey also allow guildhall's own script (`/oauth2/assets/passkey.js`, `script-src
+//! 'self'`) and its requests (`connect-src 'self'`); no page runs inline script but `form_post`'s
+//! nonce'd one.
 use crate::crypto;
 use crate::http::error::current_request_id;
 use crate::service::openid::{
@@ -18,9 +21,23 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 pub const SESSION_COOKIE: &str = "guildhall_session";
+
+/// The scripts a page may run.
+pub enum Scripts<'a> {
+    None,
+    /// One inline script carrying this nonce (`form_post`).
+    Nonce(&'a str),
+    /// guildhall's own script files (the passkey buttons).
+    Own,
+}
+
+fn scripts(own: bool) -> Scripts<'static> {
+    if own { Scripts::Own } else { Scripts::None }
+}
 pub const CSRF_COOKIE: &str = "guildhall_csrf";
 
 pub const STYLE: &str = include_str!("../../../templates/style.css");
+pub const PASSKEY_SCRIPT: &str = include_str!("../../../templates/passkey.js");
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -32,6 +49,7 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     providers: &'a [ProviderButton],
     sso_asked: bool,
+    passkeys: bool,
 }
 
 #[derive(Template)]
@@ -42,6 +60,7 @@ struct SecondFactorPage<'a> {
     csrf: &'a str,
     mfa_token: &'a str,
     error: Option<&'a str>,
+    passkeys: bool,
 }
 
 #[derive(Template)]
@@ -219,13 +238,7 @@ impl PageContext {
     }
 
     /// A rendered page with its security headers.
-    pub fn html(
-        &self,
-        status: StatusCode,
-        body: String,
-        form_targets: &[String],
-        script_nonce: Option<&str>,
-    ) -> Response {
+    pub fn html(&self, status: StatusCode, body: String, form_targets: &[String], scripts: Scripts) -> Response {
         let mut csp = String::from(
             "default-src 'none'; style-src 'self'; img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
         );
@@ -233,8 +246,10 @@ impl PageContext {
             csp.push(' ');
             csp.push_str(target);
         }
-        if let Some(nonce) = script_nonce {
-            csp.push_str(&format!("; script-src 'nonce-{nonce}'"));
+        match scripts {
+            Scripts::None => {}
+            Scripts::Nonce(nonce) => csp.push_str(&format!("; script-src 'nonce-{nonce}'")),
+            Scripts::Own => csp.push_str("; script-src 'self'; connect-src 'self'"),
         }
         let mut response = (status, axum::response::Html(body)).into_response();
         let headers = response.headers_mut();
@@ -260,8 +275,12 @@ impl PageContext {
     }
 
     fn render(&self, status: StatusCode, page: &impl Template, targets: &[String]) -> Response {
+        self.render_with(status, page, targets, Scripts::None)
+    }
+
+    fn render_with(&self, status: StatusCode, page: &impl Template, targets: &[String], scripts: Scripts) -> Response {
         match page.render() {
-            Ok(body) => self.html(status, body, targets, None),
+            Ok(body) => self.html(status, body, targets, scripts),
             Err(e) => {
                 tracing::error!(error = %e, request_id = current_request_id(), "cannot render a page");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -298,6 +317,7 @@ impl PageContext {
                 error,
                 providers,
                 sso_asked,
+                passkeys,
             }) => {
                 let page = LoginPage {
                     brand: &branding,
@@ -307,19 +327,21 @@ impl PageContext {
                     error: error.as_deref(),
                     providers: &providers,
                     sso_asked,
+                    passkeys,
                 };
                 let status = if error.is_some() {
                     StatusCode::UNAUTHORIZED
                 } else {
                     StatusCode::OK
                 };
-                self.render(status, &page, &branding.form_targets)
+                self.render_with(status, &page, &branding.form_targets, scripts(passkeys))
             }
             Step::SecondFactor(SecondFactorView {
                 handle,
                 branding,
                 mfa_token,
                 error,
+                passkeys,
             }) => {
                 let page = SecondFactorPage {
                     brand: &branding,
@@ -327,13 +349,14 @@ impl PageContext {
                     csrf: &self.csrf,
                     mfa_token: &mfa_token,
                     error: error.as_deref(),
+                    passkeys,
                 };
                 let status = if error.is_some() {
                     StatusCode::UNAUTHORIZED
                 } else {
                     StatusCode::OK
                 };
-                self.render(status, &page, &branding.form_targets)
+                self.render_with(status, &page, &branding.form_targets, scripts(passkeys))
             }
             Step::EnrolFactor(EnrolView {
                 handle,
@@ -429,7 +452,12 @@ impl PageContext {
                     nonce: &nonce,
                 };
                 match page.render() {
-                    Ok(body) => self.html(StatusCode::OK, body, &[form_origin(&redirect_uri)], Some(&nonce)),
+                    Ok(body) => self.html(
+                        StatusCode::OK,
+                        body,
+                        &[form_origin(&redirect_uri)],
+                        Scripts::Nonce(&nonce),
+                    ),
                     Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
                 }
             }
@@ -529,6 +557,7 @@ mod tests {
             error: Some("<i>"),
             providers: &[],
             sso_asked: false,
+            passkeys: false,
         };
         let html = page.render().unwrap();
         assert!(!html.contains("<script>x"));

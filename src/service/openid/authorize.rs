@@ -124,6 +124,8 @@ pub struct LoginView {
     /// The identity providers serving the email's domain, once asked.
     pub providers: Vec<ProviderButton>,
     pub sso_asked: bool,
+    /// Whether to offer a passwordless login with a passkey.
+    pub passkeys: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +135,8 @@ pub struct SecondFactorView {
     /// The challenge the password step (or a session without a second factor) left.
     pub mfa_token: String,
     pub error: Option<String>,
+    /// Whether the account has a passkey to offer.
+    pub passkeys: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -480,6 +484,7 @@ impl OpenIdProvider {
             error,
             providers: vec![],
             sso_asked: false,
+            passkeys: self.auth.mfa().passkeys_available(),
         }))
     }
 
@@ -822,6 +827,7 @@ impl OpenIdProvider {
                 })
                 .collect(),
             sso_asked: true,
+            passkeys: self.auth.mfa().passkeys_available(),
         }))
     }
 

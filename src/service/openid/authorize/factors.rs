@@ -6,10 +6,17 @@
 //! policy, or `acr_values`), the user enrols an authenticator app on the page (QR code), sees the
 //! recovery codes once, and goes on. Each challenge belongs to its login request (`hosted:<digest of the
 //! request's handle>`): a token of the API or of another request is refused.
+//!
+//! Passkeys: the second-factor page of an account with one offers a "Use a passkey" button, and
+//! the login page one for a passwordless login (a discoverable credential names the account);
+//! `passkey_options` hands out the challenge (the page's script asks for it), the browser's
+//! WebAuthn API answers, and the form posts the answer. Without JavaScript the buttons stay
+//! hidden and codes and passwords work as before.
 use super::{Answer, EnrolView, OpenIdProvider, Pending, SecondFactorView, Step};
 use crate::crypto;
 use crate::model::{Application, BrowserSession, ClientInfo};
-use crate::service::mfa::{Challenge, Factor, Purpose};
+use crate::service::mfa::passkeys::Started;
+use crate::service::mfa::{Assertion, Challenge, Factor, Purpose};
 use crate::service::openid::browser::CookieChange;
 use crate::service::{Result, ServiceError};
 use uuid::Uuid;
@@ -35,6 +42,9 @@ fn message(e: &ServiceError) -> Option<String> {
     match e {
         ServiceError::Unauthorized("invalid_mfa_code", _) => {
             Some("That code is not right, or was already used. Try the next one.".into())
+        }
+        ServiceError::Unauthorized("invalid_passkey", _) => {
+            Some("The passkey's answer was not accepted. Try again, or enter a code.".into())
         }
         ServiceError::TooManyAttempts(wait) => Some(format!(
             "Too many failed attempts for this account; try again in {wait} seconds."
@@ -64,7 +74,78 @@ impl OpenIdProvider {
             branding: self.branding(app).await?,
             mfa_token: token,
             error: None,
+            passkeys: self.offers_passkey(user_id).await?,
         }))
+    }
+
+    /// Whether the second-factor page offers a passkey: the account has one and passkeys work.
+    async fn offers_passkey(&self, user_id: Uuid) -> Result<bool> {
+        let mfa = self.auth.mfa();
+        Ok(mfa.passkeys_available() && mfa.status(user_id).await?.passkeys > 0)
+    }
+
+    /// A passkey challenge for a page of this request: for the account of `mfa_token`'s
+    /// challenge (the second-factor page), or for any passkey (the login page). `None` when the
+    /// request or the challenge is gone.
+    pub async fn passkey_options(&self, handle: &str, mfa_token: Option<&str>) -> Result<Option<Started>> {
+        if self.pending(handle).await?.is_none() {
+            return Ok(None);
+        }
+        let mfa = self.auth.mfa();
+        let flow = hosted_flow(handle);
+        match mfa_token {
+            Some(token) => match mfa.live_challenge(token, &flow, Purpose::Verify).await {
+                Ok(challenge) => Ok(Some(mfa.start_authentication(challenge.user_id).await?)),
+                Err(ServiceError::Unauthorized("invalid_mfa_token", _)) => Ok(None),
+                Err(e) => Err(e),
+            },
+            None => Ok(Some(mfa.start_discoverable(&flow).await?)),
+        }
+    }
+
+    /// The login page's passkey: a discoverable credential names the account, and its answer
+    /// (user verification included) is both factors. The browser session starts with `hwk` (or
+    /// `swk`) and `mfa`, and the request goes on.
+    pub async fn passkey_login(
+        &self,
+        handle: &str,
+        assertion: &Assertion,
+        browser: Option<&str>,
+        client: ClientInfo,
+    ) -> Result<Answer> {
+        let (pending, org_id) = match self.resume(handle).await? {
+            Ok(found) => found,
+            Err(step) => return Ok(step.into()),
+        };
+        let Some(app) = self.app(&pending.client_id).await? else {
+            return Ok(super::error_page("Unknown application", "The application is no longer registered.").into());
+        };
+        let (user, method) = match self
+            .auth
+            .mfa()
+            .discoverable_login(&hosted_flow(handle), assertion)
+            .await
+        {
+            Ok(found) => found,
+            Err(ServiceError::Unauthorized("invalid_passkey", _)) => {
+                let message = "That passkey was not accepted here. Try again, or log in with your password.";
+                return Ok(self
+                    .login_view(handle, &pending, &app, Some(message.into()))
+                    .await?
+                    .into());
+            }
+            Err(e) => return Err(e),
+        };
+        let previous = self.browser_session(browser).await?;
+        let (session, cookie) = self
+            .start_browser_session(user.id, &[method, "mfa"], previous.as_ref(), client.ip)
+            .await?;
+        let pending = self.logged_in(handle, pending, org_id).await?;
+        let step = self.advance(handle, pending, org_id, Some(session)).await?;
+        Ok(Answer {
+            step,
+            cookie: CookieChange::Set(cookie),
+        })
     }
 
     /// Whether the browser session must be stepped up before the request goes on: the page to
@@ -171,12 +252,36 @@ impl OpenIdProvider {
         browser: Option<&str>,
         client: ClientInfo,
     ) -> Result<Answer> {
+        self.factor_answer(handle, mfa_token, factor_of(code), browser, client)
+            .await
+    }
+
+    /// The second-factor page's passkey answer: as a code, with `hwk` (or `swk`) and `mfa`.
+    pub async fn passkey_second_factor(
+        &self,
+        handle: &str,
+        mfa_token: &str,
+        assertion: Assertion,
+        browser: Option<&str>,
+        client: ClientInfo,
+    ) -> Result<Answer> {
+        let factor = Factor::Passkey(Box::new(assertion));
+        self.factor_answer(handle, mfa_token, factor, browser, client).await
+    }
+
+    async fn factor_answer(
+        &self,
+        handle: &str,
+        mfa_token: &str,
+        factor: Factor,
+        browser: Option<&str>,
+        client: ClientInfo,
+    ) -> Result<Answer> {
         let (pending, org_id, app, challenge) = match self.factor_form(handle, mfa_token, Purpose::Verify).await? {
             Ok(found) => found,
             Err(step) => return Ok(step.into()),
         };
         let mfa = self.auth.mfa();
-        let factor = factor_of(code);
         let (user, mail, methods) = match self.auth.second_step(&challenge, &factor, &client).await {
             Ok(done) => done,
             Err(e) => {
@@ -186,6 +291,7 @@ impl OpenIdProvider {
                     branding: self.branding(&app).await?,
                     mfa_token: mfa_token.to_owned(),
                     error: Some(error),
+                    passkeys: self.offers_passkey(challenge.user_id).await?,
                 })
                 .into());
             }
