@@ -10,7 +10,7 @@ use crate::op_support::{Browser, authorize_url, exchange, pkce, register_app, sp
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const CALLBACK: &str = "http://127.0.0.1:9/callback";
+pub(crate) const CALLBACK: &str = "http://127.0.0.1:9/callback";
 
 /// The code an authenticator app with `secret` (base32) shows at the app's clock.
 fn code(app: &TestApp, secret: &str) -> String {
@@ -533,7 +533,7 @@ async fn an_admin_resets_a_members_factors_and_owners_are_protected() {
     .await;
 }
 
-async fn hosted_client(app: &TestApp) -> (Org, String) {
+pub(crate) async fn hosted_client(app: &TestApp) -> (Org, String) {
     let acme = app.create_org("acme").await;
     app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
         .await;
@@ -546,7 +546,7 @@ async fn hosted_client(app: &TestApp) -> (Org, String) {
     (acme, registered["client_id"].as_str().unwrap().to_owned())
 }
 
-fn code_request<'a>(client_id: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn code_request<'a>(client_id: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("client_id", client_id),
         ("redirect_uri", CALLBACK),
@@ -559,7 +559,7 @@ fn code_request<'a>(client_id: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a
     ]
 }
 
-async fn id_token_of(app: &TestApp, client_id: &str, code: &str, verifier: &str) -> Value {
+pub(crate) async fn id_token_of(app: &TestApp, client_id: &str, code: &str, verifier: &str) -> Value {
     let (status, tokens) = exchange(
         app,
         &[

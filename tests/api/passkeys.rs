@@ -495,3 +495,167 @@ async fn passkeys_are_off_when_the_public_url_is_an_ip_address() {
     )
     .await;
 }
+
+/// A provider whose public URL is `http://localhost:<port>` (a secure origin with a domain, so
+/// passkeys work) while the test's browser reaches it at 127.0.0.1.
+async fn spawn_local_provider() -> (TestApp, Url) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let public = format!("http://localhost:{port}");
+    let app = spawn_app_with(|s| {
+        s.port = port;
+        s.issuer = Some(public.clone());
+        s.oidc.public_url = Some(public.clone());
+    })
+    .await;
+    (app, Url::parse(&format!("http://localhost:{port}")).unwrap())
+}
+
+#[tokio::test]
+async fn the_hosted_second_factor_page_takes_a_passkey_and_refuses_bad_answers() {
+    use crate::mfa::{code_request, hosted_client, id_token_of};
+    use crate::op_support::{Browser, authorize_url, pkce};
+    let (app, local) = spawn_local_provider().await;
+    let (_, client_id) = hosted_client(&app).await;
+    let token = app.token_in("ada@acme.test", "acme").await;
+    // Registered through the API, with the origin browsers use.
+    let mut key = authenticator();
+    let started = app
+        .expect(
+            "POST",
+            "/auth/mfa/webauthn/register/start",
+            &token,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let options: CreationChallengeResponse = serde_json::from_value(started["options"].clone()).unwrap();
+    assert_eq!(options.public_key.rp.id, "localhost");
+    let credential = key.do_registration(local.clone(), options).unwrap();
+    app.expect(
+        "POST",
+        "/auth/mfa/webauthn/register/finish",
+        &token,
+        Some(json!({"ceremony_id": started["ceremony_id"], "credential": credential})),
+        StatusCode::CREATED,
+    )
+    .await;
+
+    let browser = Browser::new(&app);
+    let (verifier, challenge) = pkce();
+    let login = browser
+        .get(&authorize_url(&app, &code_request(&client_id, &challenge)))
+        .await;
+    // The login page offers a passwordless passkey login, and allows its own script for it.
+    assert!(login.is("Log in with a passkey"), "{}", login.html);
+    let csp = login.csp.clone().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let asked = browser.log_in(&login, "ada@acme.test", PASSWORD).await;
+    assert!(asked.is("Use a passkey"), "{}", asked.html);
+    let (handle, csrf, mfa) = (asked.field("handle"), asked.field("csrf"), asked.field("mfa_token"));
+
+    // The page's script asks for a challenge: never without the page's CSRF token, never for a
+    // login request that does not exist.
+    let no_csrf = browser
+        .client
+        .post(format!("{}/oauth2/passkey/options", app.address))
+        .form(&[("handle", handle.as_str()), ("mfa_token", mfa.as_str())])
+        .send()
+        .await
+        .unwrap();
+    expect_error(no_csrf, StatusCode::FORBIDDEN, "csrf_token_invalid").await;
+    let unknown = browser
+        .client
+        .post(format!("{}/oauth2/passkey/options", app.address))
+        .form(&[("handle", "no-such-request"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    expect_error(unknown, StatusCode::NOT_FOUND, "not_found").await;
+    let options = |extra: Vec<(&'static str, String)>| {
+        let mut form = vec![("handle", handle.clone()), ("csrf", csrf.clone())];
+        form.extend(extra);
+        let client = browser.client.clone();
+        let url = format!("{}/oauth2/passkey/options", app.address);
+        async move { body(client.post(url).form(&form).send().await.unwrap()).await }
+    };
+    let started = options(vec![("mfa_token", mfa.clone())]).await;
+    let answer_of = |key: &mut SoftPasskey, started: &Value| {
+        let options: RequestChallengeResponse = serde_json::from_value(started["options"].clone()).unwrap();
+        let credential = key.do_authentication(local.clone(), options).unwrap();
+        (
+            started["ceremony_id"].as_str().unwrap().to_owned(),
+            serde_json::to_string(&credential).unwrap(),
+        )
+    };
+    let (ceremony, assertion) = answer_of(&mut key, &started);
+
+    // A malformed answer is a clear page; an answer to the page's challenge, posted to the
+    // passwordless login (another kind of ceremony), is not accepted there.
+    let malformed = browser
+        .post(
+            "/oauth2/mfa/passkey",
+            &[
+                ("handle", &handle),
+                ("csrf", &csrf),
+                ("mfa_token", &mfa),
+                ("ceremony_id", &ceremony),
+                ("credential", "{"),
+            ],
+        )
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert!(malformed.is("passkey"), "{}", malformed.html);
+    let elsewhere = browser
+        .post(
+            "/oauth2/passkey",
+            &[
+                ("handle", &handle),
+                ("csrf", &csrf),
+                ("ceremony_id", &ceremony),
+                ("credential", &assertion),
+            ],
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::UNAUTHORIZED);
+    assert!(elsewhere.is("That passkey was not accepted here"), "{}", elsewhere.html);
+
+    // The answer on the second-factor page: the browser session starts and the code comes back.
+    let done = browser
+        .post(
+            "/oauth2/mfa/passkey",
+            &[
+                ("handle", &handle),
+                ("csrf", &csrf),
+                ("mfa_token", &mfa),
+                ("ceremony_id", &ceremony),
+                ("credential", &assertion),
+            ],
+        )
+        .await;
+    let code = done
+        .param("code")
+        .unwrap_or_else(|| panic!("{:?} {}", done.location, done.html));
+    let id = id_token_of(&app, &client_id, &code, &verifier).await;
+    assert_eq!(id["amr"], json!(["pwd", "hwk", "mfa"]));
+    assert_eq!(id["acr"], "urn:guildhall:acr:mfa");
+    // The spent page's challenge is gone: its token asks for nothing more.
+    let spent = browser
+        .client
+        .post(format!("{}/oauth2/passkey/options", app.address))
+        .form(&[
+            ("handle", handle.as_str()),
+            ("csrf", csrf.as_str()),
+            ("mfa_token", mfa.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spent.status(), StatusCode::NOT_FOUND);
+}

@@ -23,6 +23,10 @@
 #    and three checks of what the specifications say that guildhall once got wrong (logout by a
 #    cross-site POST, introspection's scope, revoking a client-credentials token;
 #    tests/rp/README.md).
+#  - Passkeys on the hosted pages (tests/rp/passkeys.test.mjs), against a second guildhall whose
+#    public URL is http://localhost:PORT (WebAuthn refuses an IP address as relying party):
+#    Chromium's virtual authenticator registers a passkey, logs in with it from the login page
+#    without a password, and answers the second-factor page after a password.
 #  - Authlib (python) drives the hosted pages with `requests` (hidden CSRF field + cookie),
 #    does the code flow with PKCE as a confidential client_secret_basic client and validates
 #    the ID token against the JWKS with authlib.jose + authlib.oidc.core (iss, aud, azp, nonce,
@@ -56,15 +60,16 @@ echo "--- python venv $VENV (Authlib, requests)"
 rm -rf "$REPORT_DIR"
 mkdir -p "$REPORT_DIR"
 DATA=$(mktemp -d)
-SERVER=
+PK_DATA=$(mktemp -d)
+SERVERS=()
 stop() {
-    if [ -n "$SERVER" ]; then
-        kill "$SERVER" 2>/dev/null || true
-        wait "$SERVER" 2>/dev/null || true
-        SERVER=
-    fi
+    for pid in "${SERVERS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    SERVERS=()
 }
-trap 'stop; rm -rf "$DATA"' EXIT
+trap 'stop; rm -rf "$DATA" "$PK_DATA"' EXIT
 
 free_port() {
     "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -123,40 +128,66 @@ cat >"$SEED" <<EOF
    "users": [{"email": "$USER_EMAIL", "password": "$USER_PASSWORD", "roles": ["admin"]}]}]}
 EOF
 
-echo "--- guildhall on $ISSUER"
-env -i PATH="$PATH" HOME="${HOME:-/root}" \
-    AUTH_DATA_DIR="$DATA" AUTH_HOST=127.0.0.1 AUTH_PORT="$PORT" AUTH_LOG_FORMAT=json \
-    AUTH_ISSUER="$ISSUER" AUTH_PUBLIC_URL="$ISSUER" AUTH_SEED_FILE="$SEED" \
-    AUTH_ADMIN_PASSWORD="$ADMIN_PASSWORD" AUTH_ARGON2_MEMORY_KIB=1024 AUTH_ARGON2_ITERATIONS=1 \
-    RUST_LOG=info RUST_BACKTRACE=1 \
-    "$BINARY" >"$REPORT_DIR/guildhall.log" 2>&1 &
-SERVER=$!
-up=
-for _ in $(seq 1 150); do
-    if curl -sf "$ISSUER/healthz" >/dev/null 2>&1; then up=1; break; fi
-    kill -0 "$SERVER" 2>/dev/null || break
-    sleep 0.2
-done
-if [ -z "$up" ]; then
-    tail -50 "$REPORT_DIR/guildhall.log"
+# start_guildhall ISSUER PORT DATA_DIR SEED LOG: the binary on 127.0.0.1:PORT, up when /healthz is.
+start_guildhall() {
+    local issuer=$1 port=$2 data=$3 seed=$4 log=$5
+    echo "--- guildhall on $issuer"
+    env -i PATH="$PATH" HOME="${HOME:-/root}" \
+        AUTH_DATA_DIR="$data" AUTH_HOST=127.0.0.1 AUTH_PORT="$port" AUTH_LOG_FORMAT=json \
+        AUTH_ISSUER="$issuer" AUTH_PUBLIC_URL="$issuer" AUTH_SEED_FILE="$seed" \
+        AUTH_ADMIN_PASSWORD="$ADMIN_PASSWORD" AUTH_ARGON2_MEMORY_KIB=1024 AUTH_ARGON2_ITERATIONS=1 \
+        RUST_LOG=info RUST_BACKTRACE=1 \
+        "$BINARY" >"$log" 2>&1 &
+    local pid=$!
+    SERVERS+=("$pid")
+    for _ in $(seq 1 150); do
+        if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then return 0; fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    tail -50 "$log"
     echo "guildhall did not start"
     exit 1
-fi
+}
+
+start_guildhall "$ISSUER" "$PORT" "$DATA" "$SEED" "$REPORT_DIR/guildhall.log"
+
+# The passkey server: its own database, one member and one public client.
+PK_PORT=$(free_port)
+while [ "$PK_PORT" = "$PORT" ] || [ "$PK_PORT" = "$RP_PORT" ]; do PK_PORT=$(free_port); done
+PK_ISSUER="http://localhost:$PK_PORT"
+PK_USER="grace@acme.test"
+PK_PASSWORD="rp-pk-$(secret)"
+# The browser's request to the redirect URI is answered by the test itself (Playwright's route).
+PK_CALLBACK="http://127.0.0.1:$RP_PORT/pk/callback"
+PK_SEED="$REPORT_DIR/passkeys-seed.json"
+cat >"$PK_SEED" <<EOF
+{"orgs": [{"slug": "acme", "name": "Acme",
+  "users": [{"email": "$PK_USER", "password": "$PK_PASSWORD", "roles": ["member"]}],
+  "applications": [
+    {"client_id": "pk-spa", "name": "Passkey SPA", "kind": "public", "first_party": true,
+     "token_endpoint_auth_method": "none", "redirect_uris": ["$PK_CALLBACK"],
+     "grant_types": ["authorization_code"]}]}]}
+EOF
+start_guildhall "$PK_ISSUER" "$PK_PORT" "$PK_DATA" "$PK_SEED" "$REPORT_DIR/guildhall-passkeys.log"
 
 export GH_ISSUER="$ISSUER" RP_PORT RP_BASE="$RP" GH_USER="$USER_EMAIL" GH_PASSWORD="$USER_PASSWORD" \
-    GH_ADMIN_PASSWORD="$ADMIN_PASSWORD" WEB_SECRET PY_SECRET POST_SECRET CHROMIUM
+    GH_ADMIN_PASSWORD="$ADMIN_PASSWORD" WEB_SECRET PY_SECRET POST_SECRET CHROMIUM \
+    GH_PK_ISSUER="$PK_ISSUER" GH_PK_USER="$PK_USER" GH_PK_PASSWORD="$PK_PASSWORD" GH_PK_CALLBACK="$PK_CALLBACK"
 
 status=0
 echo "--- node: openid-client + playwright-core (Chromium)"
-(cd tests/rp && node --test --test-reporter=spec --test-concurrency=1 rp.test.mjs) || status=1
+(cd tests/rp && node --test --test-reporter=spec --test-concurrency=1 rp.test.mjs passkeys.test.mjs) || status=1
 echo "--- python: Authlib"
 "$VENV/bin/python" -W ignore::DeprecationWarning tests/rp/rp_authlib.py || status=1
 
 stop
-if grep -q "panicked" "$REPORT_DIR/guildhall.log"; then
-    grep -A3 "panicked" "$REPORT_DIR/guildhall.log" | head -40
-    echo "guildhall panicked during the run"
-    status=1
-fi
+for log in "$REPORT_DIR"/guildhall*.log; do
+    if grep -q "panicked" "$log"; then
+        grep -A3 "panicked" "$log" | head -40
+        echo "guildhall panicked during the run ($log)"
+        status=1
+    fi
+done
 echo "--- relying parties: $([ $status -eq 0 ] && echo passed || echo FAILED) in $(($(date +%s) - started)) s (log: $REPORT_DIR/guildhall.log)"
 exit $status

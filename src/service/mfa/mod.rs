@@ -147,9 +147,9 @@ impl MfaService {
             Some(host) if !host.contains(':') => format!("guildhall ({host})"),
             _ => "guildhall".to_owned(),
         };
-        let webauthn = passkeys::relying_party(&config.issuer);
+        let webauthn = passkeys::relying_party(&config.oidc.public_url);
         if webauthn.is_none() {
-            tracing::info!(issuer = %config.issuer, "passkeys are off: the public URL's host is not a domain name");
+            tracing::info!(public_url = %config.oidc.public_url, "passkeys are off: the public URL's host is not a domain name");
         }
         Self {
             db,

@@ -2,9 +2,10 @@
 //! removed; used as a second factor after a password, and alone on the hosted login page as a
 //! discoverable credential (the browser names the account).
 //!
-//! - The relying party is the public URL (`AUTH_ISSUER`): its host is the RP id, its origin the
-//!   only origin allowed. An IP address cannot be a WebAuthn RP id, so with a public URL such as
-//!   `http://127.0.0.1:8080` passkeys are off and their routes answer 409 `passkeys_unavailable`.
+//! - The relying party is the public URL (`AUTH_PUBLIC_URL`, by default `AUTH_ISSUER` or
+//!   `http://localhost:<port>`): its host is the RP id, its origin the only origin allowed. An IP
+//!   address cannot be a WebAuthn RP id, so with a public URL such as `http://127.0.0.1:8080`
+//!   passkeys are off and their routes answer 409 `passkeys_unavailable`.
 //! - Every ceremony keeps its server-side state (the challenge, the credentials allowed) in
 //!   `webauthn_ceremonies` for `CEREMONY_TTL`; answering it takes the row out, so a challenge is
 //!   answered once. A ceremony belongs to a user (or, for a discoverable login, to one hosted
@@ -39,7 +40,7 @@ pub const NAME_MAX: usize = 64;
 
 pub const UNAVAILABLE: ServiceError = ServiceError::Conflict(
     "passkeys_unavailable",
-    "passkeys need a public URL (AUTH_ISSUER) whose host is a domain name; an IP address cannot be a WebAuthn relying party",
+    "passkeys need a public URL (AUTH_PUBLIC_URL) whose host is a domain name; an IP address cannot be a WebAuthn relying party",
 );
 /// An assertion that does not verify, or whose ceremony is unknown, spent or expired.
 pub const WRONG_PASSKEY: ServiceError = ServiceError::Unauthorized(
