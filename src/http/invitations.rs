@@ -103,6 +103,7 @@ impl InvitationView {
 
 /// `?status=pending|accepted|revoked|expired`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
     #[param(inline)]
     pub status: Option<StatusFilter>,

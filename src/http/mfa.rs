@@ -119,7 +119,7 @@ pub struct RegisterFinishRequest {
     pub ceremony_id: uuid::Uuid,
     /// What to call the passkey (at most 64 characters; `Passkey` when left out).
     #[serde(default)]
-    #[schema(max_length = 64)]
+    #[schema(value_type = Option<schema::PasskeyName>)]
     pub name: Option<String>,
     /// The browser's `PublicKeyCredential` from `navigator.credentials.create`, as its
     /// `toJSON()` writes it.
@@ -130,7 +130,7 @@ pub struct RegisterFinishRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenamePasskeyRequest {
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(value_type = schema::PasskeyRename)]
     pub name: String,
 }
 

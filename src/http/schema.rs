@@ -172,6 +172,18 @@ rule! {
         .examples([json!("123456")]);
     NotBlank => string("Not empty or only whitespace.")
         .pattern(Some(not_blank_pattern()));
+    /// A passkey's name (`service::mfa::passkeys::parse_name`), when given on registration:
+    /// blank is the default name.
+    PasskeyName => string("At most 64 characters without control characters (trimmed; blank means `Passkey`).")
+        .max_length(Some(64))
+        .pattern(Some(format!("^[^{CTRL}]*$")))
+        .examples([json!("Work laptop")]);
+    /// A passkey's new name: as `PasskeyName`, not blank.
+    PasskeyRename => string("1–64 characters without control characters, not only whitespace (trimmed).")
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .pattern(Some(format!("^[^{CTRL}]*[^{WS}{CTRL}][^{CTRL}]*$")))
+        .examples([json!("Work laptop")]);
     /// An OpenID Connect issuer (`seed::rules::issuer`).
     Issuer => string("An `https://` URL (`http://` only on localhost or 127.0.0.1) without a query or fragment, at most 2048 bytes; kept exactly as written (discovery compares it byte for byte).")
         .pattern(Some(issuer_pattern()))
@@ -206,13 +218,23 @@ fn component(name: &str) -> Value {
 }
 
 /// A property that is absent or `null` (`Option` fields: `null` is the same as absent).
-/// A second factor: the app's `code` or a `recovery_code`, not both (`http::mfa`).
+/// A second factor: the app's `code`, a passkey's `assertion` or a `recovery_code`, exactly one
+/// (`http::mfa`).
 fn one_factor() -> Value {
+    let only = |field: &str, schema: Value| {
+        let mut properties = serde_json::Map::new();
+        for other in ["code", "recovery_code", "assertion"] {
+            properties.insert(other.into(), absent());
+        }
+        properties.insert(field.into(), schema);
+        json!({ "required": [field], "properties": properties })
+    };
     json!({
-        "description": "Gives the app's `code` or a `recovery_code`, exactly one.",
+        "description": "Gives the app's `code`, a passkey's `assertion` or a `recovery_code`, exactly one.",
         "oneOf": [
-            { "required": ["code"], "properties": { "code": { "type": "string" }, "recovery_code": absent() } },
-            { "required": ["recovery_code"], "properties": { "recovery_code": { "type": "string" }, "code": absent() } },
+            only("code", json!({ "type": "string" })),
+            only("recovery_code", json!({ "type": "string" })),
+            only("assertion", component("AssertionRequest")),
         ],
     })
 }
@@ -246,7 +268,7 @@ pub fn combinations() -> Vec<(&'static str, Value)> {
                 ],
             }),
         ),
-        // `mfa::FactorRequest::parse`: exactly one of `code` and `recovery_code`.
+        // `mfa::FactorRequest::parse`: exactly one of `code`, `assertion` and `recovery_code`.
         ("FactorRequest", one_factor()),
         ("MfaVerifyRequest", one_factor()),
         // `AddMember::parse`: `user_id` wins; otherwise `email` must be an email address.

@@ -238,3 +238,37 @@ fn schema_names_are_unique() {
         "{seen:?}"
     );
 }
+
+/// A parameter described as `in: path` is in its path's template, and a path's every `{name}`
+/// is described (a query struct without `parameter_in = Query` once put `status` in the path).
+#[tokio::test]
+async fn path_parameters_are_the_paths_own() {
+    let app = spawn_app().await;
+    let doc = body(app.get("/openapi.json").await).await;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let described: Vec<&str> = operation["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p["in"] == "path")
+                        .map(|p| p["name"].as_str().unwrap())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for name in &described {
+                assert!(
+                    path.contains(&format!("{{{name}}}")),
+                    "{method} {path}: path parameter {name} is not in the path"
+                );
+            }
+            for segment in path.split('/').filter(|s| s.starts_with('{')) {
+                let name = segment.trim_matches(|c| c == '{' || c == '}');
+                assert!(
+                    described.contains(&name),
+                    "{method} {path}: {{{name}}} is not described"
+                );
+            }
+        }
+    }
+}
