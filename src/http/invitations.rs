@@ -42,7 +42,7 @@ pub struct CreateInvitation {
 }
 
 impl CreateInvitation {
-    fn parse(self) -> Result<NewInvitation, Invalid> {
+    pub(crate) fn parse(self) -> Result<NewInvitation, Invalid> {
         let mut problems = Problems::default();
         let email = problems.parse::<Email>("email", &self.email);
         let expires_in = self.expires_in.map(Duration::seconds);

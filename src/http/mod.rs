@@ -5,6 +5,7 @@ pub mod apps;
 
 pub mod auth;
 pub mod compat;
+pub mod console;
 pub mod domains;
 pub mod dto;
 pub mod email_domains;
@@ -203,6 +204,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(compat::router())
         .merge(openid::routes())
+        .merge(console::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state.clone());

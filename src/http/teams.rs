@@ -57,7 +57,7 @@ pub struct CreateTeam {
 }
 
 impl CreateTeam {
-    fn parse(self) -> Result<NewTeam, Invalid> {
+    pub(crate) fn parse(self) -> Result<NewTeam, Invalid> {
         let mut problems = Problems::default();
         let slug = problems.parse::<Slug>("slug", &self.slug);
         let name = problems.parse::<DisplayName>("name", &self.name);
@@ -90,7 +90,7 @@ pub struct UpdateTeam {
 }
 
 impl UpdateTeam {
-    fn parse(self) -> Result<TeamPatch, Invalid> {
+    pub(crate) fn parse(self) -> Result<TeamPatch, Invalid> {
         let mut problems = Problems::default();
         let slug = problems.parse_opt::<Slug>("slug", self.slug.as_deref());
         let name = problems.parse_opt::<DisplayName>("name", self.name.as_deref());

@@ -41,6 +41,7 @@ pub async fn run(db: &Db, changes: &Changes, config: &Config, hasher: &Arc<Hashe
         }
     };
     superuser(db, changes, config, hasher, &org).await?;
+    console_app(changes, config, &org).await?;
     if let Some(user) = &config.default_user {
         default_user(db, changes, hasher, &org, user).await?;
     }
@@ -96,6 +97,67 @@ async fn superuser(
         );
     }
     Ok(())
+}
+
+/// The client id of the web console (`/console`, `/account`): a first-party client of guildhall
+/// itself, in the default organisation.
+pub const CONSOLE_CLIENT_ID: &str = "guildhall-console";
+
+/// Where the console's authorization responses go, under the public URL.
+pub fn console_callback(config: &Config) -> String {
+    format!("{}/console/callback", config.oidc.public_url)
+}
+
+/// The console's application: public (PKCE, no secret), first-party (no consent screen),
+/// multi-organisation (the organisation picker chooses which one to manage), code grant only.
+/// Created on first start; its redirect URI follows the public URL when that changes.
+async fn console_app(changes: &Changes, config: &Config, org: &Organisation) -> Result<()> {
+    use crate::model::{Application, ClientAuth, ClientKind, GrantType};
+    let redirect = console_callback(config);
+    let landing = format!("{}/console", config.oidc.public_url);
+    let change = changes.begin().await?;
+    let now = change.now();
+    match store::apps::by_client_id(change.tx(), CONSOLE_CLIENT_ID).await? {
+        Some(app) if app.redirect_uris == [redirect.clone()] => return Ok(()),
+        Some(mut app) => {
+            app.redirect_uris = vec![redirect];
+            app.post_logout_redirect_uris = vec![landing];
+            app.updated_at = now;
+            store::apps::update(change.tx(), &app).await?;
+        }
+        None => {
+            let app = Application {
+                id: uuid::Uuid::now_v7(),
+                org_id: org.id,
+                client_id: CONSOLE_CLIENT_ID.into(),
+                name: "guildhall console".into(),
+                kind: ClientKind::Public,
+                auth_method: ClientAuth::None,
+                secret_hash: None,
+                jwks: None,
+                redirect_uris: vec![redirect],
+                post_logout_redirect_uris: vec![landing],
+                grant_types: vec![GrantType::AuthorizationCode],
+                scopes: vec!["openid".into(), "profile".into(), "email".into()],
+                resources: vec![],
+                first_party: true,
+                multi_org: true,
+                access_token_ttl: None,
+                refresh_token_ttl: None,
+                backchannel_logout_uri: None,
+                id_token_alg: None,
+                active: true,
+                created_at: now,
+                updated_at: now,
+            };
+            match store::apps::insert(change.tx(), &app).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    change.commit().await
 }
 
 /// Seed 001's `DEFAULT_USERNAME`: created once as a member of the default organisation with

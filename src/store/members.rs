@@ -132,7 +132,42 @@ pub async fn is_member<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<bo
 
 /// Members of an organisation with their roles, ordered by user id.
 pub async fn list<C: Conn>(c: &C, org_id: Uuid, request: PageRequest) -> Result<Page<OrgMember>> {
-    let base = org_member::Entity::find().filter(org_member::Column::OrgId.eq(org_id));
+    list_matching(c, org_id, None, request).await
+}
+
+/// The members whose email or display name contains `search` (case-insensitive), a page.
+pub async fn list_matching<C: Conn>(
+    c: &C,
+    org_id: Uuid,
+    search: Option<&str>,
+    request: PageRequest,
+) -> Result<Page<OrgMember>> {
+    let mut base = org_member::Entity::find().filter(org_member::Column::OrgId.eq(org_id));
+    if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        let escaped: String = search
+            .to_lowercase()
+            .chars()
+            .flat_map(|ch| match ch {
+                '%' | '_' | '\\' => vec!['\\', ch],
+                other => vec![other],
+            })
+            .collect();
+        let pattern = format!("%{escaped}%");
+        let like = |col: user::Column| {
+            Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(col)))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        let matching = sea_orm::sea_query::Query::select()
+            .column(user::Column::Id)
+            .from(user::Entity)
+            .cond_where(
+                sea_orm::Condition::any()
+                    .add(like(user::Column::Email))
+                    .add(like(user::Column::DisplayName)),
+            )
+            .to_owned();
+        base = base.filter(org_member::Column::UserId.in_subquery(matching));
+    }
     let total = match request.after {
         None => Some(base.clone().count(c).await?),
         Some(_) => None,

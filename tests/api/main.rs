@@ -12,6 +12,7 @@ mod compat_edd;
 mod compat_grimoire;
 mod compat_postgres;
 mod compat_promptstack;
+mod console;
 mod deploy;
 mod directory;
 mod dns;

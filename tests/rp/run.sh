@@ -27,6 +27,11 @@
 #    public URL is http://localhost:PORT (WebAuthn refuses an IP address as relying party):
 #    Chromium's virtual authenticator registers a passkey, logs in with it from the login page
 #    without a password, and answers the second-factor page after a password.
+#  - The web console and the account page (tests/rp/console.test.mjs): an admin logs in through
+#    the console's own code + PKCE login, invites, builds a team, enrols an authenticator app,
+#    signs out a session and logs in again with the code; axe-core checks every page (no
+#    serious or critical violation) and each is kept as a screenshot in
+#    $REPORT_DIR/screenshots.
 #  - Authlib (python) drives the hosted pages with `requests` (hidden CSRF field + cookie),
 #    does the code flow with PKCE as a confidential client_secret_basic client and validates
 #    the ID token against the JWKS with authlib.jose + authlib.oidc.core (iss, aud, azp, nonce,
@@ -59,6 +64,7 @@ echo "--- python venv $VENV (Authlib, requests)"
 
 rm -rf "$REPORT_DIR"
 mkdir -p "$REPORT_DIR"
+REPORT_DIR=$(cd "$REPORT_DIR" && pwd)
 DATA=$(mktemp -d)
 PK_DATA=$(mktemp -d)
 SERVERS=()
@@ -89,6 +95,8 @@ RP="http://localhost:$RP_PORT"
 ADMIN_PASSWORD="rp-admin-$(secret)"
 USER_EMAIL="ada@acme.test"
 USER_PASSWORD="rp-user-$(secret)"
+CONSOLE_USER="lin@acme.test"
+CONSOLE_PASSWORD="rp-console-$(secret)"
 WEB_SECRET=$(secret)
 PY_SECRET=$(secret)
 POST_SECRET=$(secret)
@@ -101,7 +109,8 @@ POST_SECRET=$(secret)
 SEED="$REPORT_DIR/seed.json"
 cat >"$SEED" <<EOF
 {"orgs": [{"slug": "acme", "name": "Acme",
-  "users": [{"email": "$USER_EMAIL", "password": "$USER_PASSWORD", "roles": ["member"]}],
+  "users": [{"email": "$USER_EMAIL", "password": "$USER_PASSWORD", "roles": ["member"]},
+            {"email": "$CONSOLE_USER", "password": "$CONSOLE_PASSWORD", "roles": ["admin"]}],
   "applications": [
     {"client_id": "rp-spa", "name": "Node SPA", "kind": "public", "first_party": true,
      "token_endpoint_auth_method": "none",
@@ -173,11 +182,12 @@ start_guildhall "$PK_ISSUER" "$PK_PORT" "$PK_DATA" "$PK_SEED" "$REPORT_DIR/guild
 
 export GH_ISSUER="$ISSUER" RP_PORT RP_BASE="$RP" GH_USER="$USER_EMAIL" GH_PASSWORD="$USER_PASSWORD" \
     GH_ADMIN_PASSWORD="$ADMIN_PASSWORD" WEB_SECRET PY_SECRET POST_SECRET CHROMIUM \
-    GH_PK_ISSUER="$PK_ISSUER" GH_PK_USER="$PK_USER" GH_PK_PASSWORD="$PK_PASSWORD" GH_PK_CALLBACK="$PK_CALLBACK"
+    GH_PK_ISSUER="$PK_ISSUER" GH_PK_USER="$PK_USER" GH_PK_PASSWORD="$PK_PASSWORD" GH_PK_CALLBACK="$PK_CALLBACK" \
+    GH_CONSOLE_USER="$CONSOLE_USER" GH_CONSOLE_PASSWORD="$CONSOLE_PASSWORD" REPORT_DIR
 
 status=0
 echo "--- node: openid-client + playwright-core (Chromium)"
-(cd tests/rp && node --test --test-reporter=spec --test-concurrency=1 rp.test.mjs passkeys.test.mjs) || status=1
+(cd tests/rp && node --test --test-reporter=spec --test-concurrency=1 rp.test.mjs passkeys.test.mjs console.test.mjs) || status=1
 echo "--- python: Authlib"
 "$VENV/bin/python" -W ignore::DeprecationWarning tests/rp/rp_authlib.py || status=1
 

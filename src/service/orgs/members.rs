@@ -28,8 +28,19 @@ const USER_NOT_FOUND: ServiceError = ServiceError::NotFound("user not found");
 
 impl OrgService {
     pub async fn members(&self, caller: &Caller, id: OrgId, page: PageRequest) -> Result<Page<OrgMember>> {
+        self.members_matching(caller, id, None, page).await
+    }
+
+    /// The members whose email or name contains `search` (the console's search box).
+    pub async fn members_matching(
+        &self,
+        caller: &Caller,
+        id: OrgId,
+        search: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<OrgMember>> {
         let admin = self.admin_of_existing(caller, id).await?;
-        Ok(store::members::list(&self.db, admin.org_id(), page).await?)
+        Ok(store::members::list_matching(&self.db, admin.org_id(), search, page).await?)
     }
 
     pub async fn add_member(&self, caller: &Caller, id: OrgId, input: NewMember) -> Result<OrgMember> {

@@ -1,0 +1,351 @@
+//! The account page (`/account`): every user's own security. Profile (read here; changed by an
+//! admin or the API), password change, live sessions with "sign out" per session and
+//! everywhere, second factors (an authenticator app with its QR code, passkeys, recovery codes)
+//! and the organisations the user belongs to, with a switch into each. The same services as
+//! `/auth/*` with the console session's caller.
+use super::{Console, CsrfOnly, FieldErrors, Nav};
+use crate::http::openid::pages::PageForm;
+use crate::http::state::AppState;
+use crate::model::input::{Password, Problems, presented_password};
+use crate::model::{PageRequest, SessionId};
+use crate::service::ServiceError;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use base64::Engine;
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub struct SessionRow {
+    pub id: Uuid,
+    pub current: bool,
+    pub client: String,
+    pub from: String,
+    pub started: String,
+    pub last_used: String,
+}
+
+pub struct OrgRow {
+    pub slug: String,
+    pub name: String,
+    pub current: bool,
+}
+
+pub struct PasskeyRow {
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
+}
+
+/// An authenticator app being enrolled: its key and QR code, until the first code confirms it.
+pub struct Enrolling {
+    pub secret: String,
+    pub qr_base64: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/account.html")]
+struct AccountPage<'a> {
+    nav: &'a Nav,
+    name: String,
+    email: String,
+    verified: bool,
+    sessions: Vec<SessionRow>,
+    orgs: Vec<OrgRow>,
+    totp: bool,
+    passkeys: Vec<PasskeyRow>,
+    recovery_codes_left: u64,
+    enrolling: Option<Enrolling>,
+    /// Recovery codes just made: shown once.
+    new_codes: Vec<String>,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+}
+
+fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// What the page shows besides the account itself.
+#[derive(Default)]
+struct Extra {
+    enrolling: Option<Enrolling>,
+    new_codes: Vec<String>,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+}
+
+async fn render(state: &AppState, console: &Console, extra: Extra) -> Response {
+    let caller = &console.caller;
+    let user = match crate::store::users::find(&state.db, caller.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return console.failed(ServiceError::NotFound("user not found")),
+        Err(e) => return console.failed(e.into()),
+    };
+    let sessions = match state
+        .auth
+        .sessions(caller, PageRequest { limit: 50, after: None })
+        .await
+    {
+        Ok(page) => page.items,
+        Err(e) => return console.failed(e),
+    };
+    let status = match state.mfa.status(caller.user_id).await {
+        Ok(status) => status,
+        Err(e) => return console.failed(e),
+    };
+    let passkeys = match state.mfa.passkeys(caller.user_id).await {
+        Ok(passkeys) => passkeys,
+        Err(e) => return console.failed(e),
+    };
+    let ids = match crate::store::members::orgs_of(&state.db, caller.user_id).await {
+        Ok(ids) => ids,
+        Err(e) => return console.failed(e.into()),
+    };
+    let mut orgs = Vec::with_capacity(ids.len());
+    for id in ids {
+        match crate::store::orgs::find(&state.db, id).await {
+            Ok(Some(org)) if org.active => orgs.push(org),
+            Ok(_) => {}
+            Err(e) => return console.failed(e.into()),
+        }
+    }
+    let code = if extra.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = AccountPage {
+        nav: &console.nav,
+        name: user.display_name,
+        email: user.email,
+        verified: user.email_verified,
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionRow {
+                id: s.id,
+                current: s.id == caller.session_id,
+                client: s.client_id.unwrap_or_else(|| "guildhall API".into()),
+                from: [s.ip, s.user_agent]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                started: when(s.created_at),
+                last_used: when(s.last_used_at),
+            })
+            .collect(),
+        orgs: orgs
+            .into_iter()
+            .map(|o| OrgRow {
+                current: o.id == caller.org_id,
+                slug: o.slug,
+                name: o.name,
+            })
+            .collect(),
+        totp: status.totp,
+        passkeys: passkeys
+            .into_iter()
+            .map(|p| PasskeyRow {
+                name: p.name,
+                created: when(p.created_at),
+                last_used: p.last_used_at.map(when).unwrap_or_else(|| "never".into()),
+            })
+            .collect(),
+        recovery_codes_left: status.recovery_codes_left,
+        enrolling: extra.enrolling,
+        new_codes: extra.new_codes,
+        errors: extra.errors,
+        notice: extra.notice,
+    };
+    console.render(code, &page)
+}
+
+pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let console = match Console::of(&state, &headers, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    render(&state, &console, Extra::default()).await
+}
+
+/// The profile form: nothing here changes a name yet (an admin, the API or the seed does).
+pub async fn profile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm<CsrfOnly>,
+) -> Response {
+    match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(console) => console.done("/account"),
+        Err(answer) => answer,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+/// Changes the password with the current one (the API's rules: policy, throttle, audit).
+pub async fn password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm<PasswordForm>,
+) -> Response {
+    let console = match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let mut problems = Problems::default();
+    let current = problems.check("current_password", presented_password(form.current_password));
+    let new = problems.check(
+        "new_password",
+        Password::new(form.new_password, &state.config.password_policy),
+    );
+    let result = match problems.done((current, new)) {
+        Ok((current, new)) => state.auth.change_password(&console.caller, current, new).await,
+        Err(invalid) => Err(invalid.into()),
+    };
+    let errors = match result {
+        Ok(()) => {
+            let extra = Extra {
+                notice: Some("Your password was changed; your other sessions were signed out."),
+                ..Extra::default()
+            };
+            return render(&state, &console, extra).await;
+        }
+        Err(ServiceError::InvalidCredentials) => FieldErrors::one("current_password", "is not your password"),
+        Err(e) => match FieldErrors::of(&e) {
+            Some(errors) => errors,
+            None => return console.failed(e),
+        },
+    };
+    render(
+        &state,
+        &console,
+        Extra {
+            errors,
+            ..Extra::default()
+        },
+    )
+    .await
+}
+
+/// Signs out one of the user's sessions (another user's is "not found").
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<CsrfOnly>,
+) -> Response {
+    let console = match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let Ok(id) = id.parse::<Uuid>() else {
+        return console.failed(ServiceError::NotFound("session not found"));
+    };
+    match state.auth.revoke_session(&console.caller, SessionId(id)).await {
+        Ok(()) if id == console.caller.session_id => console.done("/console/login?next=/account"),
+        Ok(()) => console.done("/account"),
+        Err(e) => console.failed(e),
+    }
+}
+
+/// Signs out everywhere, this console too.
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm<CsrfOnly>,
+) -> Response {
+    let console = match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    match state.auth.logout_all(&console.caller).await {
+        Ok(_) => console.done("/console/login?next=/account"),
+        Err(e) => console.failed(e),
+    }
+}
+
+/// Starts enrolling an authenticator app: its key and QR code, and the form for its first code.
+pub async fn start_totp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm<CsrfOnly>,
+) -> Response {
+    let console = match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let enrolment = match state.mfa.enrolment_in_progress(console.caller.user_id).await {
+        Ok(Some(e)) => Ok(e),
+        Ok(None) => state.mfa.enroll_totp(console.caller.user_id).await,
+        Err(e) => Err(e),
+    };
+    match enrolment {
+        Ok(e) => {
+            let extra = Extra {
+                enrolling: Some(Enrolling {
+                    qr_base64: base64::engine::general_purpose::STANDARD.encode(e.qr_svg.as_bytes()),
+                    secret: e.secret,
+                }),
+                ..Extra::default()
+            };
+            render(&state, &console, extra).await
+        }
+        Err(e) => console.failed(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// The app's first code confirms it; the recovery codes are shown once.
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm<CodeForm>,
+) -> Response {
+    let console = match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    match state.mfa.confirm(&console.caller, form.code.trim()).await {
+        Ok(codes) => {
+            let extra = Extra {
+                new_codes: codes,
+                notice: Some("The authenticator app is set up. Keep these recovery codes somewhere safe."),
+                ..Extra::default()
+            };
+            render(&state, &console, extra).await
+        }
+        Err(ServiceError::Unauthorized("invalid_mfa_code", _)) => {
+            let enrolling = match state.mfa.enrolment_in_progress(console.caller.user_id).await {
+                Ok(e) => e.map(|e| Enrolling {
+                    qr_base64: base64::engine::general_purpose::STANDARD.encode(e.qr_svg.as_bytes()),
+                    secret: e.secret,
+                }),
+                Err(e) => return console.failed(e),
+            };
+            let extra = Extra {
+                enrolling,
+                errors: FieldErrors::one("code", "is not the code the app shows now"),
+                ..Extra::default()
+            };
+            render(&state, &console, extra).await
+        }
+        Err(e) => console.failed(e),
+    }
+}

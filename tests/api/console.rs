@@ -1,0 +1,331 @@
+//! The web console and the account page, driven like a browser (cookies kept, redirects read
+//! one by one): the console logs in as guildhall's own first-party client (code + PKCE through
+//! the hosted login), its forms carry the CSRF token, refused forms come back with the errors
+//! beside the fields, and every page honours the API's authorisation (another organisation's
+//! team is a 404 page, a plain member is not let into the organisation's pages). The same pages
+//! in Chromium, with an accessibility check and screenshots, are in tests/rp/console.test.mjs.
+use crate::helpers::{PASSWORD, TestApp, body};
+use crate::op_support::{Browser, Page, spawn_provider};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Follows redirects within guildhall from `path`, the way a browser would, until a page.
+async fn visit(app: &TestApp, browser: &Browser, path: &str) -> Page {
+    let mut page = browser.get(path).await;
+    for _ in 0..10 {
+        match (&page.status, page.location.clone()) {
+            (s, Some(location)) if s.is_redirection() => {
+                let next = if location.starts_with('/') {
+                    format!("{}{location}", app.address)
+                } else {
+                    location
+                };
+                page = browser.get(&next).await;
+            }
+            _ => return page,
+        }
+    }
+    panic!("too many redirects from {path}");
+}
+
+/// Logs `email` in to the console from `path`: the hosted login page, then back to `path`.
+async fn console_login(app: &TestApp, browser: &Browser, email: &str, path: &str) -> Page {
+    let login = visit(app, browser, path).await;
+    assert!(login.is("Log in to guildhall console"), "{}", login.html);
+    let mut page = browser.log_in(&login, email, PASSWORD).await;
+    for _ in 0..10 {
+        match (&page.status, page.location.clone()) {
+            (s, Some(location)) if s.is_redirection() => {
+                let next = if location.starts_with('/') {
+                    format!("{}{location}", app.address)
+                } else {
+                    location
+                };
+                page = browser.get(&next).await;
+            }
+            _ => return page,
+        }
+    }
+    panic!("the console login did not come back");
+}
+
+/// Posts a form of the console with the page's CSRF token; answers the page it leads to.
+async fn submit(app: &TestApp, browser: &Browser, page: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
+    let csrf = page.field("csrf");
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    let answer = browser.post(action, &form).await;
+    match (answer.status, answer.location.clone()) {
+        (StatusCode::SEE_OTHER, Some(location)) => visit(app, browser, &location).await,
+        _ => answer,
+    }
+}
+
+#[tokio::test]
+async fn an_admin_logs_in_to_the_console_and_manages_members_invitations_and_teams() {
+    let app = spawn_provider(|_| {}).await;
+    let acme = app.create_org("acme").await;
+    app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    let browser = Browser::new(&app);
+
+    // No console session: the hosted login of the console's own client, then the members page.
+    let members = console_login(&app, &browser, "admin@acme.test", "/console/members").await;
+    assert_eq!(members.status, StatusCode::OK, "{}", members.html);
+    assert!(
+        members.is("ada@acme.test") && members.is("admin@acme.test"),
+        "{}",
+        members.html
+    );
+    let csp = members.csp.clone().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    // Search narrows the list.
+    let found = browser.get("/console/members?q=ADA").await;
+    assert!(
+        found.is("ada@acme.test") && !found.is("admin@acme.test</td>"),
+        "{}",
+        found.html
+    );
+
+    // An invitation: a bad address comes back beside its field, with what was typed.
+    let invitations = browser.get("/console/invitations").await;
+    let refused = submit(
+        &app,
+        &browser,
+        &invitations,
+        "/console/invitations",
+        &[("email", "not-an-address")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.html);
+    assert!(
+        refused.is("id=\"invite-email-error\"") && refused.is("value=\"not-an-address\""),
+        "{}",
+        refused.html
+    );
+    let sent = submit(
+        &app,
+        &browser,
+        &invitations,
+        "/console/invitations",
+        &[("email", "grace@acme.test")],
+    )
+    .await;
+    assert!(
+        sent.is("The invitation was sent") && sent.is("grace@acme.test"),
+        "{}",
+        sent.html
+    );
+    // The API sees the same invitation: the console called the same service.
+    let listed = app
+        .expect(
+            "GET",
+            &format!("/orgs/{}/invitations", acme.id),
+            &acme.admin_token,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(listed["items"][0]["email"], "grace@acme.test");
+    // Inviting the same address again is refused beside the field.
+    let again = submit(
+        &app,
+        &browser,
+        &sent,
+        "/console/invitations",
+        &[("email", "grace@acme.test")],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", again.html);
+
+    // A form without the browser's CSRF token changes nothing.
+    let forged = browser
+        .post(
+            "/console/invitations",
+            &[("csrf", "forged"), ("email", "eve@acme.test")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(forged.is("This form has expired"), "{}", forged.html);
+
+    // A team: created, renamed, a member added with a team role.
+    let teams = browser.get("/console/teams").await;
+    let bad = submit(
+        &app,
+        &browser,
+        &teams,
+        "/console/teams",
+        &[("slug", "Not A Slug!"), ("name", "Platform")],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.is("id=\"team-slug-error\"") && bad.is("value=\"Platform\""),
+        "{}",
+        bad.html
+    );
+    let team = submit(
+        &app,
+        &browser,
+        &teams,
+        "/console/teams",
+        &[("slug", "platform"), ("name", "Platform")],
+    )
+    .await;
+    assert!(team.is("<h1>Platform</h1>"), "{}", team.html);
+    let team_id = team
+        .html
+        .split("action=\"/console/teams/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let renamed = submit(
+        &app,
+        &browser,
+        &team,
+        &format!("/console/teams/{team_id}"),
+        &[("name", "Platform team")],
+    )
+    .await;
+    assert!(renamed.is("<h1>Platform team</h1>"), "{}", renamed.html);
+    let stranger = submit(
+        &app,
+        &browser,
+        &renamed,
+        &format!("/console/teams/{team_id}/members"),
+        &[("email", "nobody@else.test"), ("role", "member")],
+    )
+    .await;
+    assert_eq!(stranger.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(stranger.is("is not a member of this organisation"), "{}", stranger.html);
+    let added = submit(
+        &app,
+        &browser,
+        &renamed,
+        &format!("/console/teams/{team_id}/members"),
+        &[("email", "ada@acme.test"), ("role", "maintainer")],
+    )
+    .await;
+    assert!(added.is("ada@acme.test") && added.is("maintainer"), "{}", added.html);
+    let ada = app.token_in("ada@acme.test", "acme").await;
+    let validated = app.validate(&ada).await;
+    assert_eq!(validated["user"]["teams"][0]["role"], "maintainer", "{validated}");
+
+    // Another organisation's team is a 404 page, as the API answers.
+    let other = app.create_org("globex").await;
+    let theirs = app.create_team(&other.admin_token, "secret").await;
+    let hidden = browser.get(&format!("/console/teams/{theirs}")).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    assert!(hidden.is("Not found"), "{}", hidden.html);
+    let junk = browser.get("/console/teams/not-an-id").await;
+    assert_eq!(junk.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn every_user_has_an_account_page_and_members_do_not_get_the_admin_pages() {
+    let app = spawn_provider(|_| {}).await;
+    let acme = app.create_org("acme").await;
+    app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    // Another session of Ada's, through the API.
+    let api_session = app.token_in("ada@acme.test", "acme").await;
+    let browser = Browser::new(&app);
+    let account = console_login(&app, &browser, "ada@acme.test", "/console").await;
+    assert!(account.is("<h1>My account</h1>"), "{}", account.html);
+    assert!(
+        !account.is("href=\"/console/members\""),
+        "no admin sections for a member"
+    );
+    // The organisation's pages answer as the API does for a member: not allowed.
+    let members = browser.get("/console/members").await;
+    assert_eq!(members.status, StatusCode::FORBIDDEN);
+
+    // A wrong current password is refused beside its field.
+    let wrong = submit(
+        &app,
+        &browser,
+        &account,
+        "/account/password",
+        &[
+            ("current_password", "not my password"),
+            ("new_password", "another long passphrase"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.is("id=\"current-password-error\""), "{}", wrong.html);
+
+    // Sessions: the API's session is listed and signed out from here.
+    let sessions = body(app.get_with("/auth/sessions", &api_session).await).await;
+    let api_id = sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    assert!(
+        account.is(&format!("/account/sessions/{api_id}/revoke")),
+        "{}",
+        account.html
+    );
+    let after = submit(
+        &app,
+        &browser,
+        &account,
+        &format!("/account/sessions/{api_id}/revoke"),
+        &[],
+    )
+    .await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.html);
+    assert!(!after.is(&api_id));
+    assert_eq!(app.me_status(&api_session).await, StatusCode::UNAUTHORIZED);
+
+    // An authenticator app, set up on the page: QR code, a wrong code, then the right one.
+    let started = submit(&app, &browser, &after, "/account/totp", &[]).await;
+    assert!(started.is("data:image/svg+xml;base64,"), "{}", started.html);
+    let secret = started
+        .html
+        .split("class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    let wrong = submit(&app, &browser, &started, "/account/totp/confirm", &[("code", "000000")]).await;
+    let code = code_now(&app, &secret);
+    if code != "000000" {
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(wrong.is("id=\"totp-code-error\""), "{}", wrong.html);
+    }
+    let done = submit(&app, &browser, &wrong, "/account/totp/confirm", &[("code", &code)]).await;
+    assert!(done.is("The authenticator app is set up"), "{}", done.html);
+    assert_eq!(done.html.matches("<li><code>").count(), 10, "ten recovery codes, once");
+    // From now on a password login of Ada's takes the second step.
+    let login = app.login("ada@acme.test", PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
+    let answer: Value = login.json().await.unwrap();
+    assert_eq!(answer["error"], "mfa_required");
+
+    // An expired console session goes back through the login (silently: the browser session
+    // is alive), and comes back to the page.
+    app.advance(chrono::Duration::hours(2));
+    let again = browser.get("/account").await;
+    assert_eq!(again.status, StatusCode::FOUND);
+    assert!(
+        again.location.as_deref().unwrap().starts_with("/console/login"),
+        "{:?}",
+        again.location
+    );
+}
+
+fn code_now(app: &TestApp, secret: &str) -> String {
+    let totp = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
+        .build()
+        .unwrap();
+    totp.generate(app.clock_now().timestamp() as u64).to_string()
+}

@@ -1,0 +1,195 @@
+// The web console and the account page in a real browser (Debian's Chromium through
+// playwright-core): an organisation admin logs in through guildhall's own hosted login (the
+// console is guildhall's first-party client, code + PKCE), invites someone, builds a team,
+// looks at the members, enrols an authenticator app on the account page, signs out another
+// session, and logs in again with the app's code. Every page is checked by axe-core (no serious
+// or critical violations) and kept as a screenshot in $REPORT_DIR/screenshots, and no page may
+// break its Content-Security-Policy.
+//
+// Run by tests/rp/run.sh: GH_ISSUER, GH_CONSOLE_USER, GH_CONSOLE_PASSWORD, REPORT_DIR, CHROMIUM.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run tests/rp/run.sh`);
+  return value;
+};
+const ISSUER = env('GH_ISSUER');
+const USER = env('GH_CONSOLE_USER');
+const PASSWORD = env('GH_CONSOLE_PASSWORD');
+const SHOTS = path.join(env('REPORT_DIR'), 'screenshots');
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** RFC 6238 (SHA-1, 6 digits, 30 s) from a base32 secret: what an authenticator app shows. */
+function totp(secret, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = crypto.createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return code.toString().padStart(6, '0');
+}
+
+let browser;
+/** The authenticator app's secret, once enrolled. */
+let enrolled;
+before(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+  });
+});
+after(async () => {
+  await browser?.close();
+});
+
+/**
+ * axe-core on the page as it is (run through the DevTools protocol, so the page's CSP, which
+ * allows no script, stays as it is): the serious and critical violations, and a screenshot.
+ */
+async function check(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const results = await page.evaluate(`${AXE}\n;axe.run(document, { resultTypes: ['violations'] })`);
+  const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(
+    bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+    [],
+    `accessibility of ${name}`,
+  );
+}
+
+describe('the console and the account page in Chromium', () => {
+  let context;
+  let page;
+  const problems = [];
+
+  before(async () => {
+    context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    context.setDefaultTimeout(15_000);
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(String(e)));
+  });
+  after(async () => {
+    await context?.close();
+  });
+
+  test('an admin logs in through the hosted login and sees the members', async () => {
+    await page.goto(`${ISSUER}/console`);
+    await page.locator('h1', { hasText: 'Log in to guildhall console' }).waitFor();
+    await check(page, '01-hosted-login');
+    await page.fill('#login', USER);
+    await page.fill('#password', PASSWORD);
+    await page.click('form[action="/oauth2/login"] button[type=submit]');
+    await page.locator('h1', { hasText: 'Members' }).waitFor();
+    assert.ok(page.url().startsWith(`${ISSUER}/console/members`), page.url());
+    await assert.doesNotReject(page.getByRole('cell', { name: USER, exact: true }).waitFor());
+    await check(page, '02-members');
+    await page.fill('#q', 'nobody-matches-this');
+    await page.click('form[role=search] button');
+    await page.getByText('No members match').waitFor();
+  });
+
+  test('an invitation is sent, and a bad address is shown beside its field', async () => {
+    await page.getByRole('link', { name: 'Invitations' }).click();
+    await page.locator('h1', { hasText: 'Invitations' }).waitFor();
+    await page.fill('#invite-email', 'not-an-address');
+    await page.click('text=Send invitation');
+    await page.locator('#invite-email-error').waitFor();
+    assert.equal(await page.inputValue('#invite-email'), 'not-an-address', 'what was typed is kept');
+    await check(page, '03-invitation-refused');
+    await page.fill('#invite-email', 'newhire@acme.test');
+    await page.click('text=Send invitation');
+    await page.getByText('The invitation was sent.').waitFor();
+    await page.getByRole('cell', { name: 'newhire@acme.test', exact: true }).waitFor();
+    await check(page, '04-invitations');
+  });
+
+  test('a team is created, renamed and given a member', async () => {
+    await page.getByRole('link', { name: 'Teams' }).click();
+    await page.fill('#team-slug', 'platform');
+    await page.fill('#team-name', 'Platform');
+    await page.click('text=Create team');
+    await page.locator('h1', { hasText: 'Platform' }).waitFor();
+    await page.fill('#team-name', 'Platform team');
+    await page.click('button:text("Rename")');
+    await page.locator('h1', { hasText: 'Platform team' }).waitFor();
+    await page.fill('#member-email', USER);
+    await page.selectOption('#member-role', 'maintainer');
+    await page.click('text=Add to team');
+    await page.getByRole('cell', { name: 'maintainer', exact: true }).waitFor();
+    await check(page, '05-team');
+    await page.getByRole('link', { name: 'Teams' }).first().click();
+    await page.getByRole('link', { name: 'Platform team' }).waitFor();
+    await check(page, '06-teams');
+  });
+
+  test('the account page: another session signed out, an authenticator app enrolled', async () => {
+    // A session elsewhere (the API), to sign out from the page.
+    const login = await fetch(`${ISSUER}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: USER, password: PASSWORD }),
+    });
+    assert.equal(login.status, 200);
+    const { access_token: elsewhere } = await login.json();
+    await page.getByRole('link', { name: 'My account' }).click();
+    await page.locator('h1', { hasText: 'My account' }).waitFor();
+    await check(page, '07-account');
+    const rows = page.locator('tr', { hasText: 'guildhall API' });
+    const before = await rows.count();
+    assert.ok(before >= 1, 'the API session is listed');
+    await rows.last().getByRole('button', { name: /Sign out/ }).click();
+    await page.locator('h1', { hasText: 'My account' }).waitFor();
+    const me = await fetch(`${ISSUER}/auth/me`, { headers: { authorization: `Bearer ${elsewhere}` } });
+    assert.equal(me.status, 401, 'the signed-out session is over');
+
+    await page.click('text=Set up an authenticator app');
+    await page.locator('img.qr').waitFor();
+    const secret = (await page.locator('code.secret').textContent()).trim();
+    await check(page, '08-totp-enrolment');
+    await page.fill('#totp-code', totp(secret));
+    await page.click('button:text("Confirm")');
+    await page.getByText('The authenticator app is set up').waitFor();
+    assert.equal(await page.locator('ul.codes li').count(), 10);
+    await check(page, '09-recovery-codes');
+    enrolled = secret;
+  });
+
+  test('the next login asks for the app code', async () => {
+    await page.click('header button:text("Log out")');
+    // RP-initiated logout from the console: guildhall asks, the user confirms.
+    await page.locator('h1', { hasText: 'Log out?' }).waitFor();
+    await page.click('form[action="/oauth2/logout"] button');
+    await page.waitForLoadState();
+    await page.goto(`${ISSUER}/console/members`);
+    await page.fill('#login', USER);
+    await page.fill('#password', PASSWORD);
+    await page.click('form[action="/oauth2/login"] button[type=submit]');
+    await page.locator('h1', { hasText: 'Confirm it is you' }).waitFor();
+    await check(page, '10-second-factor');
+    // The next 30-second step's code (accepted within one step of skew): the enrolment spent
+    // the current one, and a code works once.
+    await page.fill('#code', totp(enrolled, Date.now() + 30_000));
+    await page.click('form[action="/oauth2/mfa"] button[type=submit]');
+    await page.locator('h1', { hasText: 'Members' }).waitFor();
+  });
+
+  test('no page broke its Content-Security-Policy', () => {
+    assert.deepEqual(problems, []);
+  });
+});
