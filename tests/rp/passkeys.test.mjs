@@ -8,7 +8,8 @@
 //        (a discoverable credential names the account): the tokens say amr hwk + mfa;
 //   (p2) the same account's password login asks for the second factor, and the page's
 //        "Use a passkey" button answers it: amr pwd + hwk + mfa;
-//   (p3) no page broke its Content-Security-Policy.
+//   (p3) the account page adds a second passkey (its "Add a passkey" button);
+//   (p4) no page broke its Content-Security-Policy.
 //
 // WebAuthn needs a secure origin and a domain as relying-party id, so this guildhall's public
 // URL is http://localhost:PORT (not 127.0.0.1, where passkeys are off). Run by tests/rp/run.sh:
@@ -191,7 +192,26 @@ describe('passkeys on the hosted pages (Chromium virtual authenticator)', () => 
     assert.equal(tokens.claims().acr, 'urn:guildhall:acr:mfa');
   });
 
-  test('(p3) the pages kept their Content-Security-Policy', () => {
+  test('(p3) the account page adds a second passkey (the console signs in silently)', async () => {
+    const { page, cdp } = session;
+    await page.goto(`${ISSUER}/account`);
+    await page.locator('h1', { hasText: 'My account' }).waitFor();
+    // A second device: the first one already holds this account's passkey, which the
+    // registration excludes.
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: session.authenticatorId });
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await page.fill('#passkey-name', 'Second key');
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.getByText('The passkey was added.').waitFor();
+    await page.getByRole('cell', { name: 'Second key', exact: true }).waitFor();
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert.equal(credentials.length, 1);
+    assert.equal(await page.locator('table', { hasText: 'Second key' }).locator('tbody tr').count(), 2);
+  });
+
+  test('(p4) the pages kept their Content-Security-Policy', () => {
     assert.deepEqual(session.problems, []);
   });
 });

@@ -4,7 +4,7 @@
 //! and the organisations the user belongs to, with a switch into each. The same services as
 //! `/auth/*` with the console session's caller.
 use super::{Console, CsrfOnly, FieldErrors, Nav};
-use crate::http::openid::pages::PageForm;
+use crate::http::openid::pages::{PageForm, Scripts};
 use crate::http::state::AppState;
 use crate::model::input::{Password, Problems, presented_password};
 use crate::model::{PageRequest, SessionId};
@@ -56,6 +56,8 @@ struct AccountPage<'a> {
     totp: bool,
     passkeys: Vec<PasskeyRow>,
     recovery_codes_left: u64,
+    /// Whether passkeys work here (the public URL is a domain name).
+    passkeys_available: bool,
     enrolling: Option<Enrolling>,
     /// Recovery codes just made: shown once.
     new_codes: Vec<String>,
@@ -154,12 +156,18 @@ async fn render(state: &AppState, console: &Console, extra: Extra) -> Response {
             })
             .collect(),
         recovery_codes_left: status.recovery_codes_left,
+        passkeys_available: state.mfa.passkeys_available(),
         enrolling: extra.enrolling,
         new_codes: extra.new_codes,
         errors: extra.errors,
         notice: extra.notice,
     };
-    console.render(code, &page)
+    let scripts = if state.mfa.passkeys_available() {
+        Scripts::Own
+    } else {
+        Scripts::None
+    };
+    console.render_with(code, &page, scripts)
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -342,6 +350,88 @@ pub async fn confirm_totp(
             let extra = Extra {
                 enrolling,
                 errors: FieldErrors::one("code", "is not the code the app shows now"),
+                ..Extra::default()
+            };
+            render(&state, &console, extra).await
+        }
+        Err(e) => console.failed(e),
+    }
+}
+
+/// The page's script asks for the options of a new passkey (JSON `{ceremony_id, options}`).
+pub async fn passkey_options(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm<CsrfOnly>,
+) -> Response {
+    use axum::response::IntoResponse;
+    let console = match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    match state.mfa.start_registration(&console.caller).await {
+        Ok(started) => axum::Json(crate::http::mfa::CeremonyView::from(started)).into_response(),
+        Err(e) => crate::http::error::ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    ceremony_id: String,
+    #[serde(default)]
+    credential: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// The browser's new passkey (its `toJSON()`, put in the form by the page's script).
+pub async fn add_passkey(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm<PasskeyForm>,
+) -> Response {
+    let console = match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let name = match crate::service::mfa::passkeys::parse_name(Some(&form.name)) {
+        Ok(name) => name,
+        Err(message) => {
+            let extra = Extra {
+                errors: FieldErrors::one("passkey_name", &message),
+                ..Extra::default()
+            };
+            return render(&state, &console, extra).await;
+        }
+    };
+    let (Ok(ceremony), Ok(credential)) = (form.ceremony_id.parse::<Uuid>(), serde_json::from_str(&form.credential))
+    else {
+        let extra = Extra {
+            errors: FieldErrors::one("passkey_name", "the browser sent no usable passkey; try again"),
+            ..Extra::default()
+        };
+        return render(&state, &console, extra).await;
+    };
+    match state
+        .mfa
+        .finish_registration(&console.caller, ceremony, name, &credential)
+        .await
+    {
+        Ok(registered) => {
+            let extra = Extra {
+                new_codes: registered.recovery_codes.unwrap_or_default(),
+                notice: Some("The passkey was added."),
+                ..Extra::default()
+            };
+            render(&state, &console, extra).await
+        }
+        Err(e @ (ServiceError::Unauthorized(..) | ServiceError::Conflict(..))) => {
+            let message = crate::http::error::ApiError::from(e).body().1;
+            let extra = Extra {
+                errors: FieldErrors::one("passkey_name", &message),
                 ..Extra::default()
             };
             render(&state, &console, extra).await

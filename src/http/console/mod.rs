@@ -72,6 +72,21 @@ pub fn routes() -> Router<AppState> {
         .route("/account/sessions/revoke-all", post(account::revoke_all))
         .route("/account/totp", post(account::start_totp))
         .route("/account/totp/confirm", post(account::confirm_totp))
+        .route("/account/passkeys/options", post(account::passkey_options))
+        .route("/account/passkeys", post(account::add_passkey))
+        .route("/console/assets/account.js", get(account_script))
+}
+
+pub const ACCOUNT_SCRIPT: &str = include_str!("../../../templates/console/account.js");
+
+async fn account_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        ACCOUNT_SCRIPT,
+    )
 }
 
 async fn style() -> impl IntoResponse {
