@@ -67,7 +67,7 @@ pub struct CreateDomain {
 }
 
 impl CreateDomain {
-    fn parse(self) -> Result<NewDomain, Invalid> {
+    pub(crate) fn parse(self) -> Result<NewDomain, Invalid> {
         let mut problems = Problems::default();
         let key = problems.parse::<Key>("key", &self.key);
         let name = problems.parse::<DisplayName>("name", &self.name);
@@ -99,7 +99,7 @@ pub struct UpdateDomain {
 }
 
 impl UpdateDomain {
-    fn parse(self) -> Result<DomainPatch, Invalid> {
+    pub(crate) fn parse(self) -> Result<DomainPatch, Invalid> {
         let mut problems = Problems::default();
         let key = problems.parse_opt::<Key>("key", self.key.as_deref());
         let name = problems.parse_opt::<DisplayName>("name", self.name.as_deref());

@@ -329,3 +329,129 @@ fn code_now(app: &TestApp, secret: &str) -> String {
         .unwrap();
     totp.generate(app.clock_now().timestamp() as u64).to_string()
 }
+
+/// The id in the first link to `/console/domains/<id>` after `marker` in a page.
+fn domain_link_after(page: &Page, marker: &str) -> String {
+    let after = page.html.split(marker).next().unwrap();
+    after
+        .rsplit("href=\"/console/domains/")
+        .next()
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_domain_subtree_is_built_moved_and_assigned_and_tokens_show_it() {
+    let app = spawn_provider(|_| {}).await;
+    let acme = app.create_org("acme").await;
+    app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    let browser = Browser::new(&app);
+    let page = console_login(&app, &browser, "admin@acme.test", "/console/domains").await;
+    assert!(page.is("<h1>Domains</h1>"), "{}", page.html);
+
+    let sales = submit(
+        &app,
+        &browser,
+        &page,
+        "/console/domains",
+        &[("key", "sales"), ("name", "Sales")],
+    )
+    .await;
+    let sales_id = domain_link_after(&sales, ">Sales</a>");
+    let emea = submit(
+        &app,
+        &browser,
+        &sales,
+        "/console/domains",
+        &[("key", "emea"), ("name", "EMEA"), ("parent", &sales_id)],
+    )
+    .await;
+    let emea_id = domain_link_after(&emea, ">EMEA</a>");
+    assert!(emea.is("class=\"depth-1\""), "EMEA is shown under Sales: {}", emea.html);
+    let support = submit(
+        &app,
+        &browser,
+        &emea,
+        "/console/domains",
+        &[("key", "support"), ("name", "Support")],
+    )
+    .await;
+    let support_id = domain_link_after(&support, ">Support</a>");
+    // A duplicate key is refused beside its field, with what was typed.
+    let dup = submit(
+        &app,
+        &browser,
+        &support,
+        "/console/domains",
+        &[("key", "sales"), ("name", "Again")],
+    )
+    .await;
+    assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        dup.is("id=\"domain-key-error\"") && dup.is("value=\"Again\""),
+        "{}",
+        dup.html
+    );
+
+    // Move EMEA under Support; Sales cannot move under its own descendant (not offered, and
+    // refused when forged).
+    let emea_page = browser.get(&format!("/console/domains/{emea_id}")).await;
+    let moved = submit(
+        &app,
+        &browser,
+        &emea_page,
+        &format!("/console/domains/{emea_id}"),
+        &[("op", "move"), ("parent", &support_id)],
+    )
+    .await;
+    assert!(moved.is("support/emea"), "{}", moved.html);
+    let sales_page = browser.get(&format!("/console/domains/{sales_id}")).await;
+    let cycle = submit(
+        &app,
+        &browser,
+        &sales_page,
+        &format!("/console/domains/{support_id}"),
+        &[("op", "move"), ("parent", &emea_id)],
+    )
+    .await;
+    assert_eq!(cycle.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", cycle.html);
+
+    // Assign Ada to Support: her token's domains are Support and EMEA under it.
+    let assigned = submit(
+        &app,
+        &browser,
+        &moved,
+        &format!("/console/domains/{support_id}/users"),
+        &[("email", "ada@acme.test")],
+    )
+    .await;
+    assert!(assigned.is("The member was assigned"), "{}", assigned.html);
+    let ada = app.token_in("ada@acme.test", "acme").await;
+    let validated = app.validate(&ada).await;
+    let keys: Vec<&str> = validated["user"]["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        keys.contains(&"support") && keys.contains(&"emea") && !keys.contains(&"sales"),
+        "{validated}"
+    );
+
+    // Deactivated, EMEA leaves her context.
+    let emea_page = browser.get(&format!("/console/domains/{emea_id}")).await;
+    let off = submit(
+        &app,
+        &browser,
+        &emea_page,
+        &format!("/console/domains/{emea_id}"),
+        &[("op", "active"), ("active", "false")],
+    )
+    .await;
+    assert!(off.is("inactive"), "{}", off.html);
+    let validated = app.validate(&ada).await;
+    assert!(!validated.to_string().contains("\"emea\""), "{validated}");
+}

@@ -1,7 +1,7 @@
 // The web console and the account page in a real browser (Debian's Chromium through
 // playwright-core): an organisation admin logs in through guildhall's own hosted login (the
-// console is guildhall's first-party client, code + PKCE), invites someone, builds a team,
-// looks at the members, enrols an authenticator app on the account page, signs out another
+// console is guildhall's first-party client, code + PKCE), invites someone, builds a team and
+// a domain subtree (moved, assigned, and /auth/validate shows it), looks at the members, enrols an authenticator app on the account page, signs out another
 // session, and logs in again with the app's code. Every page is checked by axe-core (no serious
 // or critical violations) and kept as a screenshot in $REPORT_DIR/screenshots, and no page may
 // break its Content-Security-Policy.
@@ -138,6 +138,43 @@ describe('the console and the account page in Chromium', () => {
     await check(page, '06-teams');
   });
 
+  test('a domain subtree is built, moved and assigned; the token shows it', async () => {
+    await page.getByRole('link', { name: 'Domains' }).click();
+    const add = async (key, name, under) => {
+      await page.fill('#domain-key', key);
+      await page.fill('#domain-name', name);
+      await page.selectOption('#domain-parent', under ? { label: under } : { value: '' });
+      await page.click('text=Add domain');
+      await page.getByRole('link', { name, exact: true }).waitFor();
+    };
+    await add('sales', 'Sales');
+    await add('emea', 'EMEA', 'sales');
+    await add('support', 'Support');
+    await page.getByRole('link', { name: 'EMEA', exact: true }).click();
+    await page.selectOption('#domain-parent', { label: 'support' });
+    await page.click('button:text("Move")');
+    await page.getByText('support/emea').waitFor();
+    await check(page, '07-domain');
+    await page.fill('#assign-email', USER);
+    await page.click('button:text("Assign")');
+    await page.getByText('The member was assigned.').waitFor();
+    await page.getByRole('link', { name: 'Domains' }).first().click();
+    await check(page, '08-domains');
+    const login = await fetch(`${ISSUER}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: USER, password: PASSWORD }),
+    });
+    const { access_token: token } = await login.json();
+    const validated = await (await fetch(`${ISSUER}/auth/validate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token }),
+    })).json();
+    assert.deepEqual(validated.user.domains.map((d) => d.key).sort(), ['emea']);
+    await fetch(`${ISSUER}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  });
+
   test('the account page: another session signed out, an authenticator app enrolled', async () => {
     // A session elsewhere (the API), to sign out from the page.
     const login = await fetch(`${ISSUER}/auth/login`, {
@@ -149,11 +186,12 @@ describe('the console and the account page in Chromium', () => {
     const { access_token: elsewhere } = await login.json();
     await page.getByRole('link', { name: 'My account' }).click();
     await page.locator('h1', { hasText: 'My account' }).waitFor();
-    await check(page, '07-account');
+    await check(page, '09-account');
     const rows = page.locator('tr', { hasText: 'guildhall API' });
     const before = await rows.count();
     assert.ok(before >= 1, 'the API session is listed');
-    await rows.last().getByRole('button', { name: /Sign out/ }).click();
+    // Newest first: the session just started through the API.
+    await rows.first().getByRole('button', { name: /Sign out/ }).click();
     await page.locator('h1', { hasText: 'My account' }).waitFor();
     const me = await fetch(`${ISSUER}/auth/me`, { headers: { authorization: `Bearer ${elsewhere}` } });
     assert.equal(me.status, 401, 'the signed-out session is over');
@@ -161,12 +199,12 @@ describe('the console and the account page in Chromium', () => {
     await page.click('text=Set up an authenticator app');
     await page.locator('img.qr').waitFor();
     const secret = (await page.locator('code.secret').textContent()).trim();
-    await check(page, '08-totp-enrolment');
+    await check(page, '10-totp-enrolment');
     await page.fill('#totp-code', totp(secret));
     await page.click('button:text("Confirm")');
     await page.getByText('The authenticator app is set up').waitFor();
     assert.equal(await page.locator('ul.codes li').count(), 10);
-    await check(page, '09-recovery-codes');
+    await check(page, '11-recovery-codes');
     enrolled = secret;
   });
 
@@ -181,7 +219,7 @@ describe('the console and the account page in Chromium', () => {
     await page.fill('#password', PASSWORD);
     await page.click('form[action="/oauth2/login"] button[type=submit]');
     await page.locator('h1', { hasText: 'Confirm it is you' }).waitFor();
-    await check(page, '10-second-factor');
+    await check(page, '12-second-factor');
     // The next 30-second step's code (accepted within one step of skew): the enrolment spent
     // the current one, and a code works once.
     await page.fill('#code', totp(enrolled, Date.now() + 30_000));

@@ -17,6 +17,7 @@
 //! API answers), a refused action and a lost database each get a page in the console's layout;
 //! a form that is refused is shown again with the errors beside its fields and what was typed.
 mod account;
+mod domains;
 mod org;
 
 use super::openid::pages::{CSRF_COOKIE, PageContext, PageForm, Scripts, cookie};
@@ -65,6 +66,9 @@ pub fn routes() -> Router<AppState> {
             "/console/teams/{id}/members/{user_id}/remove",
             post(org::remove_team_member),
         )
+        .route("/console/domains", get(domains::domains).post(domains::create))
+        .route("/console/domains/{id}", get(domains::domain).post(domains::update))
+        .route("/console/domains/{id}/users", post(domains::assign))
         .route("/account", get(account::page))
         .route("/account/profile", post(account::profile))
         .route("/account/password", post(account::password))
