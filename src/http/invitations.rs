@@ -171,7 +171,7 @@ pub struct AcceptRequest {
 }
 
 impl AcceptRequest {
-    fn parse(self, policy: &PasswordPolicy) -> Result<Acceptance, Invalid> {
+    pub(crate) fn parse(self, policy: &PasswordPolicy) -> Result<Acceptance, Invalid> {
         let mut problems = Problems::default();
         let name = problems.parse_opt::<DisplayName>("name", self.name.as_deref());
         let password = problems.password_opt("password", self.password, policy);

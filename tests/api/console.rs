@@ -455,3 +455,83 @@ async fn a_domain_subtree_is_built_moved_and_assigned_and_tokens_show_it() {
     let validated = app.validate(&ada).await;
     assert!(!validated.to_string().contains("\"emea\""), "{validated}");
 }
+
+#[tokio::test]
+async fn an_invitation_sent_from_the_console_is_accepted_from_the_mails_link() {
+    use crate::mail::{next_mail_about, smtp_sink};
+    let (url, mut mail) = smtp_sink().await;
+    let app = spawn_provider(move |s| s.outbound.smtp_url = Some(url)).await;
+    let acme = app.create_org("acme").await;
+    let admin = Browser::new(&app);
+    let invitations = console_login(&app, &admin, "admin@acme.test", "/console/invitations").await;
+    submit(
+        &app,
+        &admin,
+        &invitations,
+        "/console/invitations",
+        &[("email", "grace@newco.test")],
+    )
+    .await;
+
+    // The mail's link is guildhall's own acceptance page.
+    let message = next_mail_about(&mut mail, "You are invited to join ACME").await;
+    let data = message.data.replace("=\r\n", "").replace("=3D", "=");
+    let link = data
+        .lines()
+        .find(|l| l.contains("/account/invitation?token="))
+        .unwrap_or_else(|| panic!("no link in {data}"))
+        .trim()
+        .to_owned();
+    let path = &link[link.find("/account/").unwrap()..];
+    let grace = Browser::new(&app);
+    let page = grace.get(path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.is("Join ACME") && page.is("grace@newco.test"), "{}", page.html);
+    // A password too short is refused beside its field; nothing is spent.
+    let token = page.field("token");
+    let csrf = page.field("csrf");
+    let short = grace
+        .post(
+            "/account/invitation",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("name", "Grace"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", short.html);
+    assert!(
+        short.is("id=\"password-error\"") && short.is("value=\"Grace\""),
+        "{}",
+        short.html
+    );
+    let joined = grace
+        .post(
+            "/account/invitation",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("name", "Grace"),
+                ("password", "a long enough passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.html);
+    assert!(joined.is("Welcome"), "{}", joined.html);
+    // She is a member now, and the link is spent.
+    let login = app.login("grace@newco.test", "a long enough passphrase").await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let members = app
+        .expect(
+            "GET",
+            &format!("/orgs/{}/members", acme.id),
+            &acme.admin_token,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert!(members.to_string().contains("grace@newco.test"), "{members}");
+    assert_eq!(grace.get(path).await.status, StatusCode::NOT_FOUND);
+}

@@ -18,6 +18,7 @@
 //! a form that is refused is shown again with the errors beside its fields and what was typed.
 mod account;
 mod domains;
+mod invitation;
 mod org;
 
 use super::openid::pages::{CSRF_COOKIE, PageContext, PageForm, Scripts, cookie};
@@ -69,6 +70,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/domains", get(domains::domains).post(domains::create))
         .route("/console/domains/{id}", get(domains::domain).post(domains::update))
         .route("/console/domains/{id}/users", post(domains::assign))
+        .route("/account/invitation", get(invitation::page).post(invitation::accept))
         .route("/account", get(account::page))
         .route("/account/profile", post(account::profile))
         .route("/account/password", post(account::password))
@@ -240,6 +242,12 @@ impl Console {
         *response.status_mut() = StatusCode::SEE_OTHER;
         response
     }
+}
+
+/// The caller of the request's console session, if it has a live one.
+pub async fn console_session(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
+    let token = cookie(headers, CONSOLE_COOKIE)?;
+    state.authn.caller(Credential::Bearer(token)).await.ok()
 }
 
 /// A failure before there is a console session (no layout yet).

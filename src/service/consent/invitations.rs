@@ -302,7 +302,9 @@ impl InvitationService {
                 (invitation.expires_at - invitation.sent_at).num_hours().max(1)
             )
         };
-        let link = link(consent.invitation_url.as_deref(), token);
+        // Without AUTH_INVITATION_URL, the link is guildhall's own acceptance page.
+        let own = format!("{}/account/invitation?token={{token}}", self.config.oidc.public_url);
+        let link = link(Some(consent.invitation_url.as_deref().unwrap_or(&own)), token);
         let body = format!(
             "{inviter} invited you ({email}) to join {org}.\r\n\r\n\
              To accept, use this token within {within}; it works once:\r\n\r\n\
