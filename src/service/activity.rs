@@ -31,4 +31,19 @@ impl ActivityService {
         };
         Ok(store::audit::list(&self.db, scope, page).await?)
     }
+
+    /// The audit log of the caller's organisation (an admin's; a superuser's too), narrowed.
+    pub async fn org_audit(
+        &self,
+        caller: &Caller,
+        filter: &store::audit::AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEntry>> {
+        let org = if caller.superuser {
+            caller.org_id
+        } else {
+            caller.admin()?.org_id()
+        };
+        Ok(store::audit::list_filtered(&self.db, Some(org), filter, page).await?)
+    }
 }

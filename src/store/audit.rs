@@ -1,6 +1,7 @@
 //! The audit log.
 use super::{Conn, Result, page};
 use crate::model::{AuditEntry, Page, PageRequest};
+use chrono::{DateTime, Utc};
 use entity::audit_entry;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -25,9 +26,55 @@ pub async fn insert<C: Conn>(c: &C, e: &AuditEntry) -> Result<()> {
 }
 
 pub async fn list<C: Conn>(c: &C, org_id: Option<Uuid>, request: PageRequest) -> Result<Page<AuditEntry>> {
+    list_filtered(c, org_id, &AuditFilter::default(), request).await
+}
+
+/// What an audit list is narrowed to: an actor (email or client id, a part of it), an action
+/// (its beginning, such as `login` or `org.member`), a time range.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+fn like_escaped(text: &str) -> String {
+    text.chars()
+        .flat_map(|ch| match ch {
+            '%' | '_' | '\\' => vec!['\\', ch],
+            other => vec![other],
+        })
+        .collect()
+}
+
+pub async fn list_filtered<C: Conn>(
+    c: &C,
+    org_id: Option<Uuid>,
+    filter: &AuditFilter,
+    request: PageRequest,
+) -> Result<Page<AuditEntry>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
     let mut base = audit_entry::Entity::find();
     if let Some(org) = org_id {
         base = base.filter(audit_entry::Column::OrgId.eq(org));
+    }
+    if let Some(actor) = filter.actor.as_deref().filter(|a| !a.is_empty()) {
+        let pattern = format!("%{}%", like_escaped(&actor.to_lowercase()));
+        base = base.filter(
+            Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(audit_entry::Column::Actor)))
+                .like(LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    if let Some(action) = filter.action.as_deref().filter(|a| !a.is_empty()) {
+        let pattern = format!("{}%", like_escaped(action));
+        base = base.filter(Expr::col(audit_entry::Column::Action).like(LikeExpr::new(pattern).escape('\\')));
+    }
+    if let Some(since) = filter.since {
+        base = base.filter(audit_entry::Column::CreatedAt.gte(since));
+    }
+    if let Some(until) = filter.until {
+        base = base.filter(audit_entry::Column::CreatedAt.lt(until));
     }
     page::paginate(
         c,

@@ -535,3 +535,46 @@ async fn an_invitation_sent_from_the_console_is_accepted_from_the_mails_link() {
     assert!(members.to_string().contains("grace@newco.test"), "{members}");
     assert_eq!(grace.get(path).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_audit_log_is_filtered_by_actor_action_and_day() {
+    let app = spawn_provider(|_| {}).await;
+    let acme = app.create_org("acme").await;
+    app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    app.token_in("ada@acme.test", "acme").await;
+    let browser = Browser::new(&app);
+    let all = console_login(&app, &browser, "admin@acme.test", "/console/audit").await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.html);
+    assert!(
+        all.is("<code>org.member.add</code>") && all.is("<code>login</code>"),
+        "{}",
+        all.html
+    );
+    let members = browser.get("/console/audit?action=org.member").await;
+    assert!(
+        members.is("<code>org.member.add</code>") && !members.is("<code>login</code>"),
+        "{}",
+        members.html
+    );
+    let ada = browser.get("/console/audit?actor=ada%40").await;
+    assert!(ada.is("ada@acme.test") && !ada.is("<td>root@"), "{}", ada.html);
+    let today = app.clock_now().format("%Y-%m-%d").to_string();
+    let dated = browser
+        .get(&format!("/console/audit?since={today}&until={today}"))
+        .await;
+    assert!(dated.is("<code>login</code>"), "{}", dated.html);
+    let later = browser.get("/console/audit?since=2999-01-01").await;
+    assert!(later.is("Nothing recorded matches"), "{}", later.html);
+    let bad = browser.get("/console/audit?since=yesterday").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.is("id=\"f-since-error\"") && bad.is("value=\"yesterday\""),
+        "{}",
+        bad.html
+    );
+    // Nothing of another organisation is in it.
+    app.create_org("globex").await;
+    let again = browser.get("/console/audit").await;
+    assert!(!again.is("admin@globex.test"), "{}", again.html);
+}

@@ -160,6 +160,11 @@ describe('the console and the account page in Chromium', () => {
     await page.getByText('The member was assigned.').waitFor();
     await page.getByRole('link', { name: 'Domains' }).first().click();
     await check(page, '08-domains');
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.fill('#f-action', 'domain');
+    await page.click('button:text("Filter")');
+    await page.getByRole('cell', { name: 'domain.create' }).first().waitFor();
+    await check(page, '08-audit');
     const login = await fetch(`${ISSUER}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

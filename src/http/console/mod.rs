@@ -17,6 +17,7 @@
 //! API answers), a refused action and a lost database each get a page in the console's layout;
 //! a form that is refused is shown again with the errors beside its fields and what was typed.
 mod account;
+mod audit;
 mod domains;
 mod invitation;
 mod org;
@@ -70,6 +71,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/domains", get(domains::domains).post(domains::create))
         .route("/console/domains/{id}", get(domains::domain).post(domains::update))
         .route("/console/domains/{id}/users", post(domains::assign))
+        .route("/console/audit", get(audit::audit))
         .route("/account/invitation", get(invitation::page).post(invitation::accept))
         .route("/account", get(account::page))
         .route("/account/profile", post(account::profile))
@@ -478,6 +480,10 @@ impl FieldErrors {
             )),
             _ => None,
         }
+    }
+
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Self(pairs)
     }
 
     pub fn one(field: &str, message: &str) -> Self {
