@@ -54,7 +54,7 @@ pub struct CreateServiceAccount {
 }
 
 impl CreateServiceAccount {
-    fn parse(self) -> Result<(DisplayName, Permissions), Invalid> {
+    pub(crate) fn parse(self) -> Result<(DisplayName, Permissions), Invalid> {
         let mut problems = Problems::default();
         let name = problems.parse::<DisplayName>("name", &self.name);
         let permissions = problems.check("permissions", Permissions::parse(&self.permissions));

@@ -578,3 +578,116 @@ async fn the_audit_log_is_filtered_by_actor_action_and_day() {
     let again = browser.get("/console/audit").await;
     assert!(!again.is("admin@globex.test"), "{}", again.html);
 }
+
+fn secret_on(page: &Page) -> String {
+    page.html
+        .split("class=\"client-secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no secret on the page: {}", page.html))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn applications_and_service_accounts_show_their_secret_once() {
+    let app = spawn_provider(|_| {}).await;
+    let acme = app.create_org("acme").await;
+    let browser = Browser::new(&app);
+    let page = console_login(&app, &browser, "admin@acme.test", "/console/applications").await;
+    assert!(page.is("No applications yet"), "{}", page.html);
+    // A redirect URI that is not a URL is refused beside its field, with what was typed.
+    let bad = submit(
+        &app,
+        &browser,
+        &page,
+        "/console/applications",
+        &[
+            ("name", "Wiki"),
+            ("kind", "confidential"),
+            ("redirect_uris", "not a url"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
+    assert!(
+        bad.is("id=\"app-redirects-error\"") && bad.is("value=\"Wiki\""),
+        "{}",
+        bad.html
+    );
+    let made = submit(
+        &app,
+        &browser,
+        &page,
+        "/console/applications",
+        &[
+            ("name", "Wiki"),
+            ("kind", "confidential"),
+            ("redirect_uris", "https://wiki.acme.test/callback"),
+        ],
+    )
+    .await;
+    let first = secret_on(&made);
+    // Never again: the list does not show it.
+    let listed = browser.get("/console/applications").await;
+    assert!(listed.is("Wiki") && !listed.is(&first), "{}", listed.html);
+    let id = listed
+        .html
+        .split("action=\"/console/applications/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_owned();
+    let rotated = submit(
+        &app,
+        &browser,
+        &listed,
+        &format!("/console/applications/{id}/secret"),
+        &[],
+    )
+    .await;
+    let second = secret_on(&rotated);
+    assert_ne!(first, second);
+    // The API sees the same application.
+    let apps = app
+        .expect(
+            "GET",
+            &format!("/orgs/{}/clients", acme.id),
+            &acme.admin_token,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(apps[0]["name"], "Wiki", "{apps}");
+
+    let account = submit(
+        &app,
+        &browser,
+        &listed,
+        "/console/service-accounts",
+        &[("name", "Reports"), ("permissions", "read:reports, write:reports")],
+    )
+    .await;
+    let secret = secret_on(&account);
+    assert!(account.is("read:reports, write:reports"), "{}", account.html);
+    let client_id = account
+        .html
+        .split("<dt>Client id</dt><dd><code>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .to_owned();
+    let token = app
+        .post_form(
+            "/auth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &client_id),
+                ("client_secret", &secret),
+            ],
+        )
+        .await;
+    assert_eq!(token.status(), StatusCode::OK, "the service account's secret works");
+    let empty = submit(&app, &browser, &listed, "/console/service-accounts", &[("name", " ")]).await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.is("id=\"account-name-error\""), "{}", empty.html);
+}

@@ -165,6 +165,12 @@ describe('the console and the account page in Chromium', () => {
     await page.click('button:text("Filter")');
     await page.getByRole('cell', { name: 'domain.create' }).first().waitFor();
     await check(page, '08-audit');
+    await page.getByRole('link', { name: 'Applications' }).click();
+    await page.fill('#app-name', 'Wiki');
+    await page.fill('#app-redirects', 'https://wiki.acme.test/callback');
+    await page.click('button:text("Register")');
+    await page.locator('code.client-secret').waitFor();
+    await check(page, '08-application-secret');
     const login = await fetch(`${ISSUER}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

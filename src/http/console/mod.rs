@@ -17,6 +17,7 @@
 //! API answers), a refused action and a lost database each get a page in the console's layout;
 //! a form that is refused is shown again with the errors beside its fields and what was typed.
 mod account;
+mod apps;
 mod audit;
 mod domains;
 mod invitation;
@@ -72,6 +73,10 @@ pub fn routes() -> Router<AppState> {
         .route("/console/domains/{id}", get(domains::domain).post(domains::update))
         .route("/console/domains/{id}/users", post(domains::assign))
         .route("/console/audit", get(audit::audit))
+        .route("/console/applications", get(apps::page).post(apps::create_app))
+        .route("/console/applications/{id}/secret", post(apps::rotate))
+        .route("/console/service-accounts", post(apps::create_account))
+        .route("/console/service-accounts/{id}/remove", post(apps::remove_account))
         .route("/account/invitation", get(invitation::page).post(invitation::accept))
         .route("/account", get(account::page))
         .route("/account/profile", post(account::profile))
@@ -490,9 +495,16 @@ impl FieldErrors {
         Self(vec![(field.to_owned(), message.to_owned())])
     }
 
-    /// The message for `field`, if it has one.
+    /// The message for `field` (or one of its items: `redirect_uris[1]`, `teams.ops`), if any.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str())
+        self.0
+            .iter()
+            .find(|(f, _)| {
+                f == field
+                    || f.strip_prefix(field)
+                        .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
+            })
+            .map(|(_, m)| m.as_str())
     }
 
     pub fn is_empty(&self) -> bool {
