@@ -51,7 +51,7 @@ pub struct CreateRole {
 }
 
 impl CreateRole {
-    fn parse(self) -> Result<NewRole, Invalid> {
+    pub(crate) fn parse(self) -> Result<NewRole, Invalid> {
         let mut problems = Problems::default();
         let key = problems.parse::<Key>("key", &self.key);
         let name = problems.parse_opt::<DisplayName>("name", self.name.as_deref());
@@ -74,7 +74,7 @@ pub struct UpdateRole {
 }
 
 impl UpdateRole {
-    fn parse(self) -> Result<RolePatch, Invalid> {
+    pub(crate) fn parse(self) -> Result<RolePatch, Invalid> {
         let mut problems = Problems::default();
         let name = problems.parse_opt::<DisplayName>("name", self.name.as_deref());
         let permissions = match &self.permissions {

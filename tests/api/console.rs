@@ -691,3 +691,90 @@ async fn applications_and_service_accounts_show_their_secret_once() {
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(empty.is("id=\"account-name-error\""), "{}", empty.html);
 }
+
+#[tokio::test]
+async fn roles_and_their_permissions_are_managed_and_tokens_follow() {
+    let app = spawn_provider(|_| {}).await;
+    let acme = app.create_org("acme").await;
+    app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    let browser = Browser::new(&app);
+    let page = console_login(&app, &browser, "admin@acme.test", "/console/roles").await;
+    assert!(page.is("Roles and permissions") && page.is("built-in"), "{}", page.html);
+    let made = submit(
+        &app,
+        &browser,
+        &page,
+        "/console/roles",
+        &[
+            ("key", "auditor"),
+            ("name", "Auditor"),
+            ("permissions", "read:audit, read:reports"),
+        ],
+    )
+    .await;
+    assert!(
+        made.is("Save auditor") && made.is("read:audit, read:reports"),
+        "{}",
+        made.html
+    );
+    let dup = submit(&app, &browser, &made, "/console/roles", &[("key", "auditor")]).await;
+    assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(dup.is("id=\"role-key-error\""), "{}", dup.html);
+    // Built-in roles are shown, not edited.
+    assert!(made.is("built-in"), "{}", made.html);
+    let auditor_id = made
+        .html
+        .split("Save auditor")
+        .next()
+        .unwrap()
+        .rsplit("action=\"/console/roles/")
+        .next()
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let bad = submit(
+        &app,
+        &browser,
+        &made,
+        &format!("/console/roles/{auditor_id}"),
+        &[("permissions", "read:wiki\u{7}")],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
+    // Ada gets the role on the members page, then the role a permission: her context has it.
+    let ada_id = app
+        .expect(
+            "GET",
+            "/auth/me",
+            &app.token_in("ada@acme.test", "acme").await,
+            None,
+            StatusCode::OK,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let members = browser.get("/console/members").await;
+    let given = submit(
+        &app,
+        &browser,
+        &members,
+        &format!("/console/members/{ada_id}/roles"),
+        &[("roles", "member, auditor")],
+    )
+    .await;
+    assert!(given.is("value=\"auditor, member\""), "{}", given.html);
+    let saved = submit(
+        &app,
+        &browser,
+        &made,
+        &format!("/console/roles/{auditor_id}"),
+        &[("permissions", "read:wiki")],
+    )
+    .await;
+    assert!(saved.is("value=\"read:wiki\""), "{}", saved.html);
+    let ada = app.token_in("ada@acme.test", "acme").await;
+    let validated = app.validate(&ada).await;
+    assert!(validated.to_string().contains("read:wiki"), "{validated}");
+}

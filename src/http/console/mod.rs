@@ -22,6 +22,7 @@ mod audit;
 mod domains;
 mod invitation;
 mod org;
+mod roles;
 
 use super::openid::pages::{CSRF_COOKIE, PageContext, PageForm, Scripts, cookie};
 use super::state::AppState;
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/assets/console.css", get(style))
         .route("/console/members", get(org::members))
         .route("/console/members/{id}/remove", post(org::remove_member))
+        .route("/console/members/{id}/roles", post(org::set_roles))
         .route("/console/invitations", get(org::invitations).post(org::invite))
         .route("/console/invitations/{id}/revoke", post(org::revoke_invitation))
         .route("/console/invitations/{id}/resend", post(org::resend_invitation))
@@ -73,6 +75,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/domains/{id}", get(domains::domain).post(domains::update))
         .route("/console/domains/{id}/users", post(domains::assign))
         .route("/console/audit", get(audit::audit))
+        .route("/console/roles", get(roles::page).post(roles::create))
+        .route("/console/roles/{id}", post(roles::update))
         .route("/console/applications", get(apps::page).post(apps::create_app))
         .route("/console/applications/{id}/secret", post(apps::rotate))
         .route("/console/service-accounts", post(apps::create_account))

@@ -93,6 +93,43 @@ pub async fn members(State(state): State<AppState>, headers: HeaderMap, Query(q)
     console.render(StatusCode::OK, &view)
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct RolesForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    roles: String,
+}
+
+/// Replaces a member's roles (role keys, comma separated): the API's rules (owners only by an
+/// owner, unknown keys refused).
+pub async fn set_roles(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<RolesForm>,
+) -> Response {
+    let console = match Console::posted(&state, &headers, &form.csrf, "/console/members", "members").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let Ok(user) = id.parse::<Uuid>() else {
+        return console.failed(ServiceError::NotFound("user not found"));
+    };
+    let roles: Vec<String> = form
+        .roles
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let org = OrgId(console.caller.org_id);
+    match state.orgs.set_roles(&console.caller, org, UserId(user), roles).await {
+        Ok(_) => console.done("/console/members"),
+        Err(e) => console.failed(e),
+    }
+}
+
 pub async fn remove_member(
     State(state): State<AppState>,
     headers: HeaderMap,
