@@ -79,7 +79,7 @@ async fn an_admin_logs_in_to_the_console_and_manages_members_invitations_and_tea
     );
     let csp = members.csp.clone().unwrap();
     assert!(
-        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe"),
         "{csp}"
     );
     // Search narrows the list.

@@ -99,9 +99,14 @@ describe('the console and the account page in Chromium', () => {
     assert.ok(page.url().startsWith(`${ISSUER}/console/members`), page.url());
     await assert.doesNotReject(page.getByRole('cell', { name: USER, exact: true }).waitFor());
     await check(page, '02-members');
+    // Typing searches in place (htmx swaps the list, the page stays: no reload).
+    await page.evaluate(() => { window.sameDocument = true; });
     await page.fill('#q', 'nobody-matches-this');
-    await page.click('form[role=search] button');
     await page.getByText('No members match').waitFor();
+    assert.equal(await page.evaluate(() => window.sameDocument), true, 'the list was swapped, not the page');
+    await page.waitForURL(/q=nobody-matches-this/);
+    await page.fill('#q', '');
+    await page.getByRole('cell', { name: USER, exact: true }).waitFor();
   });
 
   test('an invitation is sent, and a bad address is shown beside its field', async () => {

@@ -4,7 +4,7 @@
 //! and the organisations the user belongs to, with a switch into each. The same services as
 //! `/auth/*` with the console session's caller.
 use super::{Console, CsrfOnly, FieldErrors, Nav};
-use crate::http::openid::pages::{PageForm, Scripts};
+use crate::http::openid::pages::PageForm;
 use crate::http::state::AppState;
 use crate::model::input::{Password, Problems, presented_password};
 use crate::model::{PageRequest, SessionId};
@@ -162,12 +162,7 @@ async fn render(state: &AppState, console: &Console, extra: Extra) -> Response {
         errors: extra.errors,
         notice: extra.notice,
     };
-    let scripts = if state.mfa.passkeys_available() {
-        Scripts::Own
-    } else {
-        Scripts::None
-    };
-    console.render_with(code, &page, scripts)
+    console.render(code, &page)
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -92,9 +92,23 @@ pub fn routes() -> Router<AppState> {
         .route("/account/passkeys/options", post(account::passkey_options))
         .route("/account/passkeys", post(account::add_passkey))
         .route("/console/assets/account.js", get(account_script))
+        .route("/console/assets/htmx.min.js", get(htmx))
 }
 
 pub const ACCOUNT_SCRIPT: &str = include_str!("../../../templates/console/account.js");
+/// htmx 2.0.11 (BSD-0, `src/http/assets/htmx.LICENSE`), vendored: the console's pages load it
+/// from guildhall itself, never from a CDN.
+pub const HTMX: &str = include_str!("../assets/htmx.min.js");
+
+async fn htmx() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        HTMX,
+    )
+}
 
 async fn account_script() -> impl IntoResponse {
     (
@@ -195,8 +209,10 @@ impl Console {
         Ok(console)
     }
 
+    /// A console page: guildhall's own scripts only (htmx, and the account page's passkey
+    /// script), no inline script.
     pub fn render(&self, status: StatusCode, page: &impl Template) -> Response {
-        self.render_with(status, page, Scripts::None)
+        self.render_with(status, page, Scripts::Own)
     }
 
     pub fn render_with(&self, status: StatusCode, page: &impl Template, scripts: Scripts) -> Response {
