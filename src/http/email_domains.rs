@@ -58,7 +58,7 @@ fn policy(problems: &mut Problems, name: Option<&str>, roles: Option<Vec<String>
 }
 
 impl ClaimDomain {
-    fn parse(self) -> Result<(String, PolicyInput), Invalid> {
+    pub(crate) fn parse(self) -> Result<(String, PolicyInput), Invalid> {
         let mut problems = Problems::default();
         let domain = problems.check("domain", seed::rules::email_domain(&self.domain));
         let policy = policy(&mut problems, self.join_policy.as_deref(), self.roles);

@@ -577,6 +577,14 @@ async fn the_audit_log_is_filtered_by_actor_action_and_day() {
     app.create_org("globex").await;
     let again = browser.get("/console/audit").await;
     assert!(!again.is("admin@globex.test"), "{}", again.html);
+    // The events page lists the organisation's events.
+    let events = browser.get("/console/events").await;
+    assert_eq!(events.status, StatusCode::OK, "{}", events.html);
+    assert!(
+        events.is("<code>auth.") && events.is("guildhall.org.membership.changed"),
+        "{}",
+        events.html
+    );
 }
 
 fn secret_on(page: &Page) -> String {
@@ -777,4 +785,70 @@ async fn roles_and_their_permissions_are_managed_and_tokens_follow() {
     let ada = app.token_in("ada@acme.test", "acme").await;
     let validated = app.validate(&ada).await;
     assert!(validated.to_string().contains("read:wiki"), "{validated}");
+}
+
+#[tokio::test]
+async fn an_email_domain_is_claimed_and_verified_against_a_real_dns_server() {
+    let dns = crate::dns::DnsServer::start().await;
+    let resolver = dns.addr.to_string();
+    let app = spawn_provider(move |s| s.consent.dns_resolver = Some(resolver)).await;
+    app.create_org("acme").await;
+    let browser = Browser::new(&app);
+    let page = console_login(&app, &browser, "admin@acme.test", "/console/email-domains").await;
+    let bad = submit(
+        &app,
+        &browser,
+        &page,
+        "/console/email-domains",
+        &[("domain", "not a domain")],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.is("id=\"claim-domain-error\"") && bad.is("value=\"not a domain\""),
+        "{}",
+        bad.html
+    );
+    let claimed = submit(
+        &app,
+        &browser,
+        &page,
+        "/console/email-domains",
+        &[("domain", "acme.example")],
+    )
+    .await;
+    assert!(claimed.is("_guildhall-challenge.acme.example"), "{}", claimed.html);
+    let value = claimed
+        .html
+        .split("class=\"secret\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .to_owned();
+    // Not published yet: the page says so beside the domain.
+    let early = submit(
+        &app,
+        &browser,
+        &claimed,
+        "/console/email-domains/acme.example/verify",
+        &[],
+    )
+    .await;
+    assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", early.html);
+    assert!(early.is("role=\"alert\""), "{}", early.html);
+    dns.set_txt("_guildhall-challenge.acme.example", &[&value]);
+    let verified = submit(
+        &app,
+        &browser,
+        &claimed,
+        "/console/email-domains/acme.example/verify",
+        &[],
+    )
+    .await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.html);
+    assert!(
+        verified.is("<span class=\"badge\">verified</span>"),
+        "{}",
+        verified.html
+    );
 }

@@ -125,7 +125,7 @@ describe('the console and the account page in Chromium', () => {
   });
 
   test('a team is created, renamed and given a member', async () => {
-    await page.getByRole('link', { name: 'Teams' }).click();
+    await page.getByRole('link', { name: 'Teams', exact: true }).click();
     await page.fill('#team-slug', 'platform');
     await page.fill('#team-name', 'Platform');
     await page.click('text=Create team');
@@ -138,13 +138,13 @@ describe('the console and the account page in Chromium', () => {
     await page.click('text=Add to team');
     await page.getByRole('cell', { name: 'maintainer', exact: true }).waitFor();
     await check(page, '05-team');
-    await page.getByRole('link', { name: 'Teams' }).first().click();
+    await page.getByRole('link', { name: 'Teams', exact: true }).first().click();
     await page.getByRole('link', { name: 'Platform team' }).waitFor();
     await check(page, '06-teams');
   });
 
   test('a domain subtree is built, moved and assigned; the token shows it', async () => {
-    await page.getByRole('link', { name: 'Domains' }).click();
+    await page.getByRole('link', { name: 'Domains', exact: true }).click();
     const add = async (key, name, under) => {
       await page.fill('#domain-key', key);
       await page.fill('#domain-name', name);
@@ -163,7 +163,7 @@ describe('the console and the account page in Chromium', () => {
     await page.fill('#assign-email', USER);
     await page.click('button:text("Assign")');
     await page.getByText('The member was assigned.').waitFor();
-    await page.getByRole('link', { name: 'Domains' }).first().click();
+    await page.getByRole('link', { name: 'Domains', exact: true }).first().click();
     await check(page, '08-domains');
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.fill('#f-action', 'domain');
@@ -176,6 +176,14 @@ describe('the console and the account page in Chromium', () => {
     await page.click('button:text("Register")');
     await page.locator('code.client-secret').waitFor();
     await check(page, '08-application-secret');
+    await page.getByRole('link', { name: 'Email domains' }).click();
+    await page.fill('#claim-domain', 'acme.example');
+    await page.click('button:text("Claim")');
+    await page.getByText('_guildhall-challenge.acme.example').waitFor();
+    await check(page, '08-email-domains');
+    await page.getByRole('link', { name: 'Events', exact: true }).click();
+    await page.locator('h1', { hasText: 'Events' }).waitFor();
+    await check(page, '08-events');
     const login = await fetch(`${ISSUER}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -117,3 +117,58 @@ pub async fn audit(State(state): State<AppState>, headers: HeaderMap, Query(q): 
     };
     console.render(StatusCode::OK, &view)
 }
+
+pub struct EventRow {
+    pub when: String,
+    pub subject: String,
+    pub kind: String,
+    pub published: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/events.html")]
+struct EventsPage<'a> {
+    nav: &'a Nav,
+    rows: Vec<EventRow>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CursorQuery {
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// The organisation's events (the outbox NATS and webhooks are fed from), and whether each went
+/// out yet. The same `ActivityService` as `GET /admin/events`.
+pub async fn events(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<CursorQuery>) -> Response {
+    let console = match Console::of(&state, &headers, "/console/events", "events").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let page = PageRequest {
+        limit: 50,
+        after: q.cursor.as_deref().and_then(|c| c.parse().ok()),
+    };
+    let found = match state.activity.events(&console.caller, page).await {
+        Ok(found) => found,
+        Err(e) => return console.failed(e),
+    };
+    let org = console.caller.org_id;
+    let view = EventsPage {
+        nav: &console.nav,
+        rows: found
+            .items
+            .into_iter()
+            .filter(|e| e.org_id == Some(org))
+            .map(|e| EventRow {
+                when: e.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                subject: e.subject,
+                kind: e.event_type,
+                published: e.published_at.is_some(),
+            })
+            .collect(),
+        next: found.next_cursor,
+    };
+    console.render(StatusCode::OK, &view)
+}

@@ -20,6 +20,7 @@ mod account;
 mod apps;
 mod audit;
 mod domains;
+mod email_domains;
 mod invitation;
 mod org;
 mod roles;
@@ -75,6 +76,12 @@ pub fn routes() -> Router<AppState> {
         .route("/console/domains/{id}", get(domains::domain).post(domains::update))
         .route("/console/domains/{id}/users", post(domains::assign))
         .route("/console/audit", get(audit::audit))
+        .route("/console/events", get(audit::events))
+        .route(
+            "/console/email-domains",
+            get(email_domains::page).post(email_domains::claim),
+        )
+        .route("/console/email-domains/{domain}/verify", post(email_domains::verify))
         .route("/console/roles", get(roles::page).post(roles::create))
         .route("/console/roles/{id}", post(roles::update))
         .route("/console/applications", get(apps::page).post(apps::create_app))
