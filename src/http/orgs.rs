@@ -53,7 +53,7 @@ pub struct CreateOrg {
 }
 
 impl CreateOrg {
-    fn parse(self) -> Result<(Slug, DisplayName), Invalid> {
+    pub(crate) fn parse(self) -> Result<(Slug, DisplayName), Invalid> {
         let mut problems = Problems::default();
         let slug = problems.parse::<Slug>("slug", &self.slug);
         let name = problems.parse::<DisplayName>("name", &self.name);

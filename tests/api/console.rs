@@ -30,9 +30,13 @@ async fn visit(app: &TestApp, browser: &Browser, path: &str) -> Page {
 
 /// Logs `email` in to the console from `path`: the hosted login page, then back to `path`.
 async fn console_login(app: &TestApp, browser: &Browser, email: &str, path: &str) -> Page {
+    console_login_as(app, browser, email, PASSWORD, path).await
+}
+
+async fn console_login_as(app: &TestApp, browser: &Browser, email: &str, password: &str, path: &str) -> Page {
     let login = visit(app, browser, path).await;
     assert!(login.is("Log in to guildhall console"), "{}", login.html);
-    let mut page = browser.log_in(&login, email, PASSWORD).await;
+    let mut page = browser.log_in(&login, email, password).await;
     for _ in 0..10 {
         match (&page.status, page.location.clone()) {
             (s, Some(location)) if s.is_redirection() => {
@@ -851,4 +855,53 @@ async fn an_email_domain_is_claimed_and_verified_against_a_real_dns_server() {
         "{}",
         verified.html
     );
+}
+
+#[tokio::test]
+async fn superusers_list_and_create_organisations_and_admins_cannot() {
+    use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD};
+    let app = spawn_provider(|_| {}).await;
+    app.create_org("acme").await;
+    let root = Browser::new(&app);
+    // The superuser belongs to the default organisation alone: no picker, straight in.
+    let page = console_login_as(&app, &root, ADMIN_EMAIL, ADMIN_PASSWORD, "/console/organisations").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.is("<td>acme</td>"), "{}", page.html);
+    let made = submit(
+        &app,
+        &root,
+        &page,
+        "/console/organisations",
+        &[("slug", "globex"), ("name", "Globex")],
+    )
+    .await;
+    assert!(made.is("<td>globex</td>"), "{}", made.html);
+    let dup = submit(
+        &app,
+        &root,
+        &made,
+        "/console/organisations",
+        &[("slug", "globex"), ("name", "Again")],
+    )
+    .await;
+    assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        dup.is("id=\"org-slug-error\"") && dup.is("value=\"Again\""),
+        "{}",
+        dup.html
+    );
+    // An organisation's admin does not see the page, nor create one.
+    let admin = Browser::new(&app);
+    let members = console_login(&app, &admin, "admin@acme.test", "/console/members").await;
+    assert!(!members.is("/console/organisations"), "no link for an admin");
+    assert_eq!(admin.get("/console/organisations").await.status, StatusCode::FORBIDDEN);
+    let refused = submit(
+        &app,
+        &admin,
+        &members,
+        "/console/organisations",
+        &[("slug", "mine"), ("name", "Mine")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }

@@ -23,6 +23,7 @@ mod domains;
 mod email_domains;
 mod invitation;
 mod org;
+mod organisations;
 mod roles;
 
 use super::openid::pages::{CSRF_COOKIE, PageContext, PageForm, Scripts, cookie};
@@ -77,6 +78,10 @@ pub fn routes() -> Router<AppState> {
         .route("/console/domains/{id}/users", post(domains::assign))
         .route("/console/audit", get(audit::audit))
         .route("/console/events", get(audit::events))
+        .route(
+            "/console/organisations",
+            get(organisations::page).post(organisations::create),
+        )
         .route(
             "/console/email-domains",
             get(email_domains::page).post(email_domains::claim),
@@ -143,6 +148,7 @@ pub struct Nav {
     pub email: String,
     pub org_name: String,
     pub admin: bool,
+    pub superuser: bool,
     pub csrf: String,
     pub section: &'static str,
 }
@@ -191,6 +197,7 @@ impl Console {
             email: caller.email.clone(),
             org_name,
             admin: caller.org_admin || caller.superuser,
+            superuser: caller.superuser,
             csrf: page.csrf.clone(),
             section,
         };
