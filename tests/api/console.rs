@@ -905,3 +905,129 @@ async fn superusers_list_and_create_organisations_and_admins_cannot() {
     .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_identity_provider_is_added_edited_and_its_connection_tested() {
+    let idp = crate::fake_idp::FakeIdp::start().await;
+    let app = spawn_provider(|_| {}).await;
+    app.create_org("acme").await;
+    let browser = Browser::new(&app);
+    let page = console_login(&app, &browser, "admin@acme.test", "/console/providers").await;
+    assert!(page.is("No identity providers yet"), "{}", page.html);
+    // An issuer that is not https (nor on this machine) is refused beside its field.
+    let bad = submit(
+        &app,
+        &browser,
+        &page,
+        "/console/providers",
+        &[
+            ("slug", "corp"),
+            ("name", "Corp SSO"),
+            ("issuer", "http://sso.example.com"),
+            ("client_id", "guildhall"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
+    assert!(
+        bad.is("id=\"p-issuer-error\"") && bad.is("value=\"Corp SSO\""),
+        "{}",
+        bad.html
+    );
+    let made = submit(
+        &app,
+        &browser,
+        &page,
+        "/console/providers",
+        &[
+            ("slug", "corp"),
+            ("name", "Corp SSO"),
+            ("issuer", idp.issuer()),
+            ("client_id", "guildhall"),
+            ("client_secret", "s3cret-value"),
+        ],
+    )
+    .await;
+    assert!(
+        made.is("<h1>Corp SSO</h1>") && made.is("a client secret is stored"),
+        "{}",
+        made.html
+    );
+    assert!(!made.is("s3cret-value"), "the secret is never shown");
+    let id = made
+        .html
+        .split("action=\"/console/providers/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_owned();
+    let tested = submit(&app, &browser, &made, &format!("/console/providers/{id}/test"), &[]).await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.html);
+    assert!(
+        tested.is("The provider answered") && tested.is("Authorization endpoint"),
+        "{}",
+        tested.html
+    );
+    // Edited: a new name, the secret kept (left empty).
+    let edited = submit(
+        &app,
+        &browser,
+        &tested,
+        &format!("/console/providers/{id}"),
+        &[
+            ("slug", "corp"),
+            ("name", "Corp login"),
+            ("issuer", idp.issuer()),
+            ("client_id", "guildhall"),
+            // Only a verified domain of the organisation may be served.
+            ("email_domains", "corp.test"),
+        ],
+    )
+    .await;
+    assert_eq!(edited.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        edited.is("id=\"p-domains-error\"") && edited.is("value=\"Corp login\""),
+        "{}",
+        edited.html
+    );
+    let edited = submit(
+        &app,
+        &browser,
+        &tested,
+        &format!("/console/providers/{id}"),
+        &[
+            ("slug", "corp"),
+            ("name", "Corp login"),
+            ("issuer", idp.issuer()),
+            ("client_id", "guildhall"),
+        ],
+    )
+    .await;
+    assert!(
+        edited.is("<h1>Corp login</h1>") && edited.is("a client secret is stored"),
+        "{}",
+        edited.html
+    );
+    // An issuer nobody answers at: the test says why, beside the button.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = submit(
+        &app,
+        &browser,
+        &edited,
+        &format!("/console/providers/{id}"),
+        &[
+            ("slug", "corp"),
+            ("name", "Corp login"),
+            ("issuer", &format!("http://127.0.0.1:{port}")),
+            ("client_id", "guildhall"),
+        ],
+    )
+    .await;
+    let failed = submit(&app, &browser, &gone, &format!("/console/providers/{id}/test"), &[]).await;
+    assert_eq!(failed.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", failed.html);
+    assert!(failed.is("could not be reached"), "{}", failed.html);
+}

@@ -184,6 +184,12 @@ describe('the console and the account page in Chromium', () => {
     await page.getByRole('link', { name: 'Events', exact: true }).click();
     await page.locator('h1', { hasText: 'Events' }).waitFor();
     await check(page, '08-events');
+    await page.getByRole('link', { name: 'Sign-in providers' }).click();
+    await page.locator('h1', { hasText: 'Identity providers' }).waitFor();
+    await check(page, '08-providers');
+    await page.getByRole('link', { name: 'Roles', exact: true }).click();
+    await page.locator('h1', { hasText: 'Roles and permissions' }).waitFor();
+    await check(page, '08-roles');
     const login = await fetch(`${ISSUER}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

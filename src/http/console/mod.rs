@@ -24,6 +24,7 @@ mod email_domains;
 mod invitation;
 mod org;
 mod organisations;
+mod providers;
 mod roles;
 
 use super::openid::pages::{CSRF_COOKIE, PageContext, PageForm, Scripts, cookie};
@@ -78,6 +79,12 @@ pub fn routes() -> Router<AppState> {
         .route("/console/domains/{id}/users", post(domains::assign))
         .route("/console/audit", get(audit::audit))
         .route("/console/events", get(audit::events))
+        .route("/console/providers", get(providers::page).post(providers::create))
+        .route(
+            "/console/providers/{id}",
+            get(providers::provider).post(providers::update),
+        )
+        .route("/console/providers/{id}/test", post(providers::test))
         .route(
             "/console/organisations",
             get(organisations::page).post(organisations::create),

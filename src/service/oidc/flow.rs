@@ -94,7 +94,34 @@ pub struct OidcService {
     provisioner: Arc<Provisioner>,
 }
 
+/// What "test connection" found at a provider's issuer.
+#[derive(Debug, Clone)]
+pub struct ConnectionCheck {
+    pub authorization_endpoint: String,
+    pub token_endpoint: Option<String>,
+    pub userinfo_endpoint: Option<String>,
+}
+
 impl OidcService {
+    /// Fetches the provider's discovery document now (not from the cache): its endpoints, or why
+    /// it could not be had (`Unreachable`, with a reason fit to show an admin).
+    pub async fn test_connection(&self, issuer: &str) -> std::result::Result<ConnectionCheck, String> {
+        match self.discovery.metadata(issuer, true).await {
+            Ok(metadata) => Ok(ConnectionCheck {
+                authorization_endpoint: metadata.authorization_endpoint().to_string(),
+                token_endpoint: metadata.token_endpoint().map(|u| u.to_string()),
+                userinfo_endpoint: metadata.userinfo_endpoint().map(|u| u.to_string()),
+            }),
+            Err(e) => {
+                tracing::info!(error = ?e, issuer, "a provider's connection test failed");
+                Err(match e {
+                    super::OidcError::Unreachable(cause) => format!("{cause}"),
+                    other => other.to_string(),
+                })
+            }
+        }
+    }
+
     pub fn new(
         db: Db,
         clock: SharedClock,

@@ -23,7 +23,7 @@ mod flow;
 pub mod http;
 pub mod provision;
 
-pub use flow::{Callback, OidcService, Started};
+pub use flow::{Callback, ConnectionCheck, OidcService, Started};
 
 use super::ServiceError;
 use crate::config::{Config, GLOBAL_PROVIDER};
