@@ -6,7 +6,7 @@ use super::{Console, FieldErrors, Nav};
 use crate::http::domains::{CreateDomain, UpdateDomain};
 use crate::http::openid::pages::PageForm;
 use crate::http::state::AppState;
-use crate::model::{DomainId, OrgId, PageRequest, UserId};
+use crate::model::{DomainId, UserId};
 use crate::service::ServiceError;
 use crate::service::domains::DomainNode;
 use askama::Template;
@@ -318,19 +318,8 @@ pub async fn assign(
         Ok(id) => id,
         Err(e) => return console.failed(e),
     };
-    let email = form.email.trim().to_lowercase();
-    let org = OrgId(console.caller.org_id);
-    let found = state
-        .orgs
-        .members_matching(
-            &console.caller,
-            org,
-            Some(&email),
-            PageRequest { limit: 50, after: None },
-        )
-        .await;
-    let member = match found {
-        Ok(page) => page.items.into_iter().find(|m| m.user.email == email),
+    let member = match console.member_by_email(&state, &form.email).await {
+        Ok(member) => member,
         Err(e) => return console.failed(e),
     };
     let Some(member) = member else {

@@ -284,6 +284,22 @@ impl Console {
         self.message(status, title, &message)
     }
 
+    /// The member of the console's organisation with this email (as typed), if there is one.
+    pub async fn member_by_email(
+        &self,
+        state: &AppState,
+        email: &str,
+    ) -> Result<Option<crate::model::OrgMember>, ServiceError> {
+        let email = email.trim().to_lowercase();
+        let org = crate::model::OrgId(self.caller.org_id);
+        let first = crate::model::PageRequest { limit: 50, after: None };
+        let page = state
+            .orgs
+            .members_matching(&self.caller, org, Some(&email), first)
+            .await?;
+        Ok(page.items.into_iter().find(|m| m.user.email == email))
+    }
+
     /// After a successful form: back to `to` (303, so a reload does not post again).
     pub fn done(&self, to: &str) -> Response {
         let mut response = self.page.redirect(to);

@@ -591,19 +591,8 @@ pub async fn add_team_member(
             return team_page(&state, &console, id, &form, errors).await;
         }
     };
-    let email = form.email.trim().to_lowercase();
-    let org = OrgId(console.caller.org_id);
-    let found = state
-        .orgs
-        .members_matching(
-            &console.caller,
-            org,
-            Some(&email),
-            PageRequest { limit: 50, after: None },
-        )
-        .await;
-    let member = match found {
-        Ok(page) => page.items.into_iter().find(|m| m.user.email == email),
+    let member = match console.member_by_email(&state, &form.email).await {
+        Ok(member) => member,
         Err(e) => return console.failed(e),
     };
     let Some(member) = member else {
