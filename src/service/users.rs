@@ -204,6 +204,69 @@ impl UserService {
         Ok(updated)
     }
 
+    /// A user changes their own profile: the name, and the email address with the current
+    /// password (a new address is unproven: a verification mail goes to it, and reset and
+    /// verification links mailed to the old one stop working). 401 `invalid_credentials` for a
+    /// wrong password; 409 for an address another account has.
+    pub async fn update_own(
+        &self,
+        caller: &Caller,
+        name: Option<DisplayName>,
+        email: Option<(Email, secrecy::SecretString)>,
+    ) -> Result<User> {
+        let user = store::users::find(&self.db, caller.user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or(ServiceError::NotFound("user not found"))?;
+        let email = email.filter(|(e, _)| e.as_str() != user.email);
+        if let Some((_, password)) = &email {
+            let hash = store::users::password_hash(&self.db, user.id).await?;
+            if !self.hasher.verify(password.clone(), hash).await? {
+                self.changes
+                    .record([Audit::new(&caller.actor(), "user.update_own").outcome("failure")])
+                    .await?;
+                return Err(ServiceError::InvalidCredentials);
+            }
+        }
+        let email_changed = email.is_some();
+        let changes = store::users::UserChanges {
+            display_name: name.map(DisplayName::into_inner),
+            email_verified: email_changed.then_some(false),
+            email: email.map(|(e, _)| e.into_inner()),
+            ..Default::default()
+        };
+        let mut change = self.changes.begin().await?;
+        let updated = store::users::update(change.tx(), user.id, changes, change.now())
+            .await
+            .map_err(conflict(USER_EXISTS.0, USER_EXISTS.1))?;
+        let mut verification = None;
+        if email_changed {
+            store::resets::spend_all_of(change.tx(), user.id, change.now()).await?;
+            store::verifications::spend_all_of(change.tx(), user.id, change.now()).await?;
+            verification = Some(self.verification.start(&change, &updated).await?);
+        }
+        change.audit(
+            Audit::new(&caller.actor(), "user.update_own")
+                .org(caller.org_id)
+                .target("user", user.id)
+                .detail(json!({"email_changed": email_changed})),
+        );
+        change.user_changed(user.id);
+        change.event(
+            caller.org_id,
+            Event::UserUpdated {
+                before: user,
+                after: updated.clone(),
+                password_changed: false,
+            },
+        );
+        change.commit().await?;
+        if let Some(verification) = verification {
+            self.verification.send(verification);
+        }
+        Ok(updated)
+    }
+
     pub async fn delete(&self, caller: &Caller, id: UserId) -> Result<()> {
         let admin = caller.admin()?;
         let user = self.manageable(caller, admin, id).await?;

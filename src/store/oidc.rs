@@ -138,3 +138,13 @@ pub async fn unlink_all<C: Conn>(c: &C, user_id: Uuid) -> Result<u64> {
         .await?
         .rows_affected)
 }
+
+/// A user's linked identities at external issuers, oldest first.
+pub async fn identities_of<C: Conn>(c: &C, user_id: Uuid) -> Result<Vec<entity::user_identity::Model>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    Ok(entity::user_identity::Entity::find()
+        .filter(entity::user_identity::Column::UserId.eq(user_id))
+        .order_by_asc(entity::user_identity::Column::CreatedAt)
+        .all(c)
+        .await?)
+}

@@ -4,7 +4,7 @@
 //! beside the fields, and every page honours the API's authorisation (another organisation's
 //! team is a 404 page, a plain member is not let into the organisation's pages). The same pages
 //! in Chromium, with an accessibility check and screenshots, are in tests/rp/console.test.mjs.
-use crate::helpers::{PASSWORD, TestApp, body};
+use crate::helpers::{PASSWORD, TestApp, body, spawn_app_with};
 use crate::op_support::{Browser, Page, spawn_provider};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -1030,4 +1030,151 @@ async fn an_identity_provider_is_added_edited_and_its_connection_tested() {
     let failed = submit(&app, &browser, &gone, &format!("/console/providers/{id}/test"), &[]).await;
     assert_eq!(failed.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", failed.html);
     assert!(failed.is("could not be reached"), "{}", failed.html);
+}
+
+#[tokio::test]
+async fn the_account_page_changes_the_name_and_the_email_with_the_password() {
+    use crate::mail::{VERIFY_SUBJECT, next_mail_about, smtp_sink};
+    let (url, mut mail) = smtp_sink().await;
+    let app = spawn_provider(move |s| s.outbound.smtp_url = Some(url)).await;
+    let acme = app.create_org("acme").await;
+    app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    let browser = Browser::new(&app);
+    let page = console_login(&app, &browser, "ada@acme.test", "/account").await;
+    assert!(page.is("value=\"ada@acme.test\""), "{}", page.html);
+    // A blank name is refused beside its field, with what was typed.
+    let blank = submit(
+        &app,
+        &browser,
+        &page,
+        "/account/profile",
+        &[("name", " "), ("email", "ada@acme.test")],
+    )
+    .await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(blank.is("id=\"profile-name-error\""), "{}", blank.html);
+    let renamed = submit(
+        &app,
+        &browser,
+        &page,
+        "/account/profile",
+        &[("name", "Ada Lovelace"), ("email", "ada@acme.test")],
+    )
+    .await;
+    assert!(
+        renamed.is("value=\"Ada Lovelace\"") && renamed.is("Saved."),
+        "{}",
+        renamed.html
+    );
+    // A new address needs the current password; a wrong one changes nothing.
+    let wrong = submit(
+        &app,
+        &browser,
+        &renamed,
+        "/account/profile",
+        &[
+            ("name", "Ada Lovelace"),
+            ("email", "ada@new.test"),
+            ("current_password", "not it"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong.is("id=\"profile-password-error\"") && wrong.is("value=\"ada@new.test\""),
+        "{}",
+        wrong.html
+    );
+    assert_eq!(app.login("ada@acme.test", PASSWORD).await.status(), StatusCode::OK);
+    let moved = submit(
+        &app,
+        &browser,
+        &renamed,
+        "/account/profile",
+        &[
+            ("name", "Ada Lovelace"),
+            ("email", "ada@new.test"),
+            ("current_password", PASSWORD),
+        ],
+    )
+    .await;
+    assert!(
+        moved.is("A mail went to the new address") && moved.is("not verified"),
+        "{}",
+        moved.html
+    );
+    let message = next_mail_about(&mut mail, VERIFY_SUBJECT).await;
+    assert!(
+        message.recipients.iter().any(|r| r.contains("ada@new.test")),
+        "{:?}",
+        message.recipients
+    );
+    assert_eq!(app.login("ada@new.test", PASSWORD).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_account_page_removes_a_passkey_with_a_recovery_code() {
+    use crate::passkeys::{authenticator, register};
+    let app = spawn_app_with(|s| s.issuer = Some("https://guildhall.test".into())).await;
+    let acme = app.create_org("acme").await;
+    app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    let ada = app.token_in("ada@acme.test", "acme").await;
+    let registered = register(&app, &ada, &mut authenticator(), "Old phone").await;
+    let codes: Vec<String> = registered["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let id = registered["passkey"]["id"].as_str().unwrap().to_owned();
+    // The console session, started here by hand: an access token of the account in the cookie
+    // (the hosted login is tested above; this app's public URL is not where the test runs).
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookies = format!("guildhall_console={ada}; guildhall_csrf={}", "c".repeat(43));
+    let page = client
+        .get(app.url("/account"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Old phone"));
+    let csrf = "c".repeat(43);
+    let post = |code: String| {
+        let (client, cookies, url, id, csrf) = (
+            client.clone(),
+            cookies.clone(),
+            app.url("/account/passkeys/remove"),
+            id.clone(),
+            csrf.clone(),
+        );
+        async move {
+            client
+                .post(url)
+                .header("cookie", cookies)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("passkey", id.as_str()),
+                    ("code", code.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let wrong = post("abcd-efgh-ijkl-mnop".into()).await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().await.unwrap().contains("id=\"remove-code-error\""));
+    let removed = post(codes[0].clone()).await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    assert!(removed.text().await.unwrap().contains("The passkey was removed."));
+    let listed = app
+        .expect("GET", "/auth/mfa/webauthn", &ada, None, StatusCode::OK)
+        .await;
+    assert_eq!(listed["passkeys"], serde_json::json!([]));
 }

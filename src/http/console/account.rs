@@ -32,7 +32,14 @@ pub struct OrgRow {
     pub current: bool,
 }
 
+pub struct IdentityRow {
+    pub provider: String,
+    pub email: String,
+    pub last_login: String,
+}
+
 pub struct PasskeyRow {
+    pub id: Uuid,
     pub name: String,
     pub created: String,
     pub last_used: String,
@@ -48,13 +55,16 @@ pub struct Enrolling {
 #[template(path = "console/account.html")]
 struct AccountPage<'a> {
     nav: &'a Nav,
-    name: String,
     email: String,
     verified: bool,
     sessions: Vec<SessionRow>,
     orgs: Vec<OrgRow>,
     totp: bool,
     passkeys: Vec<PasskeyRow>,
+    identities: Vec<IdentityRow>,
+    /// The profile form as typed (when refused), else the account's.
+    form_name: String,
+    form_email: String,
     recovery_codes_left: u64,
     /// Whether passkeys work here (the public URL is a domain name).
     passkeys_available: bool,
@@ -72,6 +82,8 @@ fn when(t: chrono::DateTime<chrono::Utc>) -> String {
 /// What the page shows besides the account itself.
 #[derive(Default)]
 struct Extra {
+    /// The profile form as typed, when it was refused.
+    profile: Option<(String, String)>,
     enrolling: Option<Enrolling>,
     new_codes: Vec<String>,
     errors: FieldErrors,
@@ -113,6 +125,14 @@ async fn render(state: &AppState, console: &Console, extra: Extra) -> Response {
             Err(e) => return console.failed(e.into()),
         }
     }
+    let identities = match crate::store::oidc::identities_of(&state.db, caller.user_id).await {
+        Ok(identities) => identities,
+        Err(e) => return console.failed(e.into()),
+    };
+    let (form_name, form_email) = extra
+        .profile
+        .clone()
+        .unwrap_or_else(|| (user.display_name.clone(), user.email.clone()));
     let code = if extra.errors.is_empty() {
         StatusCode::OK
     } else {
@@ -120,7 +140,6 @@ async fn render(state: &AppState, console: &Console, extra: Extra) -> Response {
     };
     let page = AccountPage {
         nav: &console.nav,
-        name: user.display_name,
         email: user.email,
         verified: user.email_verified,
         sessions: sessions
@@ -150,11 +169,22 @@ async fn render(state: &AppState, console: &Console, extra: Extra) -> Response {
         passkeys: passkeys
             .into_iter()
             .map(|p| PasskeyRow {
+                id: p.id,
                 name: p.name,
                 created: when(p.created_at),
                 last_used: p.last_used_at.map(when).unwrap_or_else(|| "never".into()),
             })
             .collect(),
+        identities: identities
+            .into_iter()
+            .map(|i| IdentityRow {
+                provider: i.provider_slug,
+                email: i.email.unwrap_or_default(),
+                last_login: when(i.last_login_at),
+            })
+            .collect(),
+        form_name,
+        form_email,
         recovery_codes_left: status.recovery_codes_left,
         passkeys_available: state.mfa.passkeys_available(),
         enrolling: extra.enrolling,
@@ -173,16 +203,122 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
     render(&state, &console, Extra::default()).await
 }
 
-/// The profile form: nothing here changes a name yet (an admin, the API or the seed does).
+#[derive(Debug, Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    current_password: String,
+}
+
+/// The profile form: the name, and the email address with the current password (a new address
+/// gets a verification mail). The same rules as an admin's change: `DisplayName`, `Email`.
 pub async fn profile(
     State(state): State<AppState>,
     headers: HeaderMap,
-    PageForm(form): PageForm<CsrfOnly>,
+    PageForm(form): PageForm<ProfileForm>,
 ) -> Response {
-    match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
-        Ok(console) => console.done("/account"),
-        Err(answer) => answer,
-    }
+    let console = match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let mut problems = Problems::default();
+    let name = problems.parse::<crate::model::input::DisplayName>("name", &form.name);
+    let email = problems.parse::<crate::model::input::Email>("email", &form.email);
+    let changing_email = email.as_ref().is_some_and(|e| e.as_str() != console.caller.email);
+    let password = if changing_email {
+        problems.check("profile_password", presented_password(form.current_password.clone()))
+    } else {
+        Some(secrecy::SecretString::from(String::new()))
+    };
+    let typed = Some((form.name.clone(), form.email.clone()));
+    let result = match problems.done((name, email, password)) {
+        Ok((name, email, password)) => {
+            let email = changing_email.then_some((email, password));
+            state.users.update_own(&console.caller, Some(name), email).await
+        }
+        Err(invalid) => Err(invalid.into()),
+    };
+    let errors = match result {
+        Ok(_) => {
+            let notice = if changing_email {
+                "Saved. A mail went to the new address: follow it to confirm the address."
+            } else {
+                "Saved."
+            };
+            let extra = Extra {
+                notice: Some(notice),
+                ..Extra::default()
+            };
+            return render(&state, &console, extra).await;
+        }
+        Err(ServiceError::InvalidCredentials) => FieldErrors::one("profile_password", "is not your password"),
+        Err(ServiceError::Conflict(_, detail)) => FieldErrors::one("email", detail),
+        Err(e) => match FieldErrors::of(&e) {
+            Some(errors) => errors,
+            None => return console.failed(e),
+        },
+    };
+    let extra = Extra {
+        profile: typed,
+        errors,
+        ..Extra::default()
+    };
+    render(&state, &console, extra).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RemovePasskeyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    passkey: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Removes a passkey after a fresh factor typed on the page: a code of the app or a recovery
+/// code (the API also takes another passkey's answer).
+pub async fn remove_passkey(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm<RemovePasskeyForm>,
+) -> Response {
+    let console = match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let Ok(id) = form.passkey.parse::<Uuid>() else {
+        return console.failed(ServiceError::NotFound("passkey not found"));
+    };
+    let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
+    let factor = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        crate::service::mfa::Factor::Totp(code)
+    } else {
+        crate::service::mfa::Factor::Recovery(form.code.clone())
+    };
+    let errors = match state.mfa.remove_passkey(&console.caller, id, &factor).await {
+        Ok(()) => {
+            let extra = Extra {
+                notice: Some("The passkey was removed."),
+                ..Extra::default()
+            };
+            return render(&state, &console, extra).await;
+        }
+        Err(ServiceError::Unauthorized(..) | ServiceError::Conflict(..)) => {
+            FieldErrors::one("remove_code", "is not a code of your app or a recovery code")
+        }
+        Err(e) => return console.failed(e),
+    };
+    let extra = Extra {
+        errors,
+        ..Extra::default()
+    };
+    render(&state, &console, extra).await
 }
 
 #[derive(Debug, Deserialize)]
