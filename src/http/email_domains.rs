@@ -67,7 +67,7 @@ impl ClaimDomain {
 }
 
 impl UpdateDomain {
-    fn parse(self) -> Result<PolicyInput, Invalid> {
+    pub(crate) fn parse(self) -> Result<PolicyInput, Invalid> {
         let mut problems = Problems::default();
         let policy = policy(&mut problems, Some(&self.join_policy), self.roles);
         problems.done((policy,)).map(|(p,)| p)

@@ -78,6 +78,22 @@ pub struct UpdateOrg {
     pub require_mfa: Option<bool>,
 }
 
+impl UpdateOrg {
+    /// The name and the logo as the rules take them (`""` removes the logo).
+    pub(crate) fn parse(&self) -> Result<(Option<DisplayName>, Option<Option<String>>), Invalid> {
+        let mut problems = Problems::default();
+        let name = problems.parse_opt::<DisplayName>("name", self.name.as_deref());
+        let logo_url = match self.logo_url.as_deref() {
+            None => Some(None),
+            Some("") => Some(Some(None)),
+            Some(raw) => problems
+                .check("logo_url", seed::rules::logo_url(raw))
+                .map(|url| Some(Some(url))),
+        };
+        problems.done((name, logo_url))
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberView {
     pub user_id: Uuid,
@@ -183,16 +199,7 @@ pub async fn update(
     ApiPath(id): ApiPath<OrgId>,
     ApiJson(body): ApiJson<UpdateOrg>,
 ) -> ApiResult<Json<OrgDetail>> {
-    let mut problems = Problems::default();
-    let name = problems.parse_opt::<DisplayName>("name", body.name.as_deref());
-    let logo_url = match body.logo_url.as_deref() {
-        None => Some(None),
-        Some("") => Some(Some(None)),
-        Some(raw) => problems
-            .check("logo_url", seed::rules::logo_url(raw))
-            .map(|url| Some(Some(url))),
-    };
-    let (name, logo_url) = problems.done((name, logo_url))?;
+    let (name, logo_url) = body.parse()?;
     Ok(Json(
         state
             .orgs

@@ -1178,3 +1178,54 @@ async fn the_account_page_removes_a_passkey_with_a_recovery_code() {
         .await;
     assert_eq!(listed["passkeys"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn an_admin_sets_the_organisations_name_logo_and_mfa_policy() {
+    let app = spawn_provider(|_| {}).await;
+    let acme = app.create_org("acme").await;
+    app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    let browser = Browser::new(&app);
+    let page = console_login(&app, &browser, "admin@acme.test", "/console/settings").await;
+    assert!(page.is("value=\"ACME\""), "{}", page.html);
+    let bad = submit(
+        &app,
+        &browser,
+        &page,
+        "/console/settings",
+        &[("name", "Acme Corp"), ("logo_url", "javascript:alert(1)")],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.is("id=\"org-logo-error\"") && bad.is("value=\"Acme Corp\""),
+        "{}",
+        bad.html
+    );
+    let saved = submit(
+        &app,
+        &browser,
+        &page,
+        "/console/settings",
+        &[("name", "Acme Corp"), ("logo_url", ""), ("require_mfa", "1")],
+    )
+    .await;
+    assert!(saved.is("Saved.") && saved.is("checked"), "{}", saved.html);
+    // Ada has no second factor: her next login is sent to enrolment.
+    let login = app.login("ada@acme.test", PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::FORBIDDEN);
+    let answer: Value = login.json().await.unwrap();
+    assert_eq!(answer["error"], "mfa_enrollment_required");
+    // A member does not get the page.
+    let member = Browser::new(&app);
+    app.expect(
+        "PATCH",
+        &format!("/orgs/{}", acme.id),
+        &acme.admin_token,
+        Some(serde_json::json!({"require_mfa": false})),
+        StatusCode::OK,
+    )
+    .await;
+    console_login(&app, &member, "ada@acme.test", "/account").await;
+    assert_eq!(member.get("/console/settings").await.status, StatusCode::FORBIDDEN);
+}

@@ -190,6 +190,9 @@ describe('the console and the account page in Chromium', () => {
     await page.getByRole('link', { name: 'Roles', exact: true }).click();
     await page.locator('h1', { hasText: 'Roles and permissions' }).waitFor();
     await check(page, '08-roles');
+    await page.getByRole('link', { name: 'Settings', exact: true }).click();
+    await page.locator('h1', { hasText: 'Organisation settings' }).waitFor();
+    await check(page, '08-settings');
     const login = await fetch(`${ISSUER}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

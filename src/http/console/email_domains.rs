@@ -19,6 +19,8 @@ pub struct DomainRow {
     pub value: String,
     pub verified: bool,
     pub policy: &'static str,
+    /// The roles joining grants (auto_join), comma separated.
+    pub roles: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,6 +70,10 @@ async fn render(
                 record: d.record_name(),
                 value: d.challenge.clone(),
                 verified: d.verified_at.is_some(),
+                roles: match &d.policy {
+                    crate::model::JoinPolicy::AutoJoin { roles } => roles.join(", "),
+                    crate::model::JoinPolicy::InviteOnly => String::new(),
+                },
                 policy: d.policy.name(),
                 domain: d.domain,
             })
@@ -129,6 +135,66 @@ pub async fn verify(
     match state.email_domains.verify(&console.caller, org, &domain).await {
         Ok(_) => console.done("/console/email-domains"),
         Err(e @ (ServiceError::Conflict(..) | ServiceError::Forbidden(..) | ServiceError::Upstream(..))) => {
+            let reason = crate::http::error::ApiError::from(e).body().1;
+            render(
+                &state,
+                &console,
+                &ClaimForm::default(),
+                FieldErrors::default(),
+                Some((domain, reason)),
+            )
+            .await
+        }
+        Err(e) => console.failed(e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PolicyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    join_policy: String,
+    #[serde(default)]
+    roles: String,
+}
+
+/// Sets a verified domain's join policy: `invite_only`, or `auto_join` with the roles joining
+/// grants (never `owner`; the API's rules).
+pub async fn set_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(domain): Path<String>,
+    PageForm(form): PageForm<PolicyForm>,
+) -> Response {
+    let console = match Console::posted(&state, &headers, &form.csrf, "/console/email-domains", "email-domains").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let roles: Vec<String> = form
+        .roles
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let request = crate::http::email_domains::UpdateDomain {
+        join_policy: form.join_policy.clone(),
+        roles: (form.join_policy == "auto_join" && !roles.is_empty()).then_some(roles),
+    };
+    let org = OrgId(console.caller.org_id);
+    let result = match request.parse() {
+        Ok(policy) => {
+            state
+                .email_domains
+                .set_policy(&console.caller, org, &domain, policy)
+                .await
+        }
+        Err(invalid) => Err(invalid.into()),
+    };
+    match result {
+        Ok(_) => console.done("/console/email-domains"),
+        Err(e @ (ServiceError::Validation(_) | ServiceError::Conflict(..) | ServiceError::Forbidden(..))) => {
             let reason = crate::http::error::ApiError::from(e).body().1;
             render(
                 &state,

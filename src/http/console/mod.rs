@@ -26,6 +26,7 @@ mod org;
 mod organisations;
 mod providers;
 mod roles;
+mod settings;
 
 use super::openid::pages::{CSRF_COOKIE, PageContext, PageForm, Scripts, cookie};
 use super::state::AppState;
@@ -79,6 +80,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/domains/{id}/users", post(domains::assign))
         .route("/console/audit", get(audit::audit))
         .route("/console/events", get(audit::events))
+        .route("/console/settings", get(settings::page).post(settings::save))
         .route("/console/providers", get(providers::page).post(providers::create))
         .route(
             "/console/providers/{id}",
@@ -94,6 +96,10 @@ pub fn routes() -> Router<AppState> {
             get(email_domains::page).post(email_domains::claim),
         )
         .route("/console/email-domains/{domain}/verify", post(email_domains::verify))
+        .route(
+            "/console/email-domains/{domain}/policy",
+            post(email_domains::set_policy),
+        )
         .route("/console/roles", get(roles::page).post(roles::create))
         .route("/console/roles/{id}", post(roles::update))
         .route("/console/applications", get(apps::page).post(apps::create_app))
