@@ -1229,3 +1229,67 @@ async fn an_admin_sets_the_organisations_name_logo_and_mfa_policy() {
     console_login(&app, &member, "ada@acme.test", "/account").await;
     assert_eq!(member.get("/console/settings").await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_user_leaves_an_organisation_but_not_the_last_one_nor_as_its_last_owner() {
+    let app = spawn_provider(|_| {}).await;
+    let acme = app.create_org("acme").await;
+    let beta = app.create_org("beta").await;
+    app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    app.user_in(&beta.admin_token, &beta.id, "ada@acme.test", &["member"])
+        .await;
+    app.user_in(&beta.admin_token, &beta.id, "admin@acme.test", &["member"])
+        .await;
+    // Ada's console session, in acme (the hosted login's picker is tested elsewhere).
+    let session = |token: String| {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let cookies = format!("guildhall_console={token}; guildhall_csrf={}", "c".repeat(43));
+        (client, cookies)
+    };
+    let leave = |(client, cookies): (reqwest::Client, String), org: String| {
+        let url = app.url("/account/leave");
+        async move {
+            let csrf = "c".repeat(43);
+            let response = client
+                .post(url)
+                .header("cookie", cookies)
+                .form(&[("csrf", csrf.as_str()), ("organization", org.as_str())])
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.text().await.unwrap())
+        }
+    };
+    let ada = app.token_in("ada@acme.test", "acme").await;
+    let (status, page) = leave(session(ada.clone()), beta.id.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("You left the organisation."), "{page}");
+    let beta_members = app
+        .expect(
+            "GET",
+            &format!("/orgs/{}/members", beta.id),
+            &beta.admin_token,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert!(!beta_members.to_string().contains("ada@acme.test"), "{beta_members}");
+    // Acme is her last organisation now.
+    let (status, page) = leave(session(ada), acme.id.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("id=\"leave-error\""), "{page}");
+    // Acme's only owner cannot leave it, though he is in beta too.
+    let owner = app.token_in("admin@acme.test", "acme").await;
+    let (status, page) = leave(session(owner), acme.id.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("id=\"leave-error\""), "{page}");
+    // Another organisation's id: not found.
+    let stranger = app.token_in("ada@acme.test", "acme").await;
+    let (status, _) = leave(session(stranger), uuid::Uuid::new_v4().to_string()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

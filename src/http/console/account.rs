@@ -27,6 +27,7 @@ pub struct SessionRow {
 }
 
 pub struct OrgRow {
+    pub id: Uuid,
     pub slug: String,
     pub name: String,
     pub current: bool,
@@ -160,6 +161,7 @@ async fn render(state: &AppState, console: &Console, extra: Extra) -> Response {
         orgs: orgs
             .into_iter()
             .map(|o| OrgRow {
+                id: o.id,
                 current: o.id == caller.org_id,
                 slug: o.slug,
                 name: o.name,
@@ -563,6 +565,44 @@ pub async fn add_passkey(
             let message = crate::http::error::ApiError::from(e).body().1;
             let extra = Extra {
                 errors: FieldErrors::one("passkey_name", &message),
+                ..Extra::default()
+            };
+            render(&state, &console, extra).await
+        }
+        Err(e) => console.failed(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LeaveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    organization: String,
+}
+
+/// Leaves one of the user's organisations (not the last one; an owner only while another owner
+/// stays). Leaving the console's own organisation ends this console session too.
+pub async fn leave(State(state): State<AppState>, headers: HeaderMap, PageForm(form): PageForm<LeaveForm>) -> Response {
+    let console = match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let Ok(org) = form.organization.parse::<Uuid>() else {
+        return console.failed(ServiceError::NotFound("organization not found"));
+    };
+    match state.orgs.leave(&console.caller, crate::model::OrgId(org)).await {
+        Ok(()) if org == console.caller.org_id => console.done("/console/login?next=/account"),
+        Ok(()) => {
+            let extra = Extra {
+                notice: Some("You left the organisation."),
+                ..Extra::default()
+            };
+            render(&state, &console, extra).await
+        }
+        Err(ServiceError::Conflict(_, detail)) => {
+            let extra = Extra {
+                errors: FieldErrors::one("leave", detail),
                 ..Extra::default()
             };
             render(&state, &console, extra).await

@@ -117,6 +117,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/passkeys/options", post(account::passkey_options))
         .route("/account/passkeys", post(account::add_passkey))
         .route("/account/passkeys/remove", post(account::remove_passkey))
+        .route("/account/leave", post(account::leave))
         .route("/console/assets/account.js", get(account_script))
         .route("/console/assets/htmx.min.js", get(htmx))
 }

@@ -163,6 +163,46 @@ impl OrgService {
     }
 }
 
+impl OrgService {
+    /// The caller leaves one of their organisations: their teams and domains there go and their
+    /// sessions in it end. An organisation's last owner cannot leave it (409 `last_owner`), and
+    /// nobody leaves their last organisation (409 `last_organization`: an account belongs
+    /// somewhere). 404 for an organisation the caller is not a member of.
+    pub async fn leave(&self, caller: &Caller, id: OrgId) -> Result<()> {
+        let (org, user) = (id.uuid(), caller.user_id);
+        let mut change = self.changes.begin().await?;
+        let Some(before) = store::members::membership(change.tx(), org, user).await? else {
+            return Err(ServiceError::NotFound("organization not found"));
+        };
+        if store::members::orgs_of(change.tx(), user).await?.len() <= 1 {
+            return Err(ServiceError::Conflict(
+                "last_organization",
+                "this is your only organisation; an account belongs to at least one",
+            ));
+        }
+        if owners::is_owner(change.tx(), org, user).await? {
+            owners::keep_an_owner(change.tx(), org, user).await?;
+        }
+        store::members::remove(change.tx(), org, user).await?;
+        store::teams::remove_user(change.tx(), org, user).await?;
+        store::domains::remove_user(change.tx(), org, user).await?;
+        change
+            .end_sessions(SessionsOf::UserInOrg { user, org }, "membership_left")
+            .await?;
+        change.event(
+            org,
+            Event::membership(org, user, MembershipAction::Removed, &before.roles, &[]),
+        );
+        change.audit(
+            Audit::new(&caller.actor(), "org.member.leave")
+                .org(org)
+                .target("user", user),
+        );
+        change.members_changed(org, [user]);
+        change.commit().await
+    }
+}
+
 /// The ids of the named roles of an organisation (and their keys, sorted), or a 422 naming the
 /// unknown ones.
 pub async fn resolve_roles<C: Conn>(c: &C, org: Uuid, keys: &[String]) -> Result<(Vec<Uuid>, Vec<String>)> {
