@@ -227,6 +227,21 @@ pub async fn joinable(State(state): State<AppState>, Auth(caller): Auth) -> ApiR
     }))
 }
 
+/// Leaves one of the caller's organisations: their teams and domains there go, their sessions in
+/// it end (this token's too, when it is that organisation's). 409 `last_organization` for the
+/// caller's only organisation, 409 `last_owner` for its last owner; 404 if not a member.
+#[utoipa::path(post, path = "/auth/organizations/{slug}/leave", tag = "auth", security(("bearer" = [])),
+    params(("slug" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn leave(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(slug): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    state.orgs.leave_slug(&caller, &slug).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Joins an organisation listed by `joinable`; switch to it with `POST /auth/refresh {organization}`.
 #[utoipa::path(post, path = "/auth/organizations/{slug}/join", tag = "auth", security(("bearer" = [])),
     params(("slug" = String, Path)),

@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/email/verify/resend", post(verification::resend))
         .route("/auth/organizations/joinable", get(email_domains::joinable))
         .route("/auth/organizations/{slug}/join", post(email_domains::join))
+        .route("/auth/organizations/{slug}/leave", post(email_domains::leave))
         .route("/invitations/{token}", get(invitations::preview))
         .route("/invitations/{token}/accept", post(invitations::accept))
         .route("/redoc", get(meta::redoc))

@@ -41,7 +41,7 @@ use utoipa::{Modify, OpenApi};
         mfa::status, mfa::enroll, mfa::confirm, mfa::remove, mfa::regenerate, mfa::verify, mfa::enroll_with_token,
         mfa::confirm_with_token, mfa::reset, mfa::passkeys, mfa::register_start, mfa::register_finish,
         mfa::rename_passkey, mfa::remove_passkey, mfa::authenticate_start, mfa::login_challenge,
-        verification::verify, verification::resend, email_domains::joinable, email_domains::join,
+        verification::verify, verification::resend, email_domains::leave, email_domains::joinable, email_domains::join,
         invitations::preview, invitations::accept, invitations::create, invitations::list, invitations::get,
         invitations::revoke, invitations::resend, email_domains::list, email_domains::claim, email_domains::verify,
         email_domains::update, email_domains::delete,

@@ -1293,3 +1293,48 @@ async fn a_user_leaves_an_organisation_but_not_the_last_one_nor_as_its_last_owne
     let (status, _) = leave(session(stranger), uuid::Uuid::new_v4().to_string()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The API twin of the account page's "Leave".
+#[tokio::test]
+async fn leaving_an_organisation_through_the_api() {
+    use crate::helpers::expect_error;
+    let app = spawn_provider(|_| {}).await;
+    let acme = app.create_org("acme").await;
+    let beta = app.create_org("beta").await;
+    app.user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    app.user_in(&beta.admin_token, &beta.id, "ada@acme.test", &["member"])
+        .await;
+    let in_beta = app.token_in("ada@acme.test", "beta").await;
+    let in_acme = app.token_in("ada@acme.test", "acme").await;
+    app.expect(
+        "POST",
+        "/auth/organizations/beta/leave",
+        &in_acme,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    // Her session in beta ended with the membership; the one in acme goes on.
+    assert_eq!(app.me_status(&in_beta).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me_status(&in_acme).await, StatusCode::OK);
+    expect_error(
+        app.send("POST", "/auth/organizations/beta/leave", &in_acme, None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        app.send("POST", "/auth/organizations/acme/leave", &in_acme, None).await,
+        StatusCode::CONFLICT,
+        "last_organization",
+    )
+    .await;
+    expect_error(
+        app.send("POST", "/auth/organizations/nowhere/leave", &in_acme, None)
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}

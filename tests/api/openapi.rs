@@ -107,6 +107,7 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("post", "/auth/email/verify/resend", true),
     ("get", "/auth/organizations/joinable", true),
     ("post", "/auth/organizations/{slug}/join", true),
+    ("post", "/auth/organizations/{slug}/leave", true),
     ("get", "/invitations/{token}", false),
     ("post", "/invitations/{token}/accept", true),
     ("get", "/orgs/{id}/invitations", true),

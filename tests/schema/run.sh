@@ -37,6 +37,7 @@ SELF=(
     "PUT /users/{user_id}"             # seed 002's users are numbers and the admin is number 1
     "DELETE /users/{user_id}"
     "PATCH /orgs/{id}"                 # is_active=false on the admin's organisation
+    "POST /auth/organizations/{slug}/leave"  # the admin out of an organisation it was added to
     "DELETE /orgs/{id}/members/{user_id}"  # the admin out of its organisation
     "DELETE /orgs/{id}/members/{user_id}/mfa"  # resetting the admin's factors ends its sessions
 )

@@ -168,6 +168,14 @@ impl OrgService {
     /// sessions in it end. An organisation's last owner cannot leave it (409 `last_owner`), and
     /// nobody leaves their last organisation (409 `last_organization`: an account belongs
     /// somewhere). 404 for an organisation the caller is not a member of.
+    /// `leave` by the organisation's slug (`POST /auth/organizations/{slug}/leave`).
+    pub async fn leave_slug(&self, caller: &Caller, slug: &str) -> Result<()> {
+        let org = store::orgs::find_by_slug(&self.db, slug.trim())
+            .await?
+            .ok_or(ServiceError::NotFound("organization not found"))?;
+        self.leave(caller, OrgId(org.id)).await
+    }
+
     pub async fn leave(&self, caller: &Caller, id: OrgId) -> Result<()> {
         let (org, user) = (id.uuid(), caller.user_id);
         let mut change = self.changes.begin().await?;
