@@ -39,15 +39,6 @@ pub struct AuditFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
-fn like_escaped(text: &str) -> String {
-    text.chars()
-        .flat_map(|ch| match ch {
-            '%' | '_' | '\\' => vec!['\\', ch],
-            other => vec![other],
-        })
-        .collect()
-}
-
 pub async fn list_filtered<C: Conn>(
     c: &C,
     org_id: Option<Uuid>,
@@ -60,14 +51,14 @@ pub async fn list_filtered<C: Conn>(
         base = base.filter(audit_entry::Column::OrgId.eq(org));
     }
     if let Some(actor) = filter.actor.as_deref().filter(|a| !a.is_empty()) {
-        let pattern = format!("%{}%", like_escaped(&actor.to_lowercase()));
+        let pattern = format!("%{}%", super::like_literal(&actor.to_lowercase()));
         base = base.filter(
             Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(audit_entry::Column::Actor)))
                 .like(LikeExpr::new(pattern).escape('\\')),
         );
     }
     if let Some(action) = filter.action.as_deref().filter(|a| !a.is_empty()) {
-        let pattern = format!("{}%", like_escaped(action));
+        let pattern = format!("{}%", super::like_literal(action));
         base = base.filter(Expr::col(audit_entry::Column::Action).like(LikeExpr::new(pattern).escape('\\')));
     }
     if let Some(since) = filter.since {

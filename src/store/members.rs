@@ -144,15 +144,7 @@ pub async fn list_matching<C: Conn>(
 ) -> Result<Page<OrgMember>> {
     let mut base = org_member::Entity::find().filter(org_member::Column::OrgId.eq(org_id));
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
-        let escaped: String = search
-            .to_lowercase()
-            .chars()
-            .flat_map(|ch| match ch {
-                '%' | '_' | '\\' => vec!['\\', ch],
-                other => vec![other],
-            })
-            .collect();
-        let pattern = format!("%{escaped}%");
+        let pattern = format!("%{}%", super::like_literal(&search.to_lowercase()));
         let like = |col: user::Column| {
             Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(col)))
                 .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))

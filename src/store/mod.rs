@@ -153,6 +153,19 @@ pub async fn migrate(db: &Db) -> std::result::Result<(), DbErr> {
     migration::Migrator::up(db, None).await
 }
 
+/// `text` as a LIKE pattern's literal part (`%`, `_` and `\` escaped with `\`), for
+/// `LikeExpr::new(..).escape('\\')`: what a search box types is matched, never interpreted.
+pub(crate) fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// The pool's connections: open, idle, and the most it opens.
 pub fn pool_stats(db: &Db) -> (u32, u32, u32) {
     match db.get_database_backend() {

@@ -297,12 +297,7 @@ pub async fn remove_passkey(
     let Ok(id) = form.passkey.parse::<Uuid>() else {
         return console.failed(ServiceError::NotFound("passkey not found"));
     };
-    let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
-    let factor = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-        crate::service::mfa::Factor::Totp(code)
-    } else {
-        crate::service::mfa::Factor::Recovery(form.code.clone())
-    };
+    let factor = crate::service::mfa::factor_of(&form.code);
     let errors = match state.mfa.remove_passkey(&console.caller, id, &factor).await {
         Ok(()) => {
             let extra = Extra {

@@ -63,6 +63,17 @@ pub enum Factor {
     Passkey(Box<Assertion>),
 }
 
+/// A second factor as a person types it into one field (the hosted second-factor page, the
+/// account page): six digits are the app's code, anything else a recovery code.
+pub fn factor_of(code: &str) -> Factor {
+    let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Factor::Totp(digits)
+    } else {
+        Factor::Recovery(code.to_owned())
+    }
+}
+
 /// A second factor that was right: its RFC 8176 method (`otp` for the app's code and a recovery
 /// code, both one-time passwords; `hwk` or `swk` for a passkey) and, for a recovery code, the
 /// mail to send once the change commits.

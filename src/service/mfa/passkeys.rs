@@ -117,6 +117,31 @@ fn method_of(backup_eligible: bool) -> &'static str {
     if backup_eligible { "swk" } else { "hwk" }
 }
 
+/// The user's stored credential with this id: a credential no longer stored (removed after its
+/// challenge went out) or someone else's is `WRONG_PASSKEY`.
+async fn stored_credential(change: &Change, user_id: Uuid, credential_id: &str) -> Result<Credential> {
+    store::passkeys::by_credential_id(change.tx(), credential_id)
+        .await?
+        .filter(|c| c.user_id == user_id)
+        .ok_or(WRONG_PASSKEY)
+}
+
+/// Records a verified use of `stored` (its `passkey` as parsed): the new counter, when it moved,
+/// and the time.
+async fn record_use(
+    change: &Change,
+    stored: &Credential,
+    mut passkey: Passkey,
+    result: &webauthn_rs::prelude::AuthenticationResult,
+) -> Result<()> {
+    let updated = match passkey.update_credential(result) {
+        Some(true) => Some(serde_json::to_string(&passkey).map_err(internal("passkey"))?),
+        _ => None,
+    };
+    store::passkeys::used(change.tx(), stored.id, updated, change.now()).await?;
+    Ok(())
+}
+
 /// A credential id as stored: base64url without padding, as browsers write it.
 fn encode_id(id: &webauthn_rs::prelude::CredentialID) -> String {
     let bytes: &[u8] = id.as_ref();
@@ -375,8 +400,9 @@ impl MfaService {
         let result = webauthn
             .finish_passkey_authentication(&assertion.credential, &state)
             .map_err(|_| WRONG_PASSKEY)?;
-        let credential_id = encode_id(result.cred_id());
-        self.record_use(change, user.id, &credential_id, &result).await?;
+        let stored = stored_credential(change, user.id, &encode_id(result.cred_id())).await?;
+        let passkey: Passkey = serde_json::from_str(&stored.passkey).map_err(internal("passkey"))?;
+        record_use(change, &stored, passkey, &result).await?;
         Ok(method_of(result.backup_eligible()))
     }
 
@@ -384,7 +410,7 @@ impl MfaService {
     /// belongs to (active) and the method. Every failure is `WRONG_PASSKEY`.
     pub async fn discoverable_login(&self, flow: &str, assertion: &Assertion) -> Result<(User, &'static str)> {
         let webauthn = self.relying()?;
-        let mut change = self.changes.begin().await?;
+        let change = self.changes.begin().await?;
         let taken = store::passkeys::take_ceremony(change.tx(), assertion.ceremony, DISCOVER, change.now()).await?;
         let Some(taken) = taken.filter(|c| c.flow == flow) else {
             return Err(WRONG_PASSKEY);
@@ -394,11 +420,7 @@ impl MfaService {
         let (user_id, raw_id) = webauthn
             .identify_discoverable_authentication(&assertion.credential)
             .map_err(|_| WRONG_PASSKEY)?;
-        let credential_id = URL_SAFE_NO_PAD.encode(raw_id);
-        let stored = store::passkeys::by_credential_id(change.tx(), &credential_id)
-            .await?
-            .filter(|c| c.user_id == user_id)
-            .ok_or(WRONG_PASSKEY)?;
+        let stored = stored_credential(&change, user_id, &URL_SAFE_NO_PAD.encode(raw_id)).await?;
         let passkey: Passkey = serde_json::from_str(&stored.passkey).map_err(internal("passkey"))?;
         let result = webauthn
             .finish_discoverable_authentication_v2(&assertion.credential, state, &passkey)
@@ -407,31 +429,9 @@ impl MfaService {
             .await?
             .filter(|u| u.active)
             .ok_or(WRONG_PASSKEY)?;
-        self.record_use(&mut change, user.id, &credential_id, &result).await?;
+        record_use(&change, &stored, passkey, &result).await?;
         change.commit().await?;
         Ok((user, method_of(result.backup_eligible())))
-    }
-
-    /// The stored credential of a verified assertion: its new counter and last use. A credential
-    /// no longer stored (removed after the challenge) is `WRONG_PASSKEY`.
-    async fn record_use(
-        &self,
-        change: &mut Change,
-        user_id: Uuid,
-        credential_id: &str,
-        result: &webauthn_rs::prelude::AuthenticationResult,
-    ) -> Result<()> {
-        let stored = store::passkeys::by_credential_id(change.tx(), credential_id)
-            .await?
-            .filter(|c| c.user_id == user_id)
-            .ok_or(WRONG_PASSKEY)?;
-        let mut passkey: Passkey = serde_json::from_str(&stored.passkey).map_err(internal("passkey"))?;
-        let updated = match passkey.update_credential(result) {
-            Some(true) => Some(serde_json::to_string(&passkey).map_err(internal("passkey"))?),
-            _ => None,
-        };
-        store::passkeys::used(change.tx(), stored.id, updated, change.now()).await?;
-        Ok(())
     }
 
     async fn stored_passkeys<C: store::Conn>(&self, c: &C, user_id: Uuid) -> Result<Vec<Passkey>> {

@@ -16,7 +16,7 @@ use super::{Answer, EnrolView, OpenIdProvider, Pending, SecondFactorView, Step};
 use crate::crypto;
 use crate::model::{Application, BrowserSession, ClientInfo};
 use crate::service::mfa::passkeys::Started;
-use crate::service::mfa::{Assertion, Challenge, Factor, Purpose};
+use crate::service::mfa::{Assertion, Challenge, Factor, Purpose, factor_of};
 use crate::service::openid::browser::CookieChange;
 use crate::service::{Result, ServiceError};
 use uuid::Uuid;
@@ -26,16 +26,6 @@ const EXPIRED_LOGIN: &str = "The login took too long or was already finished; lo
 /// The challenges' flow of one hosted login request.
 fn hosted_flow(handle: &str) -> String {
     format!("hosted:{}", crypto::token_digest(handle))
-}
-
-/// What a typed code is: six digits are the app's, anything else a recovery code.
-fn factor_of(code: &str) -> Factor {
-    let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Factor::Totp(digits)
-    } else {
-        Factor::Recovery(code.to_owned())
-    }
 }
 
 fn message(e: &ServiceError) -> Option<String> {
