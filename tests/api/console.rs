@@ -1338,3 +1338,82 @@ async fn leaving_an_organisation_through_the_api() {
     )
     .await;
 }
+
+/// The console's forms that name an id, given another organisation's (or a made-up) one: a 404
+/// page, as the API answers, and nothing changes; an unknown role key is refused.
+#[tokio::test]
+async fn console_forms_with_another_organisations_ids_find_nothing_and_change_nothing() {
+    let app = spawn_provider(|_| {}).await;
+    let acme = app.create_org("acme").await;
+    let globex = app.create_org("globex").await;
+    let theirs = app
+        .user_in(&globex.admin_token, &globex.id, "gus@globex.test", &["member"])
+        .await;
+    let team = app.create_team(&globex.admin_token, "secret").await;
+    let domain = app.create_domain(&globex.admin_token, "hq", None).await;
+    let browser = Browser::new(&app);
+    let page = console_login(&app, &browser, "admin@acme.test", "/console/members").await;
+    let made_up = uuid::Uuid::new_v4().to_string();
+    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (format!("/console/members/{theirs}/remove"), vec![]),
+        (format!("/console/members/{theirs}/roles"), vec![("roles", "admin")]),
+        (format!("/console/invitations/{made_up}/revoke"), vec![]),
+        (format!("/console/invitations/{made_up}/resend"), vec![]),
+        (format!("/console/teams/{team}"), vec![("name", "owned")]),
+        (format!("/console/teams/{team}/members/{theirs}/remove"), vec![]),
+        (
+            format!("/console/domains/{domain}"),
+            vec![("op", "rename"), ("name", "owned")],
+        ),
+        (
+            format!("/console/domains/{domain}/users"),
+            vec![("email", "admin@acme.test")],
+        ),
+        (format!("/console/applications/{made_up}/secret"), vec![]),
+        (format!("/console/service-accounts/{made_up}/remove"), vec![]),
+        (format!("/console/roles/{made_up}"), vec![("permissions", "read:x")]),
+    ];
+    for (action, fields) in &forms {
+        let answer = submit(&app, &browser, &page, action, fields).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{action}: {}", answer.html);
+    }
+    // Globex is as it was.
+    let members = app
+        .expect(
+            "GET",
+            &format!("/orgs/{}/members", globex.id),
+            &globex.admin_token,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert!(members.to_string().contains("gus@globex.test"), "{members}");
+    let t = app
+        .expect(
+            "GET",
+            &format!("/teams/{team}"),
+            &globex.admin_token,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(t["name"], "secret");
+    // An unknown role key for one of acme's own members is refused, and changes nothing.
+    let ada = app
+        .user_in(&acme.admin_token, &acme.id, "ada@acme.test", &["member"])
+        .await;
+    let refused = submit(
+        &app,
+        &browser,
+        &page,
+        &format!("/console/members/{ada}/roles"),
+        &[("roles", "emperor")],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.html);
+    let token = app.token_in("ada@acme.test", "acme").await;
+    assert_eq!(
+        app.validate(&token).await["user"]["roles"],
+        serde_json::json!(["member"])
+    );
+}
