@@ -75,6 +75,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/me", get(auth::me))
         .route("/auth/sessions", get(auth::sessions))
         .route("/auth/sessions/{id}", delete(auth::revoke_session))
+        .route("/auth/me/identities", get(auth::identities))
+        .route("/auth/me/identities/{id}", delete(auth::unlink_identity))
         .route("/auth/validate", post(auth::validate))
         .route("/auth/introspect", post(auth::introspect))
         .route("/auth/oidc/discover", post(oidc::discover))

@@ -24,7 +24,7 @@ use utoipa::{Modify, OpenApi};
         meta::root, meta::health, meta::healthz, meta::readyz, meta::jwks, meta::discovery, meta::public_key,
         metrics::metrics,
         auth::register, auth::login, auth::token, auth::refresh, auth::logout, auth::logout_all, auth::me,
-        auth::sessions, auth::revoke_session, auth::validate, auth::introspect,
+        auth::sessions, auth::revoke_session, auth::identities, auth::unlink_identity, auth::validate, auth::introspect,
         teams::mine, teams::all, teams::create, teams::get, teams::update, teams::delete, teams::members,
         teams::put_member, teams::remove_member,
         domains::mine, domains::all, domains::create, domains::get, domains::update, domains::delete,

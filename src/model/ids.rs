@@ -63,6 +63,8 @@ id_type!(
     WebhookId,
     /// A passkey of a user.
     PasskeyId,
+    /// A user's link to an external identity provider.
+    IdentityId,
 );
 
 #[cfg(test)]

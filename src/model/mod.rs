@@ -10,8 +10,8 @@ mod webhook;
 
 pub use client::{AppDraft, AppRules, AppSpec, Application, BrowserSession, ClientAuth, ClientKind, GrantType};
 pub use ids::{
-    AppId, DomainId, InvitationId, OrgId, PasskeyId, ProviderId, RoleId, ServiceAccountId, SessionId, TeamId, UserId,
-    WebhookId,
+    AppId, DomainId, IdentityId, InvitationId, OrgId, PasskeyId, ProviderId, RoleId, ServiceAccountId, SessionId,
+    TeamId, UserId, WebhookId,
 };
 pub use webhook::{Delivery, DeliveryStatus, Webhook};
 
@@ -320,6 +320,19 @@ pub struct ClaimMapping {
     pub teams: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub domains: Vec<String>,
+}
+
+/// A user's link to an account at an external OpenID Connect provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedIdentity {
+    pub id: Uuid,
+    /// The provider's slug (of the user's organisation, or the operator's global one).
+    pub provider: String,
+    pub issuer: String,
+    /// The address the provider gave at the last login, if any.
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_login_at: DateTime<Utc>,
 }
 
 /// An external OpenID Connect provider of one organisation.

@@ -9,7 +9,7 @@ use super::orgs::{owners, resolve_roles};
 use super::{Result, ServiceError, conflict};
 use crate::crypto::password::Hasher;
 use crate::model::input::{DisplayName, Email, Password, Username};
-use crate::model::{Page, PageRequest, User, UserId};
+use crate::model::{IdentityId, LinkedIdentity, Page, PageRequest, User, UserId};
 use crate::store::{self, Db};
 use serde_json::json;
 use std::sync::Arc;
@@ -265,6 +265,44 @@ impl UserService {
             self.verification.send(verification);
         }
         Ok(updated)
+    }
+
+    /// The caller's links to external identity providers (`GET /auth/me/identities`).
+    pub async fn identities(&self, caller: &Caller) -> Result<Vec<LinkedIdentity>> {
+        Ok(store::oidc::identities_of(&self.db, caller.user_id).await?)
+    }
+
+    /// Unlinks one of the caller's providers (`DELETE /auth/me/identities/{id}`): the next login
+    /// through that provider finds no account by it (and links again only where the provider
+    /// links by verified email). Refused while it is the account's only way to log in: no
+    /// password, no passkey, no other link. Another user's link is not found, as a missing one.
+    pub async fn unlink_identity(&self, caller: &Caller, id: IdentityId) -> Result<()> {
+        let user = caller.user_id;
+        let links = store::oidc::identities_of(&self.db, user).await?;
+        let link = links
+            .iter()
+            .find(|l| l.id == id.uuid())
+            .ok_or(ServiceError::NotFound("linked identity not found"))?;
+        let other_ways = links.len() > 1
+            || store::users::password_hash(&self.db, user).await?.is_some()
+            || store::passkeys::count(&self.db, user).await? > 0;
+        if !other_ways {
+            return Err(ServiceError::Conflict(
+                "last_sign_in_method",
+                "this provider is the account's only way to log in: set a password or add a passkey first",
+            ));
+        }
+        let mut change = self.changes.begin().await?;
+        if !store::oidc::unlink(change.tx(), user, link.id).await? {
+            return Err(ServiceError::NotFound("linked identity not found"));
+        }
+        change.audit(
+            Audit::new(&caller.actor(), "user.identity.unlink")
+                .org(caller.org_id)
+                .target("user", user)
+                .detail(json!({"provider": link.provider, "issuer": link.issuer})),
+        );
+        change.commit().await
     }
 
     pub async fn delete(&self, caller: &Caller, id: UserId) -> Result<()> {

@@ -140,11 +140,32 @@ pub async fn unlink_all<C: Conn>(c: &C, user_id: Uuid) -> Result<u64> {
 }
 
 /// A user's linked identities at external issuers, oldest first.
-pub async fn identities_of<C: Conn>(c: &C, user_id: Uuid) -> Result<Vec<entity::user_identity::Model>> {
+pub async fn identities_of<C: Conn>(c: &C, user_id: Uuid) -> Result<Vec<crate::model::LinkedIdentity>> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     Ok(entity::user_identity::Entity::find()
         .filter(entity::user_identity::Column::UserId.eq(user_id))
         .order_by_asc(entity::user_identity::Column::CreatedAt)
         .all(c)
-        .await?)
+        .await?
+        .into_iter()
+        .map(|m| crate::model::LinkedIdentity {
+            id: m.id,
+            provider: m.provider_slug,
+            issuer: m.issuer,
+            email: m.email,
+            created_at: m.created_at,
+            last_login_at: m.last_login_at,
+        })
+        .collect())
+}
+
+/// Removes one of the user's links; false when the user has no link with this id.
+pub async fn unlink<C: Conn>(c: &C, user_id: Uuid, id: Uuid) -> Result<bool> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let done = entity::user_identity::Entity::delete_many()
+        .filter(entity::user_identity::Column::Id.eq(id))
+        .filter(entity::user_identity::Column::UserId.eq(user_id))
+        .exec(c)
+        .await?;
+    Ok(done.rows_affected == 1)
 }

@@ -861,7 +861,7 @@ async fn an_email_domain_is_claimed_and_verified_against_a_real_dns_server() {
 async fn superusers_list_and_create_organisations_and_admins_cannot() {
     use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD};
     let app = spawn_provider(|_| {}).await;
-    app.create_org("acme").await;
+    let acme = app.create_org("acme").await;
     let root = Browser::new(&app);
     // The superuser belongs to the default organisation alone: no picker, straight in.
     let page = console_login_as(&app, &root, ADMIN_EMAIL, ADMIN_PASSWORD, "/console/organisations").await;
@@ -904,13 +904,80 @@ async fn superusers_list_and_create_organisations_and_admins_cannot() {
     )
     .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let acme_id = acme.id.clone();
+    let off = admin
+        .post(
+            &format!("/console/organisations/{acme_id}/active"),
+            &[("csrf", members.field("csrf").as_str()), ("active", "false")],
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::FORBIDDEN, "an admin cannot deactivate");
+
+    // The superuser deactivates acme: its members can no longer log in to it; then activates it.
+    let page = visit(&app, &root, "/console/organisations").await;
+    let acme_row = page.html.split("<td>acme</td>").nth(1).unwrap().to_owned();
+    assert!(acme_row.contains("Deactivate"), "{acme_row}");
+    let bad = submit(
+        &app,
+        &root,
+        &page,
+        &format!("/console/organisations/{acme_id}/active"),
+        &[("active", "maybe")],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
+    let default_id = app.default_org_id().await;
+    let own = submit(
+        &app,
+        &root,
+        &page,
+        &format!("/console/organisations/{default_id}/active"),
+        &[("active", "false")],
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::CONFLICT, "not the session's own organisation");
+    let off = submit(
+        &app,
+        &root,
+        &page,
+        &format!("/console/organisations/{acme_id}/active"),
+        &[("active", "false")],
+    )
+    .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.html);
+    let acme_row = off.html.split("<td>acme</td>").nth(1).unwrap().to_owned();
+    assert!(
+        acme_row.contains("inactive") && acme_row.contains("Activate"),
+        "{acme_row}"
+    );
+    assert!(!app.login("admin@acme.test", PASSWORD).await.status().is_success());
+    let on = submit(
+        &app,
+        &root,
+        &off,
+        &format!("/console/organisations/{acme_id}/active"),
+        &[("active", "true")],
+    )
+    .await;
+    assert!(on.html.split("<td>acme</td>").nth(1).unwrap().contains("Deactivate"));
+    assert!(app.login("admin@acme.test", PASSWORD).await.status().is_success());
+    let unknown = submit(
+        &app,
+        &root,
+        &on,
+        &format!("/console/organisations/{}/active", uuid::Uuid::now_v7()),
+        &[("active", "false")],
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn an_identity_provider_is_added_edited_and_its_connection_tested() {
     let idp = crate::fake_idp::FakeIdp::start().await;
     let app = spawn_provider(|_| {}).await;
-    app.create_org("acme").await;
+    let acme = app.create_org("acme").await;
+    app.create_team(&acme.admin_token, "ops").await;
     let browser = Browser::new(&app);
     let page = console_login(&app, &browser, "admin@acme.test", "/console/providers").await;
     assert!(page.is("No identity providers yet"), "{}", page.html);
@@ -1008,6 +1075,103 @@ async fn an_identity_provider_is_added_edited_and_its_connection_tested() {
         "{}",
         edited.html
     );
+    // Scopes without openid are refused beside their field; the groups claim and scopes save.
+    let fields = [
+        ("slug", "corp"),
+        ("name", "Corp login"),
+        ("issuer", idp.issuer()),
+        ("client_id", "guildhall"),
+        ("active", "1"),
+        ("groups_claim", "roles"),
+    ];
+    let no_openid = submit(
+        &app,
+        &browser,
+        &edited,
+        &format!("/console/providers/{id}"),
+        &[fields.as_slice(), &[("scopes", "email profile")]].concat(),
+    )
+    .await;
+    assert_eq!(no_openid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(no_openid.is("id=\"p-scopes-error\""), "{}", no_openid.html);
+    let scoped = submit(
+        &app,
+        &browser,
+        &edited,
+        &format!("/console/providers/{id}"),
+        &[fields.as_slice(), &[("scopes", "openid email groups")]].concat(),
+    )
+    .await;
+    assert!(
+        scoped.is("value=\"openid email groups\"")
+            && scoped.is("value=\"roles\"")
+            && scoped.is("<code>roles</code> claim"),
+        "{}",
+        scoped.html
+    );
+    // Claim mappings: an unknown role and a team without its role are refused beside their
+    // fields, with what was typed kept; a good one is listed, and removed.
+    let mapping = format!("/console/providers/{id}/mappings");
+    let unknown = submit(
+        &app,
+        &browser,
+        &scoped,
+        &mapping,
+        &[("value", "eng"), ("roles", "wizard"), ("teams", "ops=maintainer")],
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unknown.html);
+    assert!(
+        unknown.is("id=\"m-roles-error\"") && unknown.is("unknown role") && unknown.is("value=\"ops=maintainer\""),
+        "{}",
+        unknown.html
+    );
+    let no_role = submit(&app, &browser, &scoped, &mapping, &[("value", "eng"), ("teams", "ops")]).await;
+    assert_eq!(no_role.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(no_role.is("id=\"m-teams-error\""), "{}", no_role.html);
+    let mapped = submit(
+        &app,
+        &browser,
+        &scoped,
+        &mapping,
+        &[("value", "eng"), ("roles", "member"), ("teams", "ops=maintainer")],
+    )
+    .await;
+    assert_eq!(mapped.status, StatusCode::OK, "{}", mapped.html);
+    assert!(
+        mapped.is("<td>eng</td><td>member</td><td>ops=maintainer</td>"),
+        "{}",
+        mapped.html
+    );
+    let stored = app
+        .expect(
+            "GET",
+            &format!("/orgs/{}/identity-providers/{id}", acme.id),
+            &acme.admin_token,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(stored["mappings"][0]["teams"]["ops"], "maintainer", "{stored}");
+    assert_eq!(stored["groups_claim"], "roles", "{stored}");
+    let stale = submit(
+        &app,
+        &browser,
+        &mapped,
+        &format!("{mapping}/remove"),
+        &[("at", "0"), ("value", "other")],
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::NOT_FOUND);
+    let removed = submit(
+        &app,
+        &browser,
+        &mapped,
+        &format!("{mapping}/remove"),
+        &[("at", "0"), ("value", "eng")],
+    )
+    .await;
+    assert!(removed.is("No claim mappings yet"), "{}", removed.html);
     // An issuer nobody answers at: the test says why, beside the button.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -1372,6 +1536,13 @@ async fn console_forms_with_another_organisations_ids_find_nothing_and_change_no
         (format!("/console/applications/{made_up}/secret"), vec![]),
         (format!("/console/service-accounts/{made_up}/remove"), vec![]),
         (format!("/console/roles/{made_up}"), vec![("permissions", "read:x")]),
+        (format!("/console/providers/{made_up}/mappings"), vec![("value", "eng")]),
+        (
+            format!("/console/providers/{made_up}/mappings/remove"),
+            vec![("at", "0"), ("value", "eng")],
+        ),
+        (format!("/account/identities/{made_up}/unlink"), vec![]),
+        ("/account/identities/not-an-id/unlink".to_owned(), vec![]),
     ];
     for (action, fields) in &forms {
         let answer = submit(&app, &browser, &page, action, fields).await;
@@ -1416,4 +1587,31 @@ async fn console_forms_with_another_organisations_ids_find_nothing_and_change_no
         app.validate(&token).await["user"]["roles"],
         serde_json::json!(["member"])
     );
+}
+
+#[tokio::test]
+async fn a_lost_database_gets_a_clear_page_and_no_cause() {
+    let app = spawn_provider(|_| {}).await;
+    app.create_org("acme").await;
+    let browser = Browser::new(&app);
+    let members = console_login(&app, &browser, "admin@acme.test", "/console/members").await;
+    assert_eq!(members.status, StatusCode::OK, "{}", members.html);
+    app.handle.close_database().await.unwrap();
+    let read = visit(&app, &browser, "/console/teams").await;
+    assert_eq!(read.status, StatusCode::SERVICE_UNAVAILABLE, "{}", read.html);
+    let write = submit(
+        &app,
+        &browser,
+        &members,
+        "/console/teams",
+        &[("slug", "ops"), ("name", "Ops")],
+    )
+    .await;
+    assert_eq!(write.status, StatusCode::SERVICE_UNAVAILABLE, "{}", write.html);
+    for page in [&read, &write] {
+        assert!(page.is("cannot reach its database"), "{}", page.html);
+        for cause in ["sqlx", "database is closed", "PoolClosed", "pool", "panicked"] {
+            assert!(!page.html.contains(cause), "{cause} leaked: {}", page.html);
+        }
+    }
 }

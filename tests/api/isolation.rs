@@ -349,3 +349,42 @@ async fn every_user_owned_id_hides_other_users() {
         .await;
     assert_eq!(listed["passkeys"][0]["name"], "Laptop");
 }
+
+/// A linked identity provider is the user's own: another user's id answers as a missing one.
+#[tokio::test]
+async fn a_linked_identity_hides_from_other_users() {
+    use crate::fake_idp::FakeIdp;
+    use crate::oidc::{acme_with, log_in};
+    use crate::oidc_support::{exchange, spawn_oidc_app};
+    let app = spawn_oidc_app().await;
+    let idp = FakeIdp::start().await;
+    let acme = acme_with(&app, &idp, |_| {}).await;
+    idp.set_account(json!({"sub": "ada-1", "email": "ada@acme.test", "email_verified": true}));
+    let ada = exchange(&app, &log_in(&app).await["code"]).await;
+    let ada = ada["access_token"].as_str().unwrap().to_owned();
+    app.user_in(&acme.admin_token, &acme.id, "bob@acme.test", &["member"])
+        .await;
+    let bob = app.token_in("bob@acme.test", "acme").await;
+    let link = app
+        .expect("GET", "/auth/me/identities", &ada, None, StatusCode::OK)
+        .await["identities"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let foreign = app
+        .send("DELETE", &format!("/auth/me/identities/{link}"), &bob, None)
+        .await;
+    let missing_path = format!("/auth/me/identities/{}", uuid::Uuid::new_v4());
+    let missing = app.send("DELETE", &missing_path, &bob, None).await;
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let mut fb = body_of(foreign).await;
+    let mut mb = body_of(missing).await;
+    fb.as_object_mut().unwrap().remove("request_id");
+    mb.as_object_mut().unwrap().remove("request_id");
+    assert_eq!(fb, mb, "foreign and missing look the same");
+    let listed = app
+        .expect("GET", "/auth/me/identities", &ada, None, StatusCode::OK)
+        .await;
+    assert_eq!(listed["identities"][0]["id"], link.as_str(), "Ada's link is as it was");
+}

@@ -503,3 +503,64 @@ async fn an_external_login_of_an_account_with_a_second_factor_asks_for_it() {
     assert_eq!(claims["amr"], json!(["fed", "otp", "mfa"]));
     assert_eq!(claims["org"]["slug"], "acme");
 }
+
+#[tokio::test]
+async fn a_linked_provider_is_listed_and_unlinked_but_never_the_last_way_in() {
+    let app = spawn_oidc_app().await;
+    let idp = FakeIdp::start().await;
+    let acme = acme_with(&app, &idp, |p| p["link_by_email"] = json!(true)).await;
+    // An account made on its first login through the provider: the link is its only way in.
+    idp.set_account(json!({"sub": "jit-1", "email": "jit@acme.test", "email_verified": true}));
+    let jit = exchange(&app, &log_in(&app).await["code"]).await;
+    let jit_token = jit["access_token"].as_str().unwrap();
+    let listed = app
+        .expect("GET", "/auth/me/identities", jit_token, None, StatusCode::OK)
+        .await;
+    assert_eq!(listed["identities"][0]["provider"], "acme-sso", "{listed}");
+    assert_eq!(listed["identities"][0]["issuer"], idp.issuer());
+    let only = listed["identities"][0]["id"].as_str().unwrap().to_owned();
+    let refused = app
+        .send("DELETE", &format!("/auth/me/identities/{only}"), jit_token, None)
+        .await;
+    expect_error(refused, StatusCode::CONFLICT, "last_sign_in_method").await;
+
+    // An account with a password, linked by its verified email: unlinked, it logs in with the
+    // password still, and the link is gone.
+    app.user_in(&acme.admin_token, &acme.id, "dana@acme.test", &["member"])
+        .await;
+    idp.set_account(json!({"sub": "fake-user-1", "email": "dana@acme.test", "email_verified": true}));
+    let dana = exchange(&app, &log_in(&app).await["code"]).await;
+    let dana_token = dana["access_token"].as_str().unwrap();
+    let link = app
+        .expect("GET", "/auth/me/identities", dana_token, None, StatusCode::OK)
+        .await["identities"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bad = app
+        .send("DELETE", "/auth/me/identities/not-an-id", dana_token, None)
+        .await;
+    assert!(bad.status().is_client_error(), "{}", bad.status());
+    app.expect(
+        "DELETE",
+        &format!("/auth/me/identities/{link}"),
+        dana_token,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let after = app
+        .expect("GET", "/auth/me/identities", dana_token, None, StatusCode::OK)
+        .await;
+    assert_eq!(after["identities"], json!([]), "{after}");
+    let again = app
+        .send("DELETE", &format!("/auth/me/identities/{link}"), dana_token, None)
+        .await;
+    expect_error(again, StatusCode::NOT_FOUND, "not_found").await;
+    app.login_ok("dana@acme.test", PASSWORD).await;
+    // The JIT account's link is as it was.
+    let kept = app
+        .expect("GET", "/auth/me/identities", jit_token, None, StatusCode::OK)
+        .await;
+    assert_eq!(kept["identities"][0]["id"], only.as_str());
+}

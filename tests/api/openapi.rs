@@ -26,6 +26,8 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("get", "/auth/me", true),
     ("get", "/auth/sessions", true),
     ("delete", "/auth/sessions/{id}", true),
+    ("get", "/auth/me/identities", true),
+    ("delete", "/auth/me/identities/{id}", true),
     ("post", "/auth/validate", true),
     ("post", "/auth/introspect", false),
     ("get", "/teams", true),

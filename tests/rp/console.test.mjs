@@ -187,6 +187,18 @@ describe('the console and the account page in Chromium', () => {
     await page.getByRole('link', { name: 'Sign-in providers' }).click();
     await page.locator('h1', { hasText: 'Identity providers' }).waitFor();
     await check(page, '08-providers');
+    await page.fill('#p-slug', 'corp');
+    await page.fill('#p-name', 'Corp SSO');
+    await page.fill('#p-issuer', 'https://sso.acme.example');
+    await page.fill('#p-client', 'guildhall');
+    await page.click('button:text("Add provider")');
+    await page.locator('h1', { hasText: 'Corp SSO' }).waitFor();
+    await page.fill('#m-value', 'engineers');
+    await page.fill('#m-roles', 'member');
+    await page.click('button:text("Add mapping")');
+    await page.getByRole('cell', { name: 'engineers', exact: true }).waitFor();
+    await check(page, '08-provider');
+    await page.getByRole('link', { name: 'Identity providers' }).click();
     await page.getByRole('link', { name: 'Roles', exact: true }).click();
     await page.locator('h1', { hasText: 'Roles and permissions' }).waitFor();
     await check(page, '08-roles');

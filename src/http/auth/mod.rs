@@ -1,4 +1,5 @@
-//! `/auth/*`: register, login, token, refresh, logout, me, sessions, validate, introspect.
+//! `/auth/*`: register, login, token, refresh, logout, me, sessions, linked identities, validate,
+//! introspect.
 pub mod introspection;
 pub mod requests;
 
@@ -8,7 +9,7 @@ use super::dto::*;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiForm, ApiJson, ApiPath, ApiQuery, Auth, Bearer, OptionalJson, basic};
 use super::state::AppState;
-use crate::model::{ClientInfo, SessionId};
+use crate::model::{ClientInfo, IdentityId, LinkedIdentity, SessionId};
 use crate::service::authn::Credential;
 use axum::Json;
 use axum::extract::State;
@@ -162,6 +163,60 @@ pub async fn revoke_session(
     ApiPath(id): ApiPath<SessionId>,
 ) -> ApiResult<StatusCode> {
     state.auth.revoke_session(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A link of the caller's account to an external OpenID Connect provider.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct IdentityView {
+    pub id: uuid::Uuid,
+    /// The provider's slug.
+    pub provider: String,
+    pub issuer: String,
+    pub email: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub last_login_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<LinkedIdentity> for IdentityView {
+    fn from(l: LinkedIdentity) -> Self {
+        Self {
+            id: l.id,
+            provider: l.provider,
+            issuer: l.issuer,
+            email: l.email,
+            created_at: l.created_at,
+            last_login_at: l.last_login_at,
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct IdentityList {
+    pub identities: Vec<IdentityView>,
+}
+
+/// The caller's linked identity providers, oldest link first.
+#[utoipa::path(get, path = "/auth/me/identities", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = IdentityList), (status = 401, body = ErrorBody)))]
+pub async fn identities(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<IdentityList>> {
+    let identities = state.users.identities(&caller).await?;
+    Ok(Json(IdentityList {
+        identities: identities.into_iter().map(IdentityView::from).collect(),
+    }))
+}
+
+/// Unlinks a provider from the caller's account; 409 `last_sign_in_method` while it is the
+/// account's only way to log in.
+#[utoipa::path(delete, path = "/auth/me/identities/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Linked identity id")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn unlink_identity(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<IdentityId>,
+) -> ApiResult<StatusCode> {
+    state.users.unlink_identity(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

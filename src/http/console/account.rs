@@ -7,7 +7,7 @@ use super::{Console, CsrfOnly, FieldErrors, Nav};
 use crate::http::openid::pages::PageForm;
 use crate::http::state::AppState;
 use crate::model::input::{Password, Problems, presented_password};
-use crate::model::{PageRequest, SessionId};
+use crate::model::{IdentityId, PageRequest, SessionId};
 use crate::service::ServiceError;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -34,6 +34,7 @@ pub struct OrgRow {
 }
 
 pub struct IdentityRow {
+    pub id: Uuid,
     pub provider: String,
     pub email: String,
     pub last_login: String,
@@ -126,9 +127,9 @@ async fn render(state: &AppState, console: &Console, extra: Extra) -> Response {
             Err(e) => return console.failed(e.into()),
         }
     }
-    let identities = match crate::store::oidc::identities_of(&state.db, caller.user_id).await {
+    let identities = match state.users.identities(caller).await {
         Ok(identities) => identities,
-        Err(e) => return console.failed(e.into()),
+        Err(e) => return console.failed(e),
     };
     let (form_name, form_email) = extra
         .profile
@@ -180,7 +181,8 @@ async fn render(state: &AppState, console: &Console, extra: Extra) -> Response {
         identities: identities
             .into_iter()
             .map(|i| IdentityRow {
-                provider: i.provider_slug,
+                id: i.id,
+                provider: i.provider,
                 email: i.email.unwrap_or_default(),
                 last_login: when(i.last_login_at),
             })
@@ -389,6 +391,26 @@ pub async fn revoke_session(
     };
     match state.auth.revoke_session(&console.caller, SessionId(id)).await {
         Ok(()) if id == console.caller.session_id => console.done("/console/login?next=/account"),
+        Ok(()) => console.done("/account"),
+        Err(e) => console.failed(e),
+    }
+}
+
+/// Unlinks a sign-in provider (`UserService::unlink_identity`: never the account's last way in).
+pub async fn unlink_identity(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<CsrfOnly>,
+) -> Response {
+    let console = match Console::posted(&state, &headers, &form.csrf, "/account", "account").await {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
+    let Ok(id) = id.parse::<Uuid>() else {
+        return console.failed(ServiceError::NotFound("linked identity not found"));
+    };
+    match state.users.unlink_identity(&console.caller, IdentityId(id)).await {
         Ok(()) => console.done("/account"),
         Err(e) => console.failed(e),
     }

@@ -87,10 +87,16 @@ pub fn routes() -> Router<AppState> {
             get(providers::provider).post(providers::update),
         )
         .route("/console/providers/{id}/test", post(providers::test))
+        .route("/console/providers/{id}/mappings", post(providers::add_mapping))
+        .route(
+            "/console/providers/{id}/mappings/remove",
+            post(providers::remove_mapping),
+        )
         .route(
             "/console/organisations",
             get(organisations::page).post(organisations::create),
         )
+        .route("/console/organisations/{id}/active", post(organisations::set_active))
         .route(
             "/console/email-domains",
             get(email_domains::page).post(email_domains::claim),
@@ -112,6 +118,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/password", post(account::password))
         .route("/account/sessions/{id}/revoke", post(account::revoke_session))
         .route("/account/sessions/revoke-all", post(account::revoke_all))
+        .route("/account/identities/{id}/unlink", post(account::unlink_identity))
         .route("/account/totp", post(account::start_totp))
         .route("/account/totp/confirm", post(account::confirm_totp))
         .route("/account/passkeys/options", post(account::passkey_options))

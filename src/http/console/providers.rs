@@ -1,12 +1,13 @@
 //! The console's identity providers (OpenID Connect, for single sign-on): listed, created,
 //! edited (a secret is write-only: left empty it is kept), and "test connection", which fetches
-//! the issuer's discovery document now and shows its endpoints or why it failed. The same
-//! `ProviderService` as `/orgs/{id}/identity-providers`; claim mappings and scopes stay as they
-//! are (set through the API or a seed).
+//! the issuer's discovery document now and shows its endpoints or why it failed, and its claim
+//! mappings (what a provider's group grants: roles, team roles, domains), added and removed one
+//! at a time. The same `ProviderService` as `/orgs/{id}/identity-providers` checks every field;
+//! a mapping's errors show beside the mapping form.
 use super::{Console, FieldErrors, Nav};
 use crate::http::openid::pages::PageForm;
 use crate::http::state::AppState;
-use crate::model::{IdentityProvider, OrgId, ProviderId};
+use crate::model::{ClaimMapping, IdentityProvider, OrgId, ProviderId};
 use crate::service::ServiceError;
 use crate::service::providers::ProviderInput;
 use askama::Template;
@@ -16,7 +17,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct ProviderForm {
     #[serde(default)]
     csrf: String,
@@ -33,7 +34,48 @@ pub struct ProviderForm {
     #[serde(default)]
     email_domains: String,
     #[serde(default)]
+    scopes: String,
+    #[serde(default)]
+    groups_claim: String,
+    #[serde(default)]
     jit: Option<String>,
+    #[serde(default)]
+    link_by_email: Option<String>,
+    #[serde(default)]
+    active: Option<String>,
+}
+
+impl Default for ProviderForm {
+    /// A new provider's form: the scopes and the groups claim the API defaults to, active.
+    fn default() -> Self {
+        Self {
+            csrf: String::new(),
+            slug: String::new(),
+            name: String::new(),
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            email_domains: String::new(),
+            scopes: "openid email profile".to_owned(),
+            groups_claim: "groups".to_owned(),
+            jit: None,
+            link_by_email: None,
+            active: Some("1".to_owned()),
+        }
+    }
+}
+
+/// Words separated by spaces, commas or line breaks.
+fn words(text: &str) -> Vec<String> {
+    text.split([',', ' ', '\n', '\r'])
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn checked(on: bool) -> Option<String> {
+    on.then(|| "1".to_owned())
 }
 
 impl ProviderForm {
@@ -46,17 +88,12 @@ impl ProviderForm {
             client_id: p.client_id.clone(),
             client_secret: String::new(),
             email_domains: p.email_domains.join(" "),
-            jit: p.jit.then(|| "1".to_owned()),
+            scopes: p.scopes.join(" "),
+            groups_claim: p.groups_claim.clone(),
+            jit: checked(p.jit),
+            link_by_email: checked(p.link_by_email),
+            active: checked(p.active),
         }
-    }
-
-    fn domains(&self) -> Vec<String> {
-        self.email_domains
-            .split([',', ' ', '\n', '\r'])
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(str::to_owned)
-            .collect()
     }
 }
 
@@ -77,6 +114,75 @@ struct ProvidersPage<'a> {
     errors: FieldErrors,
 }
 
+/// A claim mapping being added: the claim's value, and what it grants (role keys, `team=role`
+/// pairs and domain keys, each list space separated).
+#[derive(Debug, Default, Deserialize)]
+pub struct MappingForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    roles: String,
+    #[serde(default)]
+    teams: String,
+    #[serde(default)]
+    domains: String,
+}
+
+impl MappingForm {
+    /// The mapping, or the `teams` field's problem (a pair without its `=`).
+    fn mapping(&self) -> Result<ClaimMapping, FieldErrors> {
+        let mut teams = std::collections::BTreeMap::new();
+        for pair in words(&self.teams) {
+            let Some((team, role)) = pair.split_once('=') else {
+                return Err(FieldErrors::one("teams", "are written team=role, e.g. ops=maintainer"));
+            };
+            teams.insert(team.to_owned(), role.to_owned());
+        }
+        Ok(ClaimMapping {
+            value: self.value.trim().to_owned(),
+            roles: words(&self.roles),
+            teams,
+            domains: words(&self.domains),
+        })
+    }
+}
+
+pub struct MappingRow {
+    pub value: String,
+    pub roles: String,
+    pub teams: String,
+    pub domains: String,
+}
+
+impl MappingRow {
+    fn of(m: &ClaimMapping) -> Self {
+        Self {
+            value: m.value.clone(),
+            roles: m.roles.join(" "),
+            teams: m
+                .teams
+                .iter()
+                .map(|(t, r)| format!("{t}={r}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            domains: m.domains.join(" "),
+        }
+    }
+}
+
+/// Removes the mapping at `at`, if it still is the one of `value` (the page may be stale).
+#[derive(Debug, Default, Deserialize)]
+pub struct RemoveMapping {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    at: usize,
+    #[serde(default)]
+    value: String,
+}
+
 #[derive(Template)]
 #[template(path = "console/provider.html")]
 struct ProviderPage<'a> {
@@ -85,6 +191,9 @@ struct ProviderPage<'a> {
     has_secret: bool,
     form: &'a ProviderForm,
     errors: FieldErrors,
+    mappings: Vec<MappingRow>,
+    mapping: &'a MappingForm,
+    mapping_errors: FieldErrors,
     /// The connection test's outcome: the endpoints found, or why not.
     tested: Option<Result<Vec<(&'static str, String)>, String>>,
 }
@@ -141,13 +250,14 @@ fn input(form: &ProviderForm, before: Option<&IdentityProvider>) -> ProviderInpu
         client_id: form.client_id.clone(),
         // Empty: keep the stored secret (an edit), or none (a new public client with PKCE).
         client_secret: (!secret.is_empty()).then(|| Some(secret.to_owned())),
-        scopes: before.map(|b| b.scopes.clone()),
-        email_domains: form.domains(),
+        // Left empty: the defaults (`openid email profile`, the `groups` claim).
+        scopes: Some(words(&form.scopes)).filter(|s| !s.is_empty()),
+        email_domains: words(&form.email_domains),
         jit: form.jit.is_some(),
-        link_by_email: before.is_some_and(|b| b.link_by_email),
-        groups_claim: before.map(|b| b.groups_claim.clone()),
+        link_by_email: form.link_by_email.is_some(),
+        groups_claim: Some(form.groups_claim.trim().to_owned()).filter(|g| !g.is_empty()),
         mappings: before.map(|b| b.mappings.clone()).unwrap_or_default(),
-        active: before.is_none_or(|b| b.active),
+        active: form.active.is_some(),
     }
 }
 
@@ -183,14 +293,18 @@ fn provider_id(raw: &str) -> Result<ProviderId, ServiceError> {
         .map_err(|_| ServiceError::NotFound("identity provider not found"))
 }
 
-async fn provider_page(
-    state: &AppState,
-    console: &Console,
-    id: ProviderId,
-    form: Option<&ProviderForm>,
+/// What the provider page shows besides the stored provider: a form sent back with its errors,
+/// a mapping being added with its errors, a connection test's outcome.
+#[derive(Default)]
+struct Shown<'a> {
+    form: Option<&'a ProviderForm>,
     errors: FieldErrors,
+    mapping: Option<&'a MappingForm>,
+    mapping_errors: FieldErrors,
     tested: Option<Result<Vec<(&'static str, String)>, String>>,
-) -> Response {
+}
+
+async fn provider_page(state: &AppState, console: &Console, id: ProviderId, shown: Shown<'_>) -> Response {
     let provider = match state
         .providers
         .get(&console.caller, OrgId(console.caller.org_id), id)
@@ -199,16 +313,20 @@ async fn provider_page(
         Ok(p) => p,
         Err(e) => return console.failed(e),
     };
-    let shown = ProviderForm::of(&provider);
+    let stored = ProviderForm::of(&provider);
+    let blank = MappingForm::default();
     let view = ProviderPage {
         nav: &console.nav,
         id: provider.id,
         has_secret: provider.has_client_secret,
-        form: form.unwrap_or(&shown),
-        errors,
-        tested,
+        form: shown.form.unwrap_or(&stored),
+        errors: shown.errors,
+        mappings: provider.mappings.iter().map(MappingRow::of).collect(),
+        mapping: shown.mapping.unwrap_or(&blank),
+        mapping_errors: shown.mapping_errors,
+        tested: shown.tested,
     };
-    let status = if view.errors.is_empty() && !matches!(view.tested, Some(Err(_))) {
+    let status = if view.errors.is_empty() && view.mapping_errors.is_empty() && !matches!(view.tested, Some(Err(_))) {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -222,7 +340,7 @@ pub async fn provider(State(state): State<AppState>, headers: HeaderMap, Path(id
         Err(answer) => return answer,
     };
     match provider_id(&id) {
-        Ok(id) => provider_page(&state, &console, id, None, FieldErrors::default(), None).await,
+        Ok(id) => provider_page(&state, &console, id, Shown::default()).await,
         Err(e) => console.failed(e),
     }
 }
@@ -253,7 +371,14 @@ pub async fn update(
     {
         Ok(_) => console.done(&format!("/console/providers/{}", id.uuid())),
         Err(e) => match field_errors(&e) {
-            Some(errors) => provider_page(&state, &console, id, Some(&form), errors, None).await,
+            Some(errors) => {
+                let shown = Shown {
+                    form: Some(&form),
+                    errors,
+                    ..Shown::default()
+                };
+                provider_page(&state, &console, id, shown).await
+            }
             None => console.failed(e),
         },
     }
@@ -292,5 +417,115 @@ pub async fn test(
         }
         rows
     });
-    provider_page(&state, &console, id, None, FieldErrors::default(), Some(tested)).await
+    let shown = Shown {
+        tested: Some(tested),
+        ..Shown::default()
+    };
+    provider_page(&state, &console, id, shown).await
+}
+
+/// Saves the provider as stored with `mappings` instead of its own.
+async fn save_mappings(
+    state: &AppState,
+    console: &Console,
+    id: ProviderId,
+    before: &IdentityProvider,
+    mappings: Vec<ClaimMapping>,
+) -> Result<IdentityProvider, ServiceError> {
+    let mut input = input(&ProviderForm::of(before), Some(before));
+    input.mappings = mappings;
+    state
+        .providers
+        .update(&console.caller, OrgId(console.caller.org_id), id, input)
+        .await
+}
+
+/// The console and the provider a mapping form was posted about.
+async fn mapping_target(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+    id: &str,
+) -> Result<(Console, ProviderId, IdentityProvider), Response> {
+    let console = Console::posted(state, headers, csrf, "/console/providers", "providers").await?;
+    let found = match provider_id(id) {
+        Ok(id) => state
+            .providers
+            .get(&console.caller, OrgId(console.caller.org_id), id)
+            .await
+            .map(|p| (id, p)),
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok((id, provider)) => Ok((console, id, provider)),
+        Err(e) => Err(console.failed(e)),
+    }
+}
+
+/// Adds a claim mapping; its problems (an unknown role, team or domain) show beside its form.
+pub async fn add_mapping(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<MappingForm>,
+) -> Response {
+    let (console, id, before) = match mapping_target(&state, &headers, &form.csrf, &id).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let again = |mapping_errors| {
+        let shown = Shown {
+            mapping: Some(&form),
+            mapping_errors,
+            ..Shown::default()
+        };
+        provider_page(&state, &console, id, shown)
+    };
+    let mapping = match form.mapping() {
+        Ok(m) => m,
+        Err(errors) => return again(errors).await,
+    };
+    let at = format!("mappings[{}]", before.mappings.len());
+    let mut mappings = before.mappings.clone();
+    mappings.push(mapping);
+    match save_mappings(&state, &console, id, &before, mappings).await {
+        Ok(_) => console.done(&format!("/console/providers/{}", id.uuid())),
+        Err(e) => match FieldErrors::of(&e) {
+            // The new mapping's problems, named by its own fields (`value`, `roles`, ...).
+            Some(errors) => {
+                let mine = errors
+                    .0
+                    .into_iter()
+                    .filter_map(|(field, message)| {
+                        let rest = field.strip_prefix(&at)?.trim_start_matches('.');
+                        let name = rest.split(['.', '[']).next().unwrap_or(rest);
+                        Some((name.to_owned(), message))
+                    })
+                    .collect();
+                again(FieldErrors::from_pairs(mine)).await
+            }
+            None => console.failed(e),
+        },
+    }
+}
+
+pub async fn remove_mapping(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    PageForm(form): PageForm<RemoveMapping>,
+) -> Response {
+    let (console, id, before) = match mapping_target(&state, &headers, &form.csrf, &id).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    if before.mappings.get(form.at).is_none_or(|m| m.value != form.value) {
+        return console.failed(ServiceError::NotFound("claim mapping not found"));
+    }
+    let mut mappings = before.mappings.clone();
+    mappings.remove(form.at);
+    match save_mappings(&state, &console, id, &before, mappings).await {
+        Ok(_) => console.done(&format!("/console/providers/{}", id.uuid())),
+        Err(e) => console.failed(e),
+    }
 }
