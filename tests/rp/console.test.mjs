@@ -1,12 +1,14 @@
 // The web console and the account page in a real browser (Debian's Chromium through
 // playwright-core): an organisation admin logs in through guildhall's own hosted login (the
-// console is guildhall's first-party client, code + PKCE), invites someone, builds a team and
-// a domain subtree (moved, assigned, and /auth/validate shows it), looks at the members, enrols an authenticator app on the account page, signs out another
-// session, and logs in again with the app's code. Every page is checked by axe-core (no serious
+// console is guildhall's first-party client, code + PKCE), invites someone (who accepts from the
+// mail, read off the wire by an SMTP listener here), builds a team and a domain subtree (moved,
+// assigned, and /auth/validate shows it), looks at the members, enrols an authenticator app on
+// the account page, signs out another session, and logs in again with the app's code. Every page is checked by axe-core (no serious
 // or critical violations) and kept as a screenshot in $REPORT_DIR/screenshots, and no page may
 // break its Content-Security-Policy.
 //
-// Run by tests/rp/run.sh: GH_ISSUER, GH_CONSOLE_USER, GH_CONSOLE_PASSWORD, REPORT_DIR, CHROMIUM.
+// Run by tests/rp/run.sh: GH_ISSUER, GH_CONSOLE_USER, GH_CONSOLE_PASSWORD, REPORT_DIR, CHROMIUM,
+// SMTP_PORT (guildhall's AUTH_SMTP_URL points there).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -14,6 +16,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { SMTPServer } from 'smtp-server';
+import { simpleParser } from 'mailparser';
 
 const env = (name) => {
   const value = process.env[name];
@@ -43,7 +47,35 @@ function totp(secret, at = Date.now()) {
 let browser;
 /** The authenticator app's secret, once enrolled. */
 let enrolled;
+/** Mail guildhall sent, as parsed off the wire: `{ to, subject, text }`. */
+const mails = [];
+const smtp = new SMTPServer({
+  authOptional: true,
+  disabledCommands: ['STARTTLS', 'AUTH'],
+  logger: false,
+  onData(stream, session, done) {
+    simpleParser(stream).then((mail) => {
+      mails.push({ to: session.envelope.rcptTo.map((r) => r.address), subject: mail.subject, text: mail.text });
+      done();
+    }, done);
+  },
+});
+
+/** The next mail to `to` (waits up to 10 s). */
+async function mailTo(to) {
+  for (let i = 0; i < 100; i += 1) {
+    const at = mails.findIndex((m) => m.to.includes(to));
+    if (at >= 0) return mails.splice(at, 1)[0];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no mail to ${to}`);
+}
+
 before(async () => {
+  await new Promise((resolve, reject) => {
+    smtp.once('error', reject);
+    smtp.listen(Number(env('SMTP_PORT')), '127.0.0.1', resolve);
+  });
   fs.mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -53,6 +85,7 @@ before(async () => {
 });
 after(async () => {
   await browser?.close();
+  await new Promise((resolve) => smtp.close(resolve));
 });
 
 /**
@@ -122,6 +155,38 @@ describe('the console and the account page in Chromium', () => {
     await page.getByText('The invitation was sent.').waitFor();
     await page.getByRole('cell', { name: 'newhire@acme.test', exact: true }).waitFor();
     await check(page, '04-invitations');
+  });
+
+  test('the invitee accepts from the mail and is a member', async () => {
+    const mail = await mailTo('newhire@acme.test');
+    const link = mail.text.match(/https?:\/\/\S+\/account\/invitation\?token=[\w-]+/)?.[0];
+    assert.ok(link && link.startsWith(ISSUER), `the mail links to the account page: ${mail.text}`);
+    // Someone else's browser: no session of the admin's.
+    const invitee = await browser.newContext({ viewport: { width: 420, height: 800 } });
+    try {
+      const p = await invitee.newPage();
+      await p.goto(link);
+      await p.locator('h1', { hasText: 'Join Acme' }).waitFor();
+      await check(p, '04-invitation-accept');
+      await p.fill('#name', 'New Hire');
+      await p.fill('#password', 'a brand new passphrase 42');
+      await p.click('button:text("Create account and join")');
+      await p.locator('h1', { hasText: 'Welcome' }).waitFor();
+    } finally {
+      await invitee.close();
+    }
+    const login = await fetch(`${ISSUER}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'newhire@acme.test', password: 'a brand new passphrase 42', organization: 'acme' }),
+    });
+    assert.equal(login.status, 200, await login.clone().text());
+    const { access_token: token } = await login.json();
+    const me = await (await fetch(`${ISSUER}/auth/me`, { headers: { authorization: `Bearer ${token}` } })).json();
+    assert.equal(me.email, 'newhire@acme.test');
+    await page.reload();
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.getByRole('cell', { name: 'newhire@acme.test', exact: true }).waitFor();
   });
 
   test('a team is created, renamed and given a member', async () => {

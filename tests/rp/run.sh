@@ -28,7 +28,8 @@
 #    Chromium's virtual authenticator registers a passkey, logs in with it from the login page
 #    without a password, and answers the second-factor page after a password.
 #  - The web console and the account page (tests/rp/console.test.mjs): an admin logs in through
-#    the console's own code + PKCE login, invites, builds a team, enrols an authenticator app,
+#    the console's own code + PKCE login, invites (the test's SMTP listener on SMTP_PORT reads the
+#    mail; the invitee accepts in another browser context), builds a team, enrols an authenticator app,
 #    signs out a session and logs in again with the code; axe-core checks every page (no
 #    serious or critical violation) and each is kept as a screenshot in
 #    $REPORT_DIR/screenshots.
@@ -89,6 +90,9 @@ PORT=$(free_port)
 RP_PORT=$(free_port)
 while [ "$RP_PORT" = "$PORT" ]; do RP_PORT=$(free_port); done
 ISSUER="http://127.0.0.1:$PORT"
+# The console test's SMTP listener (smtp-server, in the test) reads guildhall's mail off the wire.
+SMTP_PORT=$(free_port)
+while [ "$SMTP_PORT" = "$PORT" ] || [ "$SMTP_PORT" = "$RP_PORT" ]; do SMTP_PORT=$(free_port); done
 # localhost, not 127.0.0.1: another site than guildhall's (both loopback), so that the browser
 # applies its cross-site cookie rules as between app.example and auth.example.
 RP="http://localhost:$RP_PORT"
@@ -145,6 +149,7 @@ start_guildhall() {
         AUTH_DATA_DIR="$data" AUTH_HOST=127.0.0.1 AUTH_PORT="$port" AUTH_LOG_FORMAT=json \
         AUTH_ISSUER="$issuer" AUTH_PUBLIC_URL="$issuer" AUTH_SEED_FILE="$seed" \
         AUTH_ADMIN_PASSWORD="$ADMIN_PASSWORD" AUTH_ARGON2_MEMORY_KIB=1024 AUTH_ARGON2_ITERATIONS=1 \
+        AUTH_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" \
         RUST_LOG=info RUST_BACKTRACE=1 \
         "$BINARY" >"$log" 2>&1 &
     local pid=$!
@@ -183,7 +188,7 @@ start_guildhall "$PK_ISSUER" "$PK_PORT" "$PK_DATA" "$PK_SEED" "$REPORT_DIR/guild
 export GH_ISSUER="$ISSUER" RP_PORT RP_BASE="$RP" GH_USER="$USER_EMAIL" GH_PASSWORD="$USER_PASSWORD" \
     GH_ADMIN_PASSWORD="$ADMIN_PASSWORD" WEB_SECRET PY_SECRET POST_SECRET CHROMIUM \
     GH_PK_ISSUER="$PK_ISSUER" GH_PK_USER="$PK_USER" GH_PK_PASSWORD="$PK_PASSWORD" GH_PK_CALLBACK="$PK_CALLBACK" \
-    GH_CONSOLE_USER="$CONSOLE_USER" GH_CONSOLE_PASSWORD="$CONSOLE_PASSWORD" REPORT_DIR
+    GH_CONSOLE_USER="$CONSOLE_USER" GH_CONSOLE_PASSWORD="$CONSOLE_PASSWORD" REPORT_DIR SMTP_PORT
 
 status=0
 echo "--- node: openid-client + playwright-core (Chromium)"
