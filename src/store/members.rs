@@ -247,6 +247,26 @@ pub async fn bump_mv<C: Conn>(c: &C, org_id: Uuid, user_ids: &[Uuid], now: DateT
     Ok(())
 }
 
+/// Increments the membership version of every holder of `role_id` in the organisation, in one
+/// statement (a role held by 100,000 members binds no list of them). Only `Change::role_changed`
+/// calls this.
+pub async fn bump_mv_of_role<C: Conn>(c: &C, org_id: Uuid, role_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+    use sea_orm::QueryTrait;
+    let holders = member_role::Entity::find()
+        .select_only()
+        .column(member_role::Column::MemberId)
+        .filter(member_role::Column::RoleId.eq(role_id))
+        .into_query();
+    org_member::Entity::update_many()
+        .col_expr(org_member::Column::Mv, Expr::col(org_member::Column::Mv).add(1))
+        .col_expr(org_member::Column::UpdatedAt, Expr::value(now))
+        .filter(org_member::Column::OrgId.eq(org_id))
+        .filter(org_member::Column::Id.in_subquery(holders))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
 /// Replaces the permissions granted directly to a user's membership (seed 002's per-user
 /// permissions; roles are the usual way); false if not a member.
 pub async fn set_direct_permissions<C: Conn>(

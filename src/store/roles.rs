@@ -121,19 +121,20 @@ pub async fn delete<C: Conn>(c: &C, org_id: Uuid, role_id: Uuid) -> Result<()> {
 
 /// Users holding a role.
 pub async fn holders<C: Conn>(c: &C, org_id: Uuid, role_id: Uuid) -> Result<Vec<Uuid>> {
-    let member_ids: Vec<Uuid> = member_role::Entity::find()
+    use sea_orm::{QuerySelect, QueryTrait};
+    // A subquery, not a list of member ids: a role may be held by more members than a
+    // statement can bind parameters (32,766 on SQLite, 65,535 on PostgreSQL).
+    let member_ids = member_role::Entity::find()
+        .select_only()
+        .column(member_role::Column::MemberId)
         .filter(member_role::Column::RoleId.eq(role_id))
-        .all(c)
-        .await?
-        .into_iter()
-        .map(|l| l.member_id)
-        .collect();
+        .into_query();
     Ok(org_member::Entity::find()
+        .select_only()
+        .column(org_member::Column::UserId)
         .filter(org_member::Column::OrgId.eq(org_id))
-        .filter(org_member::Column::Id.is_in(member_ids))
+        .filter(org_member::Column::Id.in_subquery(member_ids))
+        .into_tuple::<Uuid>()
         .all(c)
-        .await?
-        .into_iter()
-        .map(|m| m.user_id)
-        .collect())
+        .await?)
 }

@@ -636,6 +636,55 @@ async fn replicas_agree_on_revocations_and_memberships_within_a_second() {
         json!(false),
         "a deactivation on one replica is honoured by the other within a second"
     );
+
+    // A role's permissions change on one replica: the other answers its holders' tokens with
+    // the new permissions within a second (one small invalidation for the organisation, however
+    // many hold the role).
+    let role = one
+        .expect(
+            "POST",
+            &format!("/orgs/{}/roles", acme.id),
+            &acme.admin_token,
+            Some(json!({"key": "editor", "permissions": ["docs:read"]})),
+            StatusCode::CREATED,
+        )
+        .await;
+    one.expect(
+        "PUT",
+        &path,
+        &acme.admin_token,
+        Some(json!({"roles": ["member", "editor"]})),
+        StatusCode::OK,
+    )
+    .await;
+    let ada_token = one.token_in("ada@example.test", "acme").await;
+    let permissions = |v: Value| v["user"]["permissions"].clone();
+    assert!(
+        permissions(two.validate(&ada_token).await)
+            .to_string()
+            .contains("docs:read")
+    );
+    one.expect(
+        "PATCH",
+        &format!("/orgs/{}/roles/{}", acme.id, role["id"].as_str().unwrap()),
+        &acme.admin_token,
+        Some(json!({"permissions": ["docs:write"]})),
+        StatusCode::OK,
+    )
+    .await;
+    let seen = eventually(
+        || async {
+            let p = permissions(two.validate(&ada_token).await).to_string();
+            json!(p.contains("docs:write") && !p.contains("docs:read"))
+        },
+        json!(true),
+    )
+    .await;
+    assert_eq!(
+        seen,
+        json!(true),
+        "a role's new permissions reach the other replica within a second"
+    );
 }
 
 /// Polls `probe` for up to a second (20 × 50 ms) until it answers `wanted`; returns the last answer.

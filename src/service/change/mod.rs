@@ -150,6 +150,17 @@ impl Change {
         self.members.entry(org).or_default().extend(users);
     }
 
+    /// Every holder of a role changed with it (its permissions, its name, its removal). One
+    /// statement moves their `mv` now (before a removal takes the links away), and the replicas
+    /// forget the organisation's contexts: an invalidation whose size does not grow with the
+    /// number of holders (a role held by 100,000 members is one small message, not 100,000 ids).
+    /// Contexts of members without the role are loaded again too, which costs a read each.
+    pub async fn role_changed(&mut self, org: Uuid, role: Uuid) -> Result<()> {
+        store::members::bump_mv_of_role(&self.tx, org, role, self.now).await?;
+        self.invalidations.push(Invalidation::Org { org });
+        Ok(())
+    }
+
     /// A user's account changed (what every organisation sees of them).
     pub fn user_changed(&mut self, user: Uuid) {
         self.invalidations.push(Invalidation::User { user });

@@ -68,13 +68,12 @@ impl OrgService {
         if let Some(permissions) = &patch.permissions {
             store::roles::set_permissions(change.tx(), role.id, permissions.as_slice()).await?;
         }
-        let holders = store::roles::holders(change.tx(), org, role.id).await?;
         let after = store::roles::list(change.tx(), org)
             .await?
             .into_iter()
             .find(|r| r.id == role.id)
             .ok_or(ROLE_NOT_FOUND)?;
-        change.members_changed(org, holders);
+        change.role_changed(org, role.id).await?;
         change.event(
             org,
             Event::RoleUpdated {
@@ -97,8 +96,8 @@ impl OrgService {
         let role = self.custom_role(admin, role_id).await?;
         let mut change = self.changes.begin().await?;
         let holders = store::roles::holders(change.tx(), org, role.id).await?;
+        change.role_changed(org, role.id).await?;
         store::roles::delete(change.tx(), org, role.id).await?;
-        change.members_changed(org, holders.iter().copied());
         change.audit(
             Audit::new(&caller.actor(), "role.delete")
                 .org(org)

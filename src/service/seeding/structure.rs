@@ -30,8 +30,7 @@ impl Run<'_> {
                     let tx = self.change.tx();
                     store::roles::rename(tx, current.id, &name).await?;
                     store::roles::set_permissions(tx, current.id, &permissions).await?;
-                    let holders = store::roles::holders(tx, org.id, current.id).await?;
-                    self.change.members_changed(org.id, holders);
+                    self.change.role_changed(org.id, current.id).await?;
                     let after = Role {
                         name,
                         permissions,
@@ -50,8 +49,8 @@ impl Run<'_> {
                 .filter(|r| !r.builtin && !doc.roles.iter().any(|d| d.key == r.key))
             {
                 let holders = store::roles::holders(self.change.tx(), org.id, role.id).await?;
+                self.change.role_changed(org.id, role.id).await?;
                 store::roles::delete(self.change.tx(), org.id, role.id).await?;
-                self.change.members_changed(org.id, holders.iter().copied());
                 self.plan
                     .note(Action::Delete, format!("role {}/{}", org.slug, role.key));
                 self.change.event(org.id, Event::RoleDeleted { role, holders });
