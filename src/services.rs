@@ -82,7 +82,11 @@ impl Services {
         hasher: Arc<Hasher>,
         sealer: Arc<Sealer>,
     ) -> anyhow::Result<Self> {
-        let cache = Arc::new(AccessCache::new(config.limits.cache_max_age));
+        let bounds = crate::service::cache::Bounds {
+            contexts: config.limits.cache_max_contexts,
+            tokens: config.limits.cache_max_tokens,
+        };
+        let cache = Arc::new(AccessCache::new(config.limits.cache_max_age, bounds));
         let metrics = Arc::new(Metrics::new(hasher.wait_histogram()));
         let revocation_window = config.access_token_ttl + Duration::seconds(LEEWAY_SECONDS);
         let hooks: Vec<Arc<dyn CommitHook>> = vec![Arc::new(UserNumbers)];

@@ -18,6 +18,14 @@ pub struct LimitSettings {
     /// re-reads the database (a bound on what a lost invalidation can keep alive)
     #[arg(long, env = "AUTH_CACHE_MAX_AGE", default_value_t = 300, global = true)]
     pub cache_max_age: u64,
+    /// Users' contexts (per organisation) a replica keeps in memory, and as many rendered
+    /// `/auth/validate` answers; past it the cache starts over (memory: about 3 KB each)
+    #[arg(long, env = "AUTH_CACHE_MAX_CONTEXTS", default_value_t = 200_000, global = true)]
+    pub cache_max_contexts: usize,
+    /// Verified access tokens a replica remembers (so a signature is checked once); past it
+    /// new tokens are verified each time until the remembered ones expire
+    #[arg(long, env = "AUTH_CACHE_MAX_TOKENS", default_value_t = 100_000, global = true)]
+    pub cache_max_tokens: usize,
     /// Seconds the audit log keeps its entries (default 90 days)
     #[arg(long, env = "AUTH_AUDIT_RETENTION", default_value_t = 7_776_000, global = true)]
     pub audit_retention: u64,
@@ -33,6 +41,8 @@ pub struct Limits {
     pub hash_max_wait: std::time::Duration,
     pub max_sessions_per_user: u64,
     pub cache_max_age: Duration,
+    pub cache_max_contexts: usize,
+    pub cache_max_tokens: usize,
     pub audit_retention: Duration,
     pub browser_session_ttl: Duration,
 }
@@ -42,6 +52,11 @@ impl LimitSettings {
         if !(1..=600_000).contains(&self.hash_max_wait_ms) {
             return Err(bad("AUTH_HASH_MAX_WAIT_MS must be between 1 and 600000"));
         }
+        if self.cache_max_contexts == 0 || self.cache_max_tokens == 0 {
+            return Err(bad(
+                "AUTH_CACHE_MAX_CONTEXTS and AUTH_CACHE_MAX_TOKENS must be at least 1",
+            ));
+        }
         if self.max_sessions_per_user == 0 {
             return Err(bad("AUTH_MAX_SESSIONS_PER_USER must be at least 1"));
         }
@@ -49,6 +64,8 @@ impl LimitSettings {
             hash_max_wait: std::time::Duration::from_millis(self.hash_max_wait_ms),
             max_sessions_per_user: self.max_sessions_per_user,
             cache_max_age: seconds("AUTH_CACHE_MAX_AGE", self.cache_max_age)?,
+            cache_max_contexts: self.cache_max_contexts,
+            cache_max_tokens: self.cache_max_tokens,
             audit_retention: seconds("AUTH_AUDIT_RETENTION", self.audit_retention)?,
             browser_session_ttl: seconds("AUTH_BROWSER_SESSION_TTL", self.browser_session_ttl)?,
         })

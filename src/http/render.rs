@@ -9,20 +9,28 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 use uuid::Uuid;
 
-/// Renderings kept at most before the stale ones are dropped.
-const MAX_RENDERINGS: usize = 200_000;
-
 /// A rendering, and the context it was made from.
 type Entry = (Weak<MembershipContext>, Bytes);
 
-#[derive(Default)]
-pub struct Renderings(RwLock<HashMap<(Uuid, Uuid, AuthMethods), Entry>>);
+/// Rendered answers, at most `max` (`AUTH_CACHE_MAX_CONTEXTS`, one per cached context) before
+/// the stale ones are dropped.
+pub struct Renderings {
+    answers: RwLock<HashMap<(Uuid, Uuid, AuthMethods), Entry>>,
+    max: usize,
+}
 
 impl Renderings {
+    pub fn new(max: usize) -> Self {
+        Self {
+            answers: RwLock::default(),
+            max,
+        }
+    }
+
     /// `{"valid": true, "user": ...}` for this context.
     pub fn valid(&self, context: &Arc<MembershipContext>, methods: AuthMethods) -> Bytes {
         let key = (context.user.id, context.org.id, methods);
-        if let Some((made_from, bytes)) = self.0.read().unwrap_or_else(|p| p.into_inner()).get(&key)
+        if let Some((made_from, bytes)) = self.answers.read().unwrap_or_else(|p| p.into_inner()).get(&key)
             && std::ptr::eq(made_from.as_ptr(), Arc::as_ptr(context))
         {
             return bytes.clone();
@@ -36,10 +44,10 @@ impl Renderings {
         };
         // Strings, numbers and arrays only: serialising it cannot fail.
         let bytes = Bytes::from(serde_json::to_vec(&answer).unwrap_or_default());
-        let mut renderings = self.0.write().unwrap_or_else(|p| p.into_inner());
-        if renderings.len() >= MAX_RENDERINGS {
+        let mut renderings = self.answers.write().unwrap_or_else(|p| p.into_inner());
+        if renderings.len() >= self.max {
             renderings.retain(|_, (made_from, _)| made_from.strong_count() > 0);
-            if renderings.len() >= MAX_RENDERINGS {
+            if renderings.len() >= self.max {
                 renderings.clear();
             }
         }

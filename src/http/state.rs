@@ -19,10 +19,8 @@ pub struct Inner {
 
 impl AppState {
     pub fn new(services: Services) -> Self {
-        Self(Arc::new(Inner {
-            services,
-            renderings: Renderings::default(),
-        }))
+        let renderings = Renderings::new(services.config.limits.cache_max_contexts);
+        Self(Arc::new(Inner { services, renderings }))
     }
 
     pub fn renderings(&self) -> &Renderings {

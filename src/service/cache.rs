@@ -49,11 +49,23 @@ pub enum Invalidation {
     Account { id: Uuid },
 }
 
-/// Entries kept before the context cache starts over (a bound, not a tuning knob).
-const MAX_CONTEXTS: usize = 200_000;
+/// How much the caches keep (`AUTH_CACHE_MAX_CONTEXTS`, `AUTH_CACHE_MAX_TOKENS`).
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Contexts kept before the context cache starts over.
+    pub contexts: usize,
+    /// Verified tokens kept at most.
+    pub tokens: usize,
+}
 
-/// Verified tokens kept at most.
-const MAX_TOKENS: usize = 100_000;
+impl Default for Bounds {
+    fn default() -> Self {
+        Self {
+            contexts: 200_000,
+            tokens: 100_000,
+        }
+    }
+}
 
 /// The SHA-256 of a token's exact bytes (collision resistant: two tokens never share an entry).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,7 +82,7 @@ pub struct AccessCache {
     /// Verified access tokens by the SHA-256 of their exact bytes: a signature need not be
     /// checked twice. The digest, not the token (about 1 KiB), is the key: inserting copies 32
     /// bytes, and growing the map rehashes 32-byte keys, not whole tokens under the write lock.
-    /// The table is sized for `MAX_TOKENS` at the start, so it never rehashes under the lock.
+    /// The table is sized for `bounds.tokens` at the start, so it never rehashes under the lock.
     tokens: RwLock<HashMap<TokenDigest, Verified>>,
 
     revoked: RwLock<HashMap<Uuid, DateTime<Utc>>>,
@@ -79,11 +91,12 @@ pub struct AccessCache {
     contexts: RwLock<HashMap<(Uuid, Uuid), (ContextResult, i64)>>,
     accounts: RwLock<HashMap<Uuid, (Option<ServiceAccount>, i64)>>,
     max_age: i64,
+    bounds: Bounds,
 }
 
 impl Default for AccessCache {
     fn default() -> Self {
-        Self::new(chrono::Duration::minutes(5))
+        Self::new(chrono::Duration::minutes(5), Bounds::default())
     }
 }
 
@@ -96,15 +109,17 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl AccessCache {
-    /// A cache whose contexts and service accounts are trusted for `max_age`.
-    pub fn new(max_age: chrono::Duration) -> Self {
+    /// A cache whose contexts and service accounts are trusted for `max_age`, holding at most
+    /// `bounds`.
+    pub fn new(max_age: chrono::Duration, bounds: Bounds) -> Self {
         Self {
             generation: AtomicU64::default(),
-            tokens: RwLock::new(HashMap::with_capacity(MAX_TOKENS)),
+            tokens: RwLock::new(HashMap::with_capacity(bounds.tokens)),
             revoked: RwLock::default(),
             contexts: RwLock::default(),
             accounts: RwLock::default(),
             max_age: max_age.num_seconds(),
+            bounds,
         }
     }
 
@@ -142,7 +157,7 @@ impl AccessCache {
     /// shortcut, so it never makes a request wait (expired entries are pruned every minute).
     pub fn remember_verified(&self, token: TokenDigest, verified: Verified) {
         if let Ok(mut tokens) = self.tokens.try_write()
-            && tokens.len() < MAX_TOKENS
+            && tokens.len() < self.bounds.tokens
         {
             tokens.insert(token, verified);
         }
@@ -183,7 +198,7 @@ impl AccessCache {
         if self.generation() != generation {
             return;
         }
-        if contexts.len() >= MAX_CONTEXTS {
+        if contexts.len() >= self.bounds.contexts {
             contexts.clear();
         }
         contexts.insert((user, org), (value, now));
@@ -273,6 +288,30 @@ mod tests {
         assert!(
             cache.verified(&TokenDigest::of(token)).is_none(),
             "expired entries are pruned"
+        );
+    }
+
+    #[test]
+    fn the_caches_hold_no_more_than_their_bounds() {
+        let bounds = Bounds { contexts: 2, tokens: 2 };
+        let cache = AccessCache::new(chrono::Duration::minutes(5), bounds);
+        for n in 0..3u8 {
+            cache.remember_verified(TokenDigest::of(&format!("token-{n}")), claims(100));
+        }
+        assert!(cache.verified(&TokenDigest::of("token-1")).is_some());
+        assert!(
+            cache.verified(&TokenDigest::of("token-2")).is_none(),
+            "a third token is verified each time"
+        );
+        let (org, generation) = (Uuid::nil(), cache.generation());
+        let users: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        for user in &users {
+            cache.store_context(*user, org, Err(Denial::NotAMember), generation, 0);
+        }
+        assert!(cache.context(users[2], org, 0).is_some(), "the newest is kept");
+        assert!(
+            cache.context(users[0], org, 0).is_none(),
+            "the third context started the cache over"
         );
     }
 }
