@@ -2,7 +2,9 @@
 -- -M prepared -c <refresh connections> -f bench/ceiling/refresh.pgbench.sql`) against the seeded
 -- guildhall database, one refresh chain per client, prepared by refresh.prepare.sql.
 --
--- The statements guildhall issues for one refresh, as sea-orm spells them (the same SQL as
+-- The statements guildhall issues for one refresh, as sea-orm spells them (PostgreSQL's
+-- log_statement = all showed them so; timestamps and new ids are computed here, guildhall binds
+-- them, and LIMIT 1 is a literal where guildhall binds it). The same SQL as
 -- the SQLite list `REFRESH` in bench/src/ceiling.rs; keep the two in step):
 --   store::sessions::find_refresh   (AuthService::refresh_for, outside the transaction)
 --   BEGIN                           (store::begin)
@@ -23,5 +25,5 @@ BEGIN;
 UPDATE "refresh_tokens" SET "used_at" = now() WHERE "refresh_tokens"."id" = :tid AND "refresh_tokens"."used_at" IS NULL;
 SELECT "sessions"."id", "sessions"."user_id", "sessions"."org_id" AS oid, "sessions"."user_agent", "sessions"."ip", "sessions"."created_at", "sessions"."last_used_at", "sessions"."expires_at", "sessions"."revoked_at", "sessions"."revoked_reason", "sessions"."client_id", "sessions"."browser_session_id", "sessions"."auth_time", "sessions"."amr", "sessions"."scope", "sessions"."audience", "sessions"."access_ttl", "sessions"."refresh_ttl" FROM "sessions" WHERE "sessions"."id" = :sid LIMIT 1 \gset s_
 UPDATE "sessions" SET "last_used_at" = now(), "org_id" = :s_oid WHERE "sessions"."id" = :sid;
-INSERT INTO "refresh_tokens" ("id", "session_id", "token_hash", "created_at", "expires_at", "used_at") VALUES (gen_random_uuid(), :sid, md5(random()::text) || md5(random()::text), now(), now() + interval '30 days', NULL) RETURNING "id", "session_id", "token_hash" AS h, "created_at", "expires_at", "used_at" \gset
+INSERT INTO "refresh_tokens" ("id", "session_id", "token_hash", "created_at", "expires_at", "used_at") VALUES (gen_random_uuid(), :sid, md5(random()::text) || md5(random()::text), now(), now() + interval '7 days', NULL) RETURNING "id", "session_id", "token_hash" AS h, "created_at", "expires_at", "used_at" \gset
 COMMIT;

@@ -49,9 +49,10 @@ enum Arg {
     One,
     Zero,
     Str(&'static str),
+    /// The browser session a code came from (a fixed one: the column has no foreign key).
+    BrowserSessionId,
     NullText,
     NullTime,
-    NullUuid,
 }
 
 /// One statement: its SQL and the values bound to its placeholders, in order.
@@ -73,8 +74,8 @@ pub struct Workload {
 /// `POST /auth/refresh` as guildhall issues it (`AuthService::refresh_for` in
 /// src/service/auth/refresh.rs, `AuthService::issue` in src/service/auth/sessions.rs, and
 /// src/store/sessions.rs): `find_refresh` outside the transaction; then `spend_refresh`,
-/// `find` (the session), `touch`, `insert_refresh`. The SQL is sea-orm's, as guildhall's log
-/// shows it.
+/// `find` (the session), `touch`, `insert_refresh`. The SQL is sea-orm's, as PostgreSQL's
+/// `log_statement = all` showed guildhall issuing it (with `$n` for `?`).
 pub const REFRESH: Workload = Workload {
     before: &[Step {
         sql: r#"SELECT "refresh_tokens"."id", "refresh_tokens"."session_id", "refresh_tokens"."token_hash", "refresh_tokens"."created_at", "refresh_tokens"."expires_at", "refresh_tokens"."used_at" FROM "refresh_tokens" WHERE "refresh_tokens"."token_hash" = ? LIMIT ?"#,
@@ -115,18 +116,26 @@ pub const REFRESH: Workload = Workload {
 /// `POST /oauth2/token` with `grant_type=authorization_code` as guildhall issues it
 /// (`OpenIdProvider::code_grant` in src/service/openid/grants.rs, `AuthService::start_session`
 /// and `issue` in src/service/auth/sessions.rs, `Change::commit` in src/service/change/mod.rs):
+/// the client's lookup (`store::apps`, client authentication in client_auth.rs) and
 /// `provider::find_code` outside the transaction; then `sessions::count_live`,
 /// `sessions::insert`, `users::record_login`, `sessions::insert_refresh`,
 /// `provider::spend_code`, and the `SessionCreated` outbox event at commit.
 pub const CODE_EXCHANGE: Workload = Workload {
-    before: &[Step {
-        sql: r#"SELECT "authorization_codes"."code_hash", "authorization_codes"."client_id", "authorization_codes"."grant", "authorization_codes"."session_id", "authorization_codes"."created_at", "authorization_codes"."expires_at", "authorization_codes"."used_at" FROM "authorization_codes" WHERE "authorization_codes"."code_hash" = ? LIMIT ?"#,
-        args: &[Arg::Hash, Arg::One],
-        one_row: true,
-    }],
+    before: &[
+        Step {
+            sql: r#"SELECT "oauth_clients"."id", "oauth_clients"."org_id", "oauth_clients"."client_id", "oauth_clients"."name", "oauth_clients"."kind", "oauth_clients"."secret_hash", "oauth_clients"."auth_method", "oauth_clients"."jwks", "oauth_clients"."redirect_uris", "oauth_clients"."post_logout_redirect_uris", "oauth_clients"."grant_types", "oauth_clients"."scopes", "oauth_clients"."resources", "oauth_clients"."first_party", "oauth_clients"."multi_org", "oauth_clients"."access_token_ttl", "oauth_clients"."refresh_token_ttl", "oauth_clients"."backchannel_logout_uri", "oauth_clients"."id_token_alg", "oauth_clients"."active", "oauth_clients"."created_at", "oauth_clients"."updated_at" FROM "oauth_clients" WHERE "oauth_clients"."client_id" = ? LIMIT ?"#,
+            args: &[Arg::ClientId, Arg::One],
+            one_row: true,
+        },
+        Step {
+            sql: r#"SELECT "authorization_codes"."code_hash", "authorization_codes"."client_id", "authorization_codes"."grant", "authorization_codes"."session_id", "authorization_codes"."created_at", "authorization_codes"."expires_at", "authorization_codes"."used_at" FROM "authorization_codes" WHERE "authorization_codes"."code_hash" = ? LIMIT ?"#,
+            args: &[Arg::Hash, Arg::One],
+            one_row: true,
+        },
+    ],
     inside: &[
         Step {
-            sql: r#"SELECT COUNT(*) AS num_items FROM (SELECT "sessions"."id" FROM "sessions" WHERE "sessions"."user_id" = ? AND "sessions"."revoked_at" IS NULL AND "sessions"."expires_at" > ?) AS "sub_query""#,
+            sql: r#"SELECT COUNT(*) AS num_items FROM (SELECT "sessions"."id", "sessions"."user_id", "sessions"."org_id", "sessions"."user_agent", "sessions"."ip", "sessions"."created_at", "sessions"."last_used_at", "sessions"."expires_at", "sessions"."revoked_at", "sessions"."revoked_reason", "sessions"."client_id", "sessions"."browser_session_id", "sessions"."auth_time", "sessions"."amr", "sessions"."scope", "sessions"."audience", "sessions"."access_ttl", "sessions"."refresh_ttl" FROM "sessions" WHERE "sessions"."user_id" = ? AND "sessions"."revoked_at" IS NULL AND "sessions"."expires_at" > ?) AS "sub_query""#,
             args: &[Arg::UserId, Arg::Now],
             one_row: true,
         },
@@ -136,7 +145,7 @@ pub const CODE_EXCHANGE: Workload = Workload {
                 Arg::SessionId,
                 Arg::UserId,
                 Arg::OrgId,
-                Arg::Str("wrk"),
+                Arg::NullText,
                 Arg::Str("127.0.0.1"),
                 Arg::Now,
                 Arg::Now,
@@ -144,7 +153,7 @@ pub const CODE_EXCHANGE: Workload = Workload {
                 Arg::NullTime,
                 Arg::NullText,
                 Arg::ClientId,
-                Arg::NullUuid,
+                Arg::BrowserSessionId,
                 Arg::Now,
                 Arg::Str("pwd"),
                 Arg::Str("openid email"),
@@ -233,8 +242,8 @@ fn bind<'q>(query: Query<'q>, arg: Arg, s: &State) -> Query<'q> {
         Arg::OrgId => query.bind(s.org_id),
         Arg::ClientId => query.bind(s.client_id.clone()),
         Arg::Now => query.bind(s.now),
-        Arg::RefreshExpires => query.bind(s.now + Duration::days(30)),
-        Arg::SessionExpires => query.bind(s.now + Duration::days(90)),
+        Arg::RefreshExpires => query.bind(s.now + Duration::days(7)),
+        Arg::SessionExpires => query.bind(s.now + Duration::days(30)),
         Arg::EventId => query.bind(s.event_id),
         Arg::EventPayload => query.bind(s.payload.clone()),
         Arg::One => query.bind(1_i64),
@@ -242,7 +251,7 @@ fn bind<'q>(query: Query<'q>, arg: Arg, s: &State) -> Query<'q> {
         Arg::Str(v) => query.bind(v),
         Arg::NullText => query.bind(None::<String>),
         Arg::NullTime => query.bind(None::<DateTime<Utc>>),
-        Arg::NullUuid => query.bind(None::<Uuid>),
+        Arg::BrowserSessionId => query.bind(Uuid::from_u128(1)),
     }
 }
 
@@ -308,10 +317,11 @@ pub async fn run(
             code_chains(&pool, connections, &client_id).await?
         }
     };
-    // Codes for about 20,000 exchanges a second; the run stops early (and says so) beyond.
+    // Codes for 10,000 exchanges a second; the run stops early (and says so) beyond. Those left
+    // unspent are deleted afterwards.
     let codes = match path {
         Path::Refresh => Arc::new(Vec::new()),
-        Path::Code => Arc::new(mint_codes(&pool, &chains[0].client_id, (20_000.0 * seconds) as usize).await?),
+        Path::Code => Arc::new(mint_codes(&pool, &chains[0].client_id, (10_000.0 * seconds) as usize).await?),
     };
     let workload = match path {
         Path::Refresh => &REFRESH,
@@ -369,6 +379,16 @@ pub async fn run(
         errors += e;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    if let Some(unspent) = codes.get(next_code.load(Ordering::Relaxed)..) {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        for code in unspent {
+            sqlx::query(r#"DELETE FROM "authorization_codes" WHERE "code_hash" = ?"#)
+                .bind(code)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
     latencies.sort();
     let pct = |p: f64| {
         latencies
