@@ -1,7 +1,7 @@
 """The database's own ceiling for a write path's statements (issue 20, item 1), measured on the
 seeded guildhall database at the path's connection count:
 - PostgreSQL: pgbench with bench/ceiling/refresh.pgbench.sql (prepared by refresh.prepare.sql);
-- SQLite: `bench ceiling` (bench/src/ceiling.rs), in guildhall's transaction mode.
+- SQLite: `bench ceiling` (bench/src/ceiling/statements.rs), in guildhall's transaction mode.
 The statements themselves live in those two files only."""
 import glob
 import json

@@ -5,7 +5,7 @@
 -- The statements guildhall issues for one refresh, as sea-orm spells them (PostgreSQL's
 -- log_statement = all showed them so; timestamps and new ids are computed here, guildhall binds
 -- them, and LIMIT 1 is a literal where guildhall binds it). The same SQL as
--- the SQLite list `REFRESH` in bench/src/ceiling.rs; keep the two in step):
+-- the SQLite list `REFRESH` in bench/src/ceiling/statements.rs; keep the two in step):
 --   store::sessions::find_refresh   (AuthService::refresh_for, outside the transaction)
 --   BEGIN                           (store::begin)
 --   store::sessions::spend_refresh

@@ -72,7 +72,7 @@ enum Command {
         #[arg(long, default_value = "guildhall")]
         audience: String,
     },
-    /// Run a write path's statements (bench/src/ceiling.rs) on a seeded guildhall SQLite
+    /// Run a write path's statements (bench/src/ceiling/statements.rs) on a seeded guildhall SQLite
     /// database from CONNECTIONS concurrent chains; prints req/s, p50 and p99 as JSON
     Ceiling {
         /// guildhall.db
