@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# guildhall's load benchmark: installs wrk when missing, then runs bench/run.py (see --help).
+# guildhall's load benchmark: installs wrk (and, for a PostgreSQL run, pgbench; for --pin,
+# taskset) when missing, then runs bench/run.py (see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v wrk >/dev/null 2>&1; then
+need=()
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v pgbench >/dev/null 2>&1 || need+=(postgresql-client postgresql-contrib)
+command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
-        apt-get update -qq && apt-get install -y -qq wrk
+        apt-get update -qq && apt-get install -y -qq "${need[@]}"
     else
-        echo "bench: wrk is needed (Debian package wrk)" >&2
+        echo "bench: needs ${need[*]} (Debian packages)" >&2
         exit 1
     fi
 fi

@@ -2,7 +2,11 @@
 //! - `bench argon2`: raw argon2id hashes per second on every core, at the given cost — the
 //!   ceiling for login throughput;
 //! - `bench verify`: an HTTP handler that does nothing but verify an ES256 access token with the
-//!   same library and backend as guildhall — the ceiling for cold `/auth/validate`.
+//!   same library and backend as guildhall — the ceiling for cold `/auth/validate`;
+//! - `bench ceiling`: a write path's statements straight on SQLite, in guildhall's transaction
+//!   mode and at the same concurrency — the ceiling for refresh and the code exchange.
+mod ceiling;
+
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use axum::{Json, Router, extract::State, routing::post};
@@ -42,6 +46,9 @@ enum Command {
         template: String,
         #[arg(long)]
         count: usize,
+        /// The first jti's number (a second pool from START = the first's count shares no token)
+        #[arg(long, default_value_t = 0)]
+        start: usize,
         #[arg(long)]
         kid: String,
         /// ES256 private key, base64 PKCS#8 as guildhall stores it
@@ -65,6 +72,22 @@ enum Command {
         #[arg(long, default_value = "guildhall")]
         audience: String,
     },
+    /// Run a write path's statements (bench/src/ceiling/statements.rs) on a seeded guildhall SQLite
+    /// database from CONNECTIONS concurrent chains; prints req/s, p50 and p99 as JSON
+    Ceiling {
+        /// guildhall.db
+        #[arg(long)]
+        database: std::path::PathBuf,
+        #[arg(long, value_enum)]
+        path: ceiling::Path,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        #[arg(long, default_value_t = 8.0)]
+        seconds: f64,
+        /// The application whose codes are exchanged (--path code)
+        #[arg(long)]
+        client_id: Option<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -80,11 +103,12 @@ fn main() -> anyhow::Result<()> {
         Command::Mint {
             template,
             count,
+            start,
             kid,
             pkcs8,
             secret,
             out,
-        } => mint(&template, count, kid, pkcs8, secret, &out),
+        } => mint(&template, start..start + count, kid, pkcs8, secret, &out),
 
         Command::Verify {
             port,
@@ -95,6 +119,16 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(verify(port, jwks, issuer, audience)),
+        Command::Ceiling {
+            database,
+            path,
+            connections,
+            seconds,
+            client_id,
+        } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(ceiling::run(&database, path, connections, seconds, client_id)),
     }
 }
 
@@ -142,7 +176,7 @@ fn argon2_rate(
 
 fn mint(
     template: &str,
-    count: usize,
+    jtis: std::ops::Range<usize>,
     kid: String,
     pkcs8: Option<String>,
     secret: Option<String>,
@@ -168,7 +202,7 @@ fn mint(
     header.typ = Some("at+jwt".into());
     header.kid = Some(kid);
     let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
-    for i in 0..count {
+    for i in jtis {
         claims["jti"] = json!(format!("00000000-0000-4000-8000-{i:012x}"));
         writeln!(file, "{}", jsonwebtoken::encode(&header, &claims, &key)?)?;
     }
