@@ -1109,6 +1109,15 @@ async fn an_identity_provider_is_added_edited_and_its_connection_tested() {
         "{}",
         scoped.html
     );
+    let title = scoped
+        .html
+        .split("<title>")
+        .nth(1)
+        .unwrap()
+        .split("</title>")
+        .next()
+        .unwrap();
+    assert!(title.starts_with("Corp login") && !title.contains('<'), "{title}");
     // Claim mappings: an unknown role and a team without its role are refused beside their
     // fields, with what was typed kept; a good one is listed, and removed.
     let mapping = format!("/console/providers/{id}/mappings");
