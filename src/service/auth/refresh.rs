@@ -63,7 +63,7 @@ impl AuthService {
             default_ttl: self.config.refresh_token_ttl,
         };
         match self.rotations.run(rotation).await? {
-            Rotated::Issued { context, session } => self.grant(context, session, next),
+            Rotated::Issued(issued) => self.grant(issued.context, issued.session, next),
             Rotated::Reused { session } => {
                 tracing::warn!(%session, "refresh token reuse; session revoked");
                 Err(REUSED)
@@ -87,13 +87,16 @@ pub(super) struct Rotation {
 /// What a rotation committed.
 pub(super) enum Rotated {
     /// The token was spent and its successor stored: the access token is signed next.
-    Issued {
-        context: MembershipContext,
-        session: Session,
-    },
+    Issued(Box<Issued>),
     /// The token had been spent before: its session is revoked (an error to the caller, but a
     /// change that stands).
     Reused { session: uuid::Uuid },
+}
+
+/// The session (in the organisation of its new tokens) and its user's context there.
+pub(super) struct Issued {
+    context: MembershipContext,
+    session: Session,
 }
 
 #[async_trait::async_trait]
@@ -153,7 +156,7 @@ impl Work for Rotation {
         let session = Session { org_id, ..session };
         let expires_at = refresh_expiry(&session, now, self.default_ttl);
         store::sessions::insert_refresh(change.tx(), session.id, self.next, now, expires_at).await?;
-        Ok(Rotated::Issued { context, session })
+        Ok(Rotated::Issued(Box::new(Issued { context, session })))
     }
 }
 
