@@ -255,6 +255,25 @@ impl ConnectionTrait for Tx {
     }
 }
 
+/// Marks the point `rollback_to` returns to (one level: a grouped change's part).
+pub async fn savepoint(tx: &Tx) -> Result<()> {
+    tx.execute_unprepared("SAVEPOINT part").await?;
+    Ok(())
+}
+
+/// Keeps what was written since `savepoint`.
+pub async fn release(tx: &Tx) -> Result<()> {
+    tx.execute_unprepared("RELEASE SAVEPOINT part").await?;
+    Ok(())
+}
+
+/// Undoes what was written since `savepoint`; the rest of the transaction stands.
+pub async fn rollback_to(tx: &Tx) -> Result<()> {
+    tx.execute_unprepared("ROLLBACK TO SAVEPOINT part").await?;
+    tx.execute_unprepared("RELEASE SAVEPOINT part").await?;
+    Ok(())
+}
+
 /// Serialises seed applications across replicas (PostgreSQL advisory lock held until the
 /// transaction ends; SQLite transactions are serialised already).
 pub async fn seed_lock(tx: &Tx) -> Result<()> {

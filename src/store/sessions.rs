@@ -93,6 +93,19 @@ pub async fn list_live<C: Conn>(
     Ok(super::page::finish(items, request, total, |s: &Session| s.id))
 }
 
+/// Marks a session used now and returns it, whatever its state (one statement: the caller
+/// decides, in the same transaction, whether it may be used).
+pub async fn use_now<C: Conn>(c: &C, id: Uuid, now: DateTime<Utc>) -> Result<Option<Session>> {
+    Ok(session::Entity::update_many()
+        .col_expr(session::Column::LastUsedAt, Expr::value(now))
+        .filter(session::Column::Id.eq(id))
+        .exec_with_returning(c)
+        .await?
+        .into_iter()
+        .next()
+        .map(Session::from))
+}
+
 /// Marks a session used now, for the organisation its new tokens are for.
 pub async fn touch<C: Conn>(c: &C, id: Uuid, org_id: Uuid, now: DateTime<Utc>) -> Result<()> {
     session::Entity::update_many()
@@ -159,16 +172,15 @@ pub async fn insert_refresh<C: Conn>(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<()> {
-    refresh_token::ActiveModel {
+    let token = refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         session_id: Set(session_id),
         token_hash: Set(digest),
         created_at: Set(now),
         expires_at: Set(expires_at),
         used_at: Set(None),
-    }
-    .insert(c)
-    .await?;
+    };
+    refresh_token::Entity::insert(token).exec_without_returning(c).await?;
     Ok(())
 }
 
@@ -185,15 +197,28 @@ pub async fn find_refresh<C: Conn>(c: &C, digest: &str) -> Result<Option<Refresh
         }))
 }
 
-/// Spends a refresh token: true for exactly one caller, however many race for it.
-pub async fn spend_refresh<C: Conn>(c: &C, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
-    let done = refresh_token::Entity::update_many()
+/// A refresh token spent just now.
+pub struct Spent {
+    pub session_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Spends the refresh token with this digest, in one statement: `Some` for exactly one caller
+/// however many race for it; `None` when it is unknown or was spent already (`find_refresh`
+/// tells which).
+pub async fn spend_refresh<C: Conn>(c: &C, digest: &str, now: DateTime<Utc>) -> Result<Option<Spent>> {
+    Ok(refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
-        .filter(refresh_token::Column::Id.eq(id))
+        .filter(refresh_token::Column::TokenHash.eq(digest))
         .filter(refresh_token::Column::UsedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok(done.rows_affected == 1)
+        .exec_with_returning(c)
+        .await?
+        .into_iter()
+        .next()
+        .map(|m| Spent {
+            session_id: m.session_id,
+            expires_at: m.expires_at,
+        }))
 }
 
 /// Sessions revoked since `since` (their access tokens may still be unexpired).

@@ -54,6 +54,85 @@ async fn of_twenty_concurrent_refreshes_exactly_one_succeeds() {
     );
 }
 
+/// Sends every body to `/auth/refresh` at once; the answers in the same order.
+async fn refresh_all(app: &TestApp, bodies: Vec<serde_json::Value>) -> Vec<(StatusCode, serde_json::Value)> {
+    let attempts: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let client = app.client.clone();
+            let url = app.url("/auth/refresh");
+            tokio::spawn(async move {
+                let response = client.post(url).json(&body).send().await.unwrap();
+                (response.status(), response.json().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for attempt in attempts {
+        answers.push(attempt.await.unwrap());
+    }
+    answers
+}
+
+#[tokio::test]
+async fn refreshes_at_once_are_each_answered_on_their_own() {
+    // Many refreshes at the same moment (on SQLite one transaction commits them together): a
+    // reused token revokes its own session only, a refused switch spends nothing, a good
+    // token rotates, whatever else was committed beside them.
+    let app = spawn_app().await;
+    let mut bodies = Vec::new();
+    let mut cases = Vec::new();
+    for i in 0..4 {
+        let (_, first) = tokens(&app.register(&format!("reuse{i}@acme.test")).await);
+        let (_, second) = tokens(&body(app.refresh(&first).await).await);
+        bodies.push(json!({"refresh_token": first}));
+        cases.push(("reuse", second));
+        let (_, good) = tokens(&app.register(&format!("good{i}@acme.test")).await);
+        bodies.push(json!({"refresh_token": good}));
+        cases.push(("good", good.clone()));
+        let (_, refused) = tokens(&app.register(&format!("switch{i}@acme.test")).await);
+        bodies.push(json!({"refresh_token": refused, "organization": "nowhere"}));
+        cases.push(("switch", refused));
+    }
+    let answers = refresh_all(&app, bodies).await;
+    for ((case, token), (status, answer)) in cases.into_iter().zip(answers) {
+        match case {
+            "reuse" => {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}: {answer}");
+                assert_eq!(answer["error"], "invalid_grant", "{case}");
+                let next = app.refresh(&token).await;
+                assert_eq!(
+                    next.status(),
+                    StatusCode::UNAUTHORIZED,
+                    "{case}: the session is revoked"
+                );
+            }
+            "good" => {
+                assert_eq!(status, StatusCode::OK, "{case}: {answer}");
+                let (access, rotated) = tokens(&answer);
+                assert_eq!(app.me_status(&access).await, StatusCode::OK, "{case}");
+                assert_eq!(
+                    app.refresh(&rotated).await.status(),
+                    StatusCode::OK,
+                    "{case}: the new token works"
+                );
+                let again = app.refresh(&token).await;
+                expect_error(again, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+            }
+            _ => {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{case}: {answer}");
+                assert_eq!(answer["error"], "not_a_member", "{case}");
+                let next = app.refresh(&token).await;
+                assert_eq!(
+                    next.status(),
+                    StatusCode::OK,
+                    "{case}: the refused switch spent nothing"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn unknown_refresh_tokens_are_refused() {
     let app = spawn_app().await;

@@ -15,7 +15,7 @@ pub use register::Registration;
 pub use sessions::SessionStart;
 
 use super::authn::Authenticator;
-use super::change::Changes;
+use super::change::{Changes, Group};
 use super::consent::verification::EmailVerification;
 use super::mfa::MfaService;
 use crate::config::Config;
@@ -53,6 +53,8 @@ pub struct AuthService {
     metrics: Arc<Metrics>,
     /// Second factors: a login of an account with one takes two steps.
     mfa: Arc<MfaService>,
+    /// Refresh rotations, committed in groups on SQLite (`refresh`).
+    rotations: Group<refresh::Rotation>,
 }
 
 /// What the auth service is made of.
@@ -73,6 +75,7 @@ impl AuthService {
         Self {
             throttle: LoginThrottle::for_database(parts.config.login_throttle, &parts.db),
             metrics: parts.metrics,
+            rotations: Group::new(&parts.changes),
             db: parts.db,
             changes: parts.changes,
             authn: parts.authn,

@@ -36,6 +36,17 @@ impl SessionStart {
     }
 }
 
+/// When a refresh token issued for `session` now expires: its grant's lifetime, or `default`,
+/// and never after the session.
+pub(super) fn refresh_expiry(
+    session: &Session,
+    now: chrono::DateTime<chrono::Utc>,
+    default: chrono::Duration,
+) -> chrono::DateTime<chrono::Utc> {
+    let ttl = session.grant.refresh_ttl.map_or(default, chrono::Duration::seconds);
+    (now + ttl).min(session.expires_at)
+}
+
 impl AuthService {
     /// Starts a session for `context` inside a change, with its first tokens.
     pub(crate) async fn start_session(
@@ -88,20 +99,21 @@ impl AuthService {
     pub(super) async fn issue<C: Conn>(&self, c: &C, context: MembershipContext, session: &Session) -> Result<Grant> {
         let now = self.changes.now();
         let refresh_token = crypto::random_token().map_err(no_randomness)?;
-        let ttl = session
-            .grant
-            .refresh_ttl
-            .map_or(self.config.refresh_token_ttl, chrono::Duration::seconds);
-        let refresh_expires = (now + ttl).min(session.expires_at);
+        let expires_at = refresh_expiry(session, now, self.config.refresh_token_ttl);
         let digest = crypto::token_digest(&refresh_token);
-        store::sessions::insert_refresh(c, session.id, digest, now, refresh_expires).await?;
-        let access = self.tokens.user_token(&context, session)?;
+        store::sessions::insert_refresh(c, session.id, digest, now, expires_at).await?;
+        self.grant(context, session.clone(), refresh_token)
+    }
+
+    /// Signs the access token of a grant whose refresh token is stored already.
+    pub(super) fn grant(&self, context: MembershipContext, session: Session, refresh_token: String) -> Result<Grant> {
+        let access = self.tokens.user_token(&context, &session)?;
         Ok(Grant {
             access_token: access.token,
             refresh_token,
             expires_in: access.expires_in,
             context,
-            session: session.clone(),
+            session,
         })
     }
 

@@ -10,13 +10,17 @@
 //!
 //! `commit()` runs the commit hooks (seed services' extras, e.g. user numbers), writes the
 //! outbox and the audit log, commits, and only then broadcasts the invalidations. Dropping a
-//! `Change` rolls it back and leaves no trace.
+//! `Change` rolls it back and leaves no trace. Small changes written all day (refresh
+//! rotation) go through a `Group`, which commits many of them in one transaction on SQLite
+//! (`group`: each one a part that fails alone).
 mod audit;
 pub mod broadcast;
 mod event;
+mod group;
 
 pub use audit::{Actor, Audit};
 pub use event::{Event, MembershipAction, user_data};
+pub use group::{Group, Work};
 
 use super::Result;
 use super::cache::Invalidation;
@@ -198,6 +202,26 @@ impl Change {
             self.invalidations.push(Invalidation::Sessions { ids: ended, until });
         }
         Ok(count)
+    }
+
+    /// Runs `work` as a part of this change that can fail alone (a savepoint): when it fails,
+    /// what it wrote and recorded is rolled back and the rest of the change stands. The outer
+    /// error says the savepoint itself failed, and the change must not be committed.
+    async fn part<W: Work>(&mut self, work: W) -> Result<Result<W::Output>> {
+        let marks = (self.events.len(), self.audit.len(), self.invalidations.len());
+        let members = self.members.clone();
+        store::savepoint(&self.tx).await?;
+        let answer = work.run(self).await;
+        if answer.is_ok() {
+            store::release(&self.tx).await?;
+        } else {
+            store::rollback_to(&self.tx).await?;
+            self.events.truncate(marks.0);
+            self.audit.truncate(marks.1);
+            self.invalidations.truncate(marks.2);
+            self.members = members;
+        }
+        Ok(answer)
     }
 
     /// Moves `mv`, runs the hooks, writes events and audit entries, commits, then broadcasts.
