@@ -261,14 +261,17 @@ pub async fn of_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<Uuid, (Uuid,
 pub async fn add_many<C: Conn>(c: &C, org_id: Uuid, members: &[(Uuid, Vec<Uuid>)], now: DateTime<Utc>) -> Result<()> {
     for chunk in members.chunks(ROWS_PER_STATEMENT) {
         let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::now_v7()).collect();
-        let rows = chunk.iter().zip(&ids).map(|((user_id, _), id)| org_member::ActiveModel {
-            id: Set(*id),
-            org_id: Set(org_id),
-            user_id: Set(*user_id),
-            mv: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-        });
+        let rows = chunk
+            .iter()
+            .zip(&ids)
+            .map(|((user_id, _), id)| org_member::ActiveModel {
+                id: Set(*id),
+                org_id: Set(org_id),
+                user_id: Set(*user_id),
+                mv: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
         org_member::Entity::insert_many(rows).exec_without_returning(c).await?;
         let links: Vec<(Uuid, Uuid)> = chunk
             .iter()

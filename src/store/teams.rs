@@ -274,7 +274,12 @@ pub async fn roles_in_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<Uuid, 
 }
 
 /// Adds team memberships (team id, user id, role) that do not exist yet, in multi-row inserts.
-pub async fn add_members<C: Conn>(c: &C, org_id: Uuid, members: &[(Uuid, Uuid, String)], now: DateTime<Utc>) -> Result<()> {
+pub async fn add_members<C: Conn>(
+    c: &C,
+    org_id: Uuid,
+    members: &[(Uuid, Uuid, String)],
+    now: DateTime<Utc>,
+) -> Result<()> {
     for chunk in members.chunks(ROWS_PER_INSERT) {
         let rows = chunk.iter().map(|(team_id, user_id, role)| team_member::ActiveModel {
             team_id: Set(*team_id),
