@@ -91,7 +91,11 @@ impl Run<'_> {
                     Some(stored) => hasher.verify(password.clone(), stored).await?,
                     None => false,
                 };
-                let hash = if verified { None } else { Some(hasher.hash(password).await?) };
+                let hash = if verified {
+                    None
+                } else {
+                    Some(hasher.hash(password).await?)
+                };
                 Ok::<_, ServiceError>((i, hash))
             });
         }
