@@ -25,6 +25,30 @@ pub async fn insert<C: Conn>(c: &C, e: &AuditEntry) -> Result<()> {
     Ok(())
 }
 
+/// Rows per multi-row insert (11 columns a row: far below the bound-parameter limits).
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Writes many entries in multi-row inserts.
+pub async fn insert_many<C: Conn>(c: &C, entries: &[AuditEntry]) -> Result<()> {
+    for chunk in entries.chunks(ROWS_PER_INSERT) {
+        let rows = chunk.iter().map(|e| audit_entry::ActiveModel {
+            id: Set(e.id),
+            org_id: Set(e.org_id),
+            actor_id: Set(e.actor_id),
+            actor: Set(e.actor.clone()),
+            action: Set(e.action.clone()),
+            target_type: Set(e.target_type.clone()),
+            target_id: Set(e.target_id.clone()),
+            ip: Set(e.ip.clone()),
+            outcome: Set(e.outcome.clone()),
+            detail: Set(e.detail.as_ref().map(|d| d.to_string())),
+            created_at: Set(e.created_at),
+        });
+        audit_entry::Entity::insert_many(rows).exec_without_returning(c).await?;
+    }
+    Ok(())
+}
+
 pub async fn list<C: Conn>(c: &C, org_id: Option<Uuid>, request: PageRequest) -> Result<Page<AuditEntry>> {
     list_filtered(c, org_id, &AuditFilter::default(), request).await
 }

@@ -4,6 +4,7 @@ use crate::model::Domain;
 use chrono::{DateTime, Utc};
 use entity::{domain, domain_user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 impl From<domain::Model> for Domain {
@@ -171,5 +172,35 @@ pub async fn remove_user<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<
         .filter(domain_user::Column::UserId.eq(user_id))
         .exec(c)
         .await?;
+    Ok(())
+}
+
+/// Assignments per statement: far below the bound-parameter limits.
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Every domain assignment in an organisation, by user (one query).
+pub async fn assignments_in_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<Uuid, Vec<Uuid>>> {
+    let mut out: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for a in domain_user::Entity::find()
+        .filter(domain_user::Column::OrgId.eq(org_id))
+        .all(c)
+        .await?
+    {
+        out.entry(a.user_id).or_default().push(a.domain_id);
+    }
+    Ok(out)
+}
+
+/// Adds assignments (domain id, user id) that do not exist yet, in multi-row inserts.
+pub async fn assign_many<C: Conn>(c: &C, org_id: Uuid, assignments: &[(Uuid, Uuid)], now: DateTime<Utc>) -> Result<()> {
+    for chunk in assignments.chunks(ROWS_PER_INSERT) {
+        let rows = chunk.iter().map(|(domain_id, user_id)| domain_user::ActiveModel {
+            domain_id: Set(*domain_id),
+            user_id: Set(*user_id),
+            org_id: Set(org_id),
+            created_at: Set(now),
+        });
+        domain_user::Entity::insert_many(rows).exec_without_returning(c).await?;
+    }
     Ok(())
 }

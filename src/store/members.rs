@@ -7,8 +7,9 @@ use entity::{member_permission, member_role, org_member, removed_member, role, r
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Makes `user_id` a member of `org_id` with the roles named by `role_keys` (unknown keys are
@@ -218,6 +219,98 @@ pub async fn set_roles<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid, role_ids: &[
     Ok(true)
 }
 
+/// Ids (and rows) per statement: far below the bound-parameter limits (32,766 on SQLite, 65,535
+/// on PostgreSQL) however many members a bulk change touches.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// Every membership of an organisation, by user: the membership's id and its role ids (two
+/// queries, whatever the number of members).
+pub async fn of_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<Uuid, (Uuid, Vec<Uuid>)>> {
+    let rows: Vec<(Uuid, Uuid)> = org_member::Entity::find()
+        .select_only()
+        .column(org_member::Column::Id)
+        .column(org_member::Column::UserId)
+        .filter(org_member::Column::OrgId.eq(org_id))
+        .into_tuple()
+        .all(c)
+        .await?;
+    let members = org_member::Entity::find()
+        .select_only()
+        .column(org_member::Column::Id)
+        .filter(org_member::Column::OrgId.eq(org_id))
+        .into_query();
+    let links: Vec<(Uuid, Uuid)> = member_role::Entity::find()
+        .select_only()
+        .column(member_role::Column::MemberId)
+        .column(member_role::Column::RoleId)
+        .filter(member_role::Column::MemberId.in_subquery(members))
+        .into_tuple()
+        .all(c)
+        .await?;
+    let mut roles: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (member, role) in links {
+        roles.entry(member).or_default().push(role);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(id, user)| (user, (id, roles.remove(&id).unwrap_or_default())))
+        .collect())
+}
+
+/// Makes each user a member of `org_id` (`mv` 1) with the given role ids, in multi-row inserts.
+pub async fn add_many<C: Conn>(c: &C, org_id: Uuid, members: &[(Uuid, Vec<Uuid>)], now: DateTime<Utc>) -> Result<()> {
+    for chunk in members.chunks(ROWS_PER_STATEMENT) {
+        let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::now_v7()).collect();
+        let rows = chunk
+            .iter()
+            .zip(&ids)
+            .map(|((user_id, _), id)| org_member::ActiveModel {
+                id: Set(*id),
+                org_id: Set(org_id),
+                user_id: Set(*user_id),
+                mv: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        org_member::Entity::insert_many(rows).exec_without_returning(c).await?;
+        let links: Vec<(Uuid, Uuid)> = chunk
+            .iter()
+            .zip(&ids)
+            .flat_map(|((_, roles), id)| roles.iter().map(move |role| (*id, *role)))
+            .collect();
+        insert_links(c, &links).await?;
+    }
+    Ok(())
+}
+
+/// Replaces the roles of memberships (by membership id) with the given role ids.
+pub async fn replace_roles_many<C: Conn>(c: &C, members: &[(Uuid, Vec<Uuid>)]) -> Result<()> {
+    for chunk in members.chunks(ROWS_PER_STATEMENT) {
+        member_role::Entity::delete_many()
+            .filter(member_role::Column::MemberId.is_in(chunk.iter().map(|(id, _)| *id)))
+            .exec(c)
+            .await?;
+        let links: Vec<(Uuid, Uuid)> = chunk
+            .iter()
+            .flat_map(|(id, roles)| roles.iter().map(move |role| (*id, *role)))
+            .collect();
+        insert_links(c, &links).await?;
+    }
+    Ok(())
+}
+
+/// (membership id, role id) rows, in multi-row inserts.
+async fn insert_links<C: Conn>(c: &C, links: &[(Uuid, Uuid)]) -> Result<()> {
+    for chunk in links.chunks(ROWS_PER_STATEMENT) {
+        let rows = chunk.iter().map(|(member, role)| member_role::ActiveModel {
+            member_id: Set(*member),
+            role_id: Set(*role),
+        });
+        member_role::Entity::insert_many(rows).exec_without_returning(c).await?;
+    }
+    Ok(())
+}
+
 /// Removes a membership with its roles; false if there was none.
 pub async fn remove<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<bool> {
     let Some(member) = member_row(c, org_id, user_id).await? else {
@@ -237,13 +330,17 @@ pub async fn bump_mv<C: Conn>(c: &C, org_id: Uuid, user_ids: &[Uuid], now: DateT
     if user_ids.is_empty() {
         return Ok(());
     }
-    org_member::Entity::update_many()
-        .col_expr(org_member::Column::Mv, Expr::col(org_member::Column::Mv).add(1))
-        .col_expr(org_member::Column::UpdatedAt, Expr::value(now))
-        .filter(org_member::Column::OrgId.eq(org_id))
-        .filter(org_member::Column::UserId.is_in(user_ids.iter().copied()))
-        .exec(c)
-        .await?;
+    // In chunks: a bulk change (a seed document) may touch more members than a statement can
+    // bind parameters.
+    for chunk in user_ids.chunks(ROWS_PER_STATEMENT) {
+        org_member::Entity::update_many()
+            .col_expr(org_member::Column::Mv, Expr::col(org_member::Column::Mv).add(1))
+            .col_expr(org_member::Column::UpdatedAt, Expr::value(now))
+            .filter(org_member::Column::OrgId.eq(org_id))
+            .filter(org_member::Column::UserId.is_in(chunk.iter().copied()))
+            .exec(c)
+            .await?;
+    }
     Ok(())
 }
 
@@ -251,7 +348,6 @@ pub async fn bump_mv<C: Conn>(c: &C, org_id: Uuid, user_ids: &[Uuid], now: DateT
 /// statement (a role held by 100,000 members binds no list of them). Only `Change::role_changed`
 /// calls this.
 pub async fn bump_mv_of_role<C: Conn>(c: &C, org_id: Uuid, role_id: Uuid, now: DateTime<Utc>) -> Result<()> {
-    use sea_orm::QueryTrait;
     let holders = member_role::Entity::find()
         .select_only()
         .column(member_role::Column::MemberId)

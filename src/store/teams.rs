@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::{team, team_member, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 impl From<team::Model> for Team {
@@ -254,4 +255,40 @@ pub async fn roles_of<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<Vec
         .into_iter()
         .map(|m| (m.team_id, m.role))
         .collect())
+}
+
+/// Team memberships per statement: far below the bound-parameter limits.
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Every team membership in an organisation, by user: (team id, role) (one query).
+pub async fn roles_in_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<Uuid, Vec<(Uuid, String)>>> {
+    let mut out: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
+    for m in team_member::Entity::find()
+        .filter(team_member::Column::OrgId.eq(org_id))
+        .all(c)
+        .await?
+    {
+        out.entry(m.user_id).or_default().push((m.team_id, m.role));
+    }
+    Ok(out)
+}
+
+/// Adds team memberships (team id, user id, role) that do not exist yet, in multi-row inserts.
+pub async fn add_members<C: Conn>(
+    c: &C,
+    org_id: Uuid,
+    members: &[(Uuid, Uuid, String)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for chunk in members.chunks(ROWS_PER_INSERT) {
+        let rows = chunk.iter().map(|(team_id, user_id, role)| team_member::ActiveModel {
+            team_id: Set(*team_id),
+            user_id: Set(*user_id),
+            org_id: Set(org_id),
+            role: Set(role.clone()),
+            created_at: Set(now),
+        });
+        team_member::Entity::insert_many(rows).exec_without_returning(c).await?;
+    }
+    Ok(())
 }

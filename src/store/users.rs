@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::{org_member, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 impl From<user::Model> for User {
@@ -62,6 +63,36 @@ pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<
     Ok(model.into())
 }
 
+/// Rows (and emails) per statement: 12 columns a row keeps a multi-row insert far below the
+/// bound-parameter limits (32,766 on SQLite, 65,535 on PostgreSQL).
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// Creates many accounts (each with its `id` chosen, active), in multi-row inserts.
+pub async fn insert_many<C: Conn>(c: &C, new: Vec<NewUser>, now: DateTime<Utc>) -> Result<()> {
+    let mut rows = new.into_iter().map(|new| user::ActiveModel {
+        id: Set(new.id.unwrap_or_else(Uuid::now_v7)),
+        email: Set(new.email),
+        username_skeleton: Set(new.username.as_deref().map(migration::username_skeleton)),
+        username: Set(new.username),
+        display_name: Set(new.display_name),
+        password_hash: Set(new.password_hash),
+        active: Set(true),
+        superuser: Set(new.superuser),
+        email_verified: Set(new.email_verified),
+        default_org_id: Set(new.default_org_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_login_at: Set(None),
+    });
+    loop {
+        let chunk: Vec<user::ActiveModel> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        user::Entity::insert_many(chunk).exec_without_returning(c).await?;
+    }
+}
+
 pub async fn find<C: Conn>(c: &C, id: Uuid) -> Result<Option<User>> {
     Ok(user::Entity::find_by_id(id).one(c).await?.map(User::from))
 }
@@ -85,6 +116,26 @@ pub async fn find_credentials<C: Conn>(c: &C, login: &str) -> Result<Option<(Use
         let hash = m.password_hash.clone();
         (User::from(m), hash)
     }))
+}
+
+/// The accounts with these emails (already normalised), with their password hashes, by email;
+/// any number of emails (asked in chunks).
+pub async fn credentials_by_email<C: Conn>(
+    c: &C,
+    emails: &[String],
+) -> Result<HashMap<String, (User, Option<String>)>> {
+    let mut found = HashMap::new();
+    for chunk in emails.chunks(ROWS_PER_STATEMENT) {
+        let rows = user::Entity::find()
+            .filter(user::Column::Email.is_in(chunk.iter().cloned()))
+            .all(c)
+            .await?;
+        for m in rows {
+            let hash = m.password_hash.clone();
+            found.insert(m.email.clone(), (User::from(m), hash));
+        }
+    }
+    Ok(found)
 }
 
 /// An account's password hash (none for accounts that log in elsewhere).

@@ -452,3 +452,114 @@ async fn a_bulk_seed_on_sqlite_leaves_no_large_wal_behind() {
     );
     assert!(data > 1024 * 1024, "the database holds the seed ({data} bytes)");
 }
+
+/// A first page's `total` of an admin list.
+async fn total(app: &TestApp, root: &str, path: &str) -> u64 {
+    app.expect("GET", &format!("{path}?limit=1"), root, None, StatusCode::OK)
+        .await["total"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Past the rows of one multi-row insert (1,000): 2,500 users with roles, two teams, a domain
+/// each (some inactive, one with a password) are all written, with one event per change as one
+/// user at a time wrote them; the second apply notes everything unchanged and writes nothing.
+#[tokio::test]
+async fn a_document_past_the_chunk_size_applies_once_and_again_writes_nothing() {
+    let app = spawn_app().await;
+    let root = app.superuser_token().await;
+    let mut yaml = String::from(
+        "orgs:\n  - slug: chunky\n    name: Chunky\n    roles:\n      - {key: editor, permissions: [docs.write]}\n    teams:\n",
+    );
+    for t in 0..20 {
+        yaml.push_str(&format!("      - {{slug: team-{t}, name: Team {t}}}\n"));
+    }
+    yaml.push_str("    domains:\n      - key: root\n        name: Root\n        children:\n");
+    for d in 0..10 {
+        yaml.push_str(&format!("          - {{key: d{d}, name: D{d}}}\n"));
+    }
+    yaml.push_str("    users:\n");
+    for u in 0..2500 {
+        let extra = match u {
+            0 => ", password: 'chunky password 0', roles: [member, editor]".to_owned(),
+            _ if u % 100 == 7 => ", active: false".to_owned(),
+            _ => String::new(),
+        };
+        yaml.push_str(&format!(
+            "      - {{email: User{u}@Chunky.test, teams: {{team-{}: member, team-{}: maintainer}}, domains: [d{}]{extra}}}\n",
+            u % 20,
+            (u + 7) % 20,
+            u % 10
+        ));
+    }
+    let applied = seed_ok(&app, &root, &yaml, "").await;
+    let objects = 1 + 1 + 20 + 11 + 2500;
+    assert_eq!(applied["summary"]["create"], objects, "{}", applied["summary"]);
+
+    let org = app.expect("GET", "/orgs", &root, None, StatusCode::OK).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["slug"] == "chunky")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(total(&app, &root, &format!("/orgs/{org}/members")).await, 2500);
+    let login = app
+        .post_json(
+            "/auth/login",
+            &json!({"email": "user0@chunky.test", "password": "chunky password 0", "organization": "chunky"}),
+        )
+        .await;
+    assert_eq!(login.status(), StatusCode::OK, "the hashed password logs in");
+    let claims = claims_of(body(login).await["access_token"].as_str().unwrap());
+    assert_eq!(claims["roles"], json!(["editor", "member"]));
+    let teams: Vec<&str> = claims["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(teams, ["team-0", "team-7"]);
+    assert_eq!(claims["domains"], json!(["root/d0"]));
+
+    let events = total(&app, &root, "/admin/events").await;
+    let audit = total(&app, &root, "/admin/audit").await;
+    let again = seed_ok(&app, &root, &yaml, "").await;
+    assert_eq!(again["summary"]["unchanged"], objects, "{}", again["summary"]);
+    assert_eq!(again["summary"]["create"], 0);
+    assert_eq!(again["summary"]["update"], 0);
+    assert_eq!(
+        total(&app, &root, "/admin/events").await,
+        events,
+        "no event the second time"
+    );
+    assert_eq!(
+        total(&app, &root, "/admin/audit").await,
+        audit,
+        "no audit entry the second time"
+    );
+}
+
+/// More users in one organisation than SQLite binds parameters in a statement (32,766): every
+/// list of emails or members is asked and written in chunks, and a second apply finds them all.
+#[tokio::test]
+async fn a_document_past_the_bound_parameter_limit_applies() {
+    let app = spawn_app().await;
+    let root = app.superuser_token().await;
+    let users = 33_000;
+    let mut yaml = String::from("orgs:\n  - slug: huge\n    name: Huge\n    users:\n");
+    for u in 0..users {
+        yaml.push_str(&format!("      - {{email: u{u}@huge.test}}\n"));
+    }
+    let started = std::time::Instant::now();
+    let applied = seed_ok(&app, &root, &yaml, "").await;
+    let first = started.elapsed();
+    assert_eq!(applied["summary"]["create"], 1 + users);
+    let started = std::time::Instant::now();
+    let again = seed_ok(&app, &root, &yaml, "").await;
+    eprintln!("{users} users: first apply {first:?}, second {:?}", started.elapsed());
+    assert_eq!(again["summary"]["unchanged"], 1 + users);
+    assert_eq!(again["summary"]["create"], 0);
+}

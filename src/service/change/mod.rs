@@ -234,12 +234,9 @@ impl Change {
         for hook in &self.inner.hooks {
             hook.before_commit(&self.tx, &self.events).await?;
         }
-        for recorded in &self.events {
-            store::events::insert(&self.tx, &self.stored(recorded)).await?;
-        }
-        for entry in &self.audit {
-            store::audit::insert(&self.tx, entry).await?;
-        }
+        let events: Vec<StoredEvent> = self.events.iter().map(|recorded| self.stored(recorded)).collect();
+        store::events::insert_many(&self.tx, &events).await?;
+        store::audit::insert_many(&self.tx, &self.audit).await?;
         store::commit(self.tx).await?;
         self.inner.broadcaster.send(&self.invalidations).await;
         Ok(())

@@ -4,6 +4,7 @@
 //! what apply does. Changed memberships bump `mv`, and every change is journaled (events, audit).
 mod access;
 mod apps;
+mod bulk;
 mod email_domains;
 mod people;
 mod structure;

@@ -1,10 +1,13 @@
-//! Seeding users: accounts, memberships with roles, team roles and domain assignments.
+//! Seeding users: accounts, memberships with roles, team roles and domain assignments. What the
+//! organisation holds is read in a few queries, each user's plan is worked out in memory (the same
+//! plan lines and events, in the same order, as one user at a time) and the new rows are written
+//! in multi-row inserts at the end (`bulk`); only changes to existing rows go one at a time.
+use super::bulk::{Existing, Rows};
 use super::{Action, Run};
-use crate::model::{Organisation, PageRequest, User};
+use crate::model::{Organisation, PageRequest, Role, User};
 use crate::service::Result;
 use crate::service::change::{Event, MembershipAction, SessionsOf};
 use crate::store;
-use secrecy::SecretString;
 use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
 
@@ -17,17 +20,28 @@ impl Run<'_> {
         domains: &HashMap<String, Uuid>,
     ) -> Result<()> {
         let roles = store::roles::list(self.change.tx(), org.id).await?;
+        let emails: Vec<String> = doc.users.iter().map(|u| u.email.trim().to_lowercase()).collect();
+        let mut existing = Existing::load(self.change.tx(), org.id, &emails).await?;
+        let hashes = self.passwords(&doc.users, &emails, &existing).await?;
+        let mut rows = Rows::default();
         let mut listed = BTreeSet::new();
-        for user in &doc.users {
-            let email = user.email.trim().to_lowercase();
+        for ((user, email), hashed) in doc.users.iter().zip(&emails).zip(hashes) {
             let what = format!("user {email} in {}", org.slug);
-            let (account, mut changed) = self.account(org, user, &email).await?;
+            let found = existing.accounts.remove(email);
+            let (account, mut changed) = self.account(org, user, email, found, hashed, &mut rows).await?;
             listed.insert(account.id);
             let mut wanted: Vec<String> = user.roles.clone().unwrap_or_else(|| vec!["member".into()]);
             wanted.sort();
             wanted.dedup();
-            changed |= self.membership(org, &account, &roles, wanted).await?;
-            changed |= self.grants(org, &account, user, teams, domains).await?;
+            let membership = existing.members.get(&account.id);
+            changed |= self.membership(org, &account, &roles, wanted, membership, &mut rows);
+            let current = Grants {
+                teams: existing.teams.get(&account.id).map_or(&[], Vec::as_slice),
+                domains: existing.domains.get(&account.id).map_or(&[], Vec::as_slice),
+            };
+            changed |= self
+                .grants(org, &account, user, teams, domains, current, &mut rows)
+                .await?;
             if changed {
                 self.change.members_changed(org.id, [account.id]);
             }
@@ -38,55 +52,73 @@ impl Run<'_> {
             };
             self.plan.note(action, what);
         }
+        rows.write(self.change.tx(), org.id, self.change.now()).await?;
         if self.options.prune {
             self.prune_members(org, &listed).await?;
         }
         Ok(())
     }
 
-    /// The account named by a document's user, created or brought up to date; whether it
-    /// changed.
-    async fn account(&mut self, org: &Organisation, user: &seed::User, email: &str) -> Result<(User, bool)> {
+    /// The account named by a document's user, to be created (in `rows`) or brought up to date
+    /// (now); whether it changed. `hashed` is the hash of the user's plaintext password when one
+    /// is to be stored (`passwords`).
+    async fn account(
+        &mut self,
+        org: &Organisation,
+        user: &seed::User,
+        email: &str,
+        found: Option<(User, Option<String>)>,
+        hashed: Option<String>,
+        rows: &mut Rows,
+    ) -> Result<(User, bool)> {
         let now = self.change.now();
         let username = user.username.as_ref().map(|u| u.trim().to_lowercase());
         let name = user
             .name
             .clone()
             .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-        match store::users::find_credentials(self.change.tx(), email).await? {
+        match found {
             None => {
-                let password_hash = match (&user.password, &user.password_hash) {
-                    (Some(p), _) => Some(self.hasher.hash(SecretString::from(p.clone())).await?),
-                    (None, hash) => hash.clone(),
+                let password_hash = match &user.password {
+                    Some(_) => hashed,
+                    None => user.password_hash.clone(),
                 };
-                let new = store::users::NewUser {
-                    id: user.id,
+                let id = user.id.unwrap_or_else(Uuid::now_v7);
+                // The operator vouches for an account it gives a password.
+                let email_verified = password_hash.is_some();
+                let created = User {
+                    id,
+                    email: email.to_owned(),
+                    username: username.clone(),
+                    display_name: name.clone(),
+                    active: user.active,
+                    superuser: user.superuser,
+                    email_verified,
+                    default_org_id: Some(org.id),
+                    created_at: now,
+                    updated_at: now,
+                    last_login_at: None,
+                };
+                rows.users.push(store::users::NewUser {
+                    id: Some(id),
                     email: email.to_owned(),
                     username,
                     display_name: name,
-                    // The operator vouches for an account it gives a password.
-                    email_verified: password_hash.is_some(),
+                    email_verified,
                     password_hash,
                     superuser: user.superuser,
                     default_org_id: Some(org.id),
-                };
-                let mut created = store::users::insert(self.change.tx(), new, now).await?;
+                });
                 if !user.active {
-                    let changes = store::users::UserChanges {
-                        active: Some(false),
-                        ..store::users::UserChanges::default()
-                    };
-                    created = store::users::update(self.change.tx(), created.id, changes, now).await?;
+                    rows.inactive.push(id);
                 }
-                self.created.insert(created.id);
+                self.created.insert(id);
                 self.change.event(org.id, Event::UserCreated { user: created.clone() });
                 Ok((created, true))
             }
             Some((current, hash)) => {
                 let password_hash = match (&user.password, &user.password_hash) {
-                    (Some(p), _) if !self.hasher.verify(SecretString::from(p.clone()), hash.clone()).await? => {
-                        Some(self.hasher.hash(SecretString::from(p.clone())).await?)
-                    }
+                    (Some(_), _) => hashed,
                     (None, Some(h)) if hash.as_ref() != Some(h) => Some(h.clone()),
                     _ => None,
                 };
@@ -132,32 +164,45 @@ impl Run<'_> {
         }
     }
 
-    /// The account's membership with exactly the wanted roles; whether it changed.
-    async fn membership(
+    /// The account's membership with exactly the wanted roles (new rows in `rows`); whether it
+    /// changed. `current` is the membership's id and role ids, if there is one.
+    fn membership(
         &mut self,
         org: &Organisation,
         account: &User,
-        roles: &[crate::model::Role],
+        roles: &[Role],
         wanted: Vec<String>,
-    ) -> Result<bool> {
+        current: Option<&(Uuid, Vec<Uuid>)>,
+        rows: &mut Rows,
+    ) -> bool {
         let role_ids: Vec<Uuid> = roles.iter().filter(|r| wanted.contains(&r.key)).map(|r| r.id).collect();
-        let tx = self.change.tx();
-        let (action, before) = match store::members::membership(tx, org.id, account.id).await? {
+        let (action, before) = match current {
             None => {
-                store::members::add(tx, org.id, account.id, &[], self.change.now()).await?;
+                rows.members.push((account.id, role_ids));
                 (MembershipAction::Added, Vec::new())
             }
-            Some(m) if m.roles != wanted => (MembershipAction::RolesChanged, m.roles),
-            Some(_) => return Ok(false),
+            Some((member, held)) => {
+                let mut keys: Vec<String> = roles
+                    .iter()
+                    .filter(|r| held.contains(&r.id))
+                    .map(|r| r.key.clone())
+                    .collect();
+                keys.sort();
+                if keys == wanted {
+                    return false;
+                }
+                rows.roles.push((*member, role_ids));
+                (MembershipAction::RolesChanged, keys)
+            }
         };
-        store::members::set_roles(tx, org.id, account.id, &role_ids).await?;
         self.change
             .event(org.id, Event::membership(org.id, account.id, action, &before, &wanted));
-        Ok(true)
+        true
     }
 
-    /// The account's team roles and domain assignments as the document says; whether any
-    /// changed.
+    /// The account's team roles and domain assignments as the document says (new rows in
+    /// `rows`; changed roles and, with prune, removals now); whether any changed.
+    #[allow(clippy::too_many_arguments)]
     async fn grants(
         &mut self,
         org: &Organisation,
@@ -165,14 +210,19 @@ impl Run<'_> {
         user: &seed::User,
         teams: &HashMap<String, Uuid>,
         domains: &HashMap<String, Uuid>,
+        current: Grants<'_>,
+        rows: &mut Rows,
     ) -> Result<bool> {
         let now = self.change.now();
         let mut changed = false;
-        let current_teams = store::teams::roles_of(self.change.tx(), org.id, account.id).await?;
         for (slug, role) in &user.teams {
             let Some(team_id) = teams.get(slug) else { continue };
-            if !current_teams.iter().any(|(t, r)| t == team_id && r == role) {
-                store::teams::put_member(self.change.tx(), org.id, *team_id, account.id, role, now).await?;
+            if !current.teams.iter().any(|(t, r)| t == team_id && r == role) {
+                if current.teams.iter().any(|(t, _)| t == team_id) {
+                    store::teams::put_member(self.change.tx(), org.id, *team_id, account.id, role, now).await?;
+                } else {
+                    rows.team_members.push((*team_id, account.id, role.clone()));
+                }
                 let event = Event::TeamMembersChanged {
                     team: *team_id,
                     user: account.id,
@@ -183,9 +233,12 @@ impl Run<'_> {
             }
         }
         let wanted_domains: Vec<Uuid> = user.domains.iter().filter_map(|k| domains.get(k).copied()).collect();
-        let current_domains = store::domains::assigned(self.change.tx(), org.id, account.id).await?;
-        for domain_id in wanted_domains.iter().filter(|d| !current_domains.contains(d)) {
-            store::domains::assign(self.change.tx(), org.id, *domain_id, account.id, now).await?;
+        let mut assigning: Vec<Uuid> = Vec::new();
+        for domain_id in wanted_domains.iter().filter(|d| !current.domains.contains(d)) {
+            if !assigning.contains(domain_id) {
+                assigning.push(*domain_id);
+                rows.assignments.push((*domain_id, account.id));
+            }
             let event = Event::DomainUsersChanged {
                 domain: *domain_id,
                 user: account.id,
@@ -196,11 +249,11 @@ impl Run<'_> {
         }
         if self.options.prune {
             let wanted_teams: Vec<Uuid> = user.teams.keys().filter_map(|s| teams.get(s).copied()).collect();
-            for (team_id, _) in current_teams.iter().filter(|(t, _)| !wanted_teams.contains(t)) {
+            for (team_id, _) in current.teams.iter().filter(|(t, _)| !wanted_teams.contains(t)) {
                 store::teams::remove_member(self.change.tx(), org.id, *team_id, account.id).await?;
                 changed = true;
             }
-            for domain_id in current_domains.iter().filter(|d| !wanted_domains.contains(d)) {
+            for domain_id in current.domains.iter().filter(|d| !wanted_domains.contains(d)) {
                 store::domains::unassign(self.change.tx(), org.id, *domain_id, account.id).await?;
                 changed = true;
             }
@@ -244,4 +297,11 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
+
+/// A user's team memberships (team id, role) and domain assignments before the run.
+#[derive(Clone, Copy)]
+struct Grants<'a> {
+    teams: &'a [(Uuid, String)],
+    domains: &'a [Uuid],
 }
