@@ -3,27 +3,8 @@ use super::{Conn, Result, page};
 use crate::model::{AuditEntry, Page, PageRequest};
 use chrono::{DateTime, Utc};
 use entity::audit_entry;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
-
-pub async fn insert<C: Conn>(c: &C, e: &AuditEntry) -> Result<()> {
-    audit_entry::ActiveModel {
-        id: Set(e.id),
-        org_id: Set(e.org_id),
-        actor_id: Set(e.actor_id),
-        actor: Set(e.actor.clone()),
-        action: Set(e.action.clone()),
-        target_type: Set(e.target_type.clone()),
-        target_id: Set(e.target_id.clone()),
-        ip: Set(e.ip.clone()),
-        outcome: Set(e.outcome.clone()),
-        detail: Set(e.detail.as_ref().map(|d| d.to_string())),
-        created_at: Set(e.created_at),
-    }
-    .insert(c)
-    .await?;
-    Ok(())
-}
 
 /// Rows per multi-row insert (11 columns a row: far below the bound-parameter limits).
 const ROWS_PER_INSERT: usize = 1_000;

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use entity::outbox_event;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -21,23 +21,6 @@ fn from_model(m: outbox_event::Model) -> StoredEvent {
         published_at: m.published_at,
         attempts: m.attempts,
     }
-}
-
-pub async fn insert<C: Conn>(c: &C, e: &StoredEvent) -> Result<()> {
-    outbox_event::ActiveModel {
-        id: Set(e.id),
-        org_id: Set(e.org_id),
-        subject: Set(e.subject.clone()),
-        event_type: Set(e.event_type.clone()),
-        payload: Set(e.payload.clone()),
-        created_at: Set(e.created_at),
-        published_at: Set(None),
-        attempts: Set(0),
-        webhooks_at: Set(None),
-    }
-    .insert(c)
-    .await?;
-    Ok(())
 }
 
 /// Rows per multi-row insert: 9 columns a row keeps a statement far below the bound-parameter

@@ -41,9 +41,9 @@ pub struct NewUser {
     pub default_org_id: Option<Uuid>,
 }
 
-/// Creates an account.
-pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<User> {
-    let model = user::ActiveModel {
+/// A new account's row (active, never logged in).
+fn row(new: NewUser, now: DateTime<Utc>) -> user::ActiveModel {
+    user::ActiveModel {
         id: Set(new.id.unwrap_or_else(Uuid::now_v7)),
         email: Set(new.email),
         username_skeleton: Set(new.username.as_deref().map(migration::username_skeleton)),
@@ -58,8 +58,11 @@ pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<
         updated_at: Set(now),
         last_login_at: Set(None),
     }
-    .insert(c)
-    .await?;
+}
+
+/// Creates an account.
+pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<User> {
+    let model = row(new, now).insert(c).await?;
     Ok(model.into())
 }
 
@@ -69,21 +72,7 @@ const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// Creates many accounts (each with its `id` chosen, active), in multi-row inserts.
 pub async fn insert_many<C: Conn>(c: &C, new: Vec<NewUser>, now: DateTime<Utc>) -> Result<()> {
-    let mut rows = new.into_iter().map(|new| user::ActiveModel {
-        id: Set(new.id.unwrap_or_else(Uuid::now_v7)),
-        email: Set(new.email),
-        username_skeleton: Set(new.username.as_deref().map(migration::username_skeleton)),
-        username: Set(new.username),
-        display_name: Set(new.display_name),
-        password_hash: Set(new.password_hash),
-        active: Set(true),
-        superuser: Set(new.superuser),
-        email_verified: Set(new.email_verified),
-        default_org_id: Set(new.default_org_id),
-        created_at: Set(now),
-        updated_at: Set(now),
-        last_login_at: Set(None),
-    });
+    let mut rows = new.into_iter().map(|new| row(new, now));
     loop {
         let chunk: Vec<user::ActiveModel> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
         if chunk.is_empty() {
