@@ -6,12 +6,9 @@ use entity::audit_entry;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-/// Rows per multi-row insert (11 columns a row: far below the bound-parameter limits).
-const ROWS_PER_INSERT: usize = 1_000;
-
 /// Writes many entries in multi-row inserts.
 pub async fn insert_many<C: Conn>(c: &C, entries: &[AuditEntry]) -> Result<()> {
-    for chunk in entries.chunks(ROWS_PER_INSERT) {
+    for chunk in entries.chunks(super::ROWS_PER_STATEMENT) {
         let rows = chunk.iter().map(|e| audit_entry::ActiveModel {
             id: Set(e.id),
             org_id: Set(e.org_id),

@@ -175,9 +175,6 @@ pub async fn remove_user<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<
     Ok(())
 }
 
-/// Assignments per statement: far below the bound-parameter limits.
-const ROWS_PER_INSERT: usize = 1_000;
-
 /// Every domain assignment in an organisation, by user (one query).
 pub async fn assignments_in_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<Uuid, Vec<Uuid>>> {
     let mut out: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
@@ -193,7 +190,7 @@ pub async fn assignments_in_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<
 
 /// Adds assignments (domain id, user id) that do not exist yet, in multi-row inserts.
 pub async fn assign_many<C: Conn>(c: &C, org_id: Uuid, assignments: &[(Uuid, Uuid)], now: DateTime<Utc>) -> Result<()> {
-    for chunk in assignments.chunks(ROWS_PER_INSERT) {
+    for chunk in assignments.chunks(super::ROWS_PER_STATEMENT) {
         let rows = chunk.iter().map(|(domain_id, user_id)| domain_user::ActiveModel {
             domain_id: Set(*domain_id),
             user_id: Set(*user_id),

@@ -23,13 +23,9 @@ fn from_model(m: outbox_event::Model) -> StoredEvent {
     }
 }
 
-/// Rows per multi-row insert: 9 columns a row keeps a statement far below the bound-parameter
-/// limits (32,766 on SQLite, 65,535 on PostgreSQL).
-const ROWS_PER_INSERT: usize = 1_000;
-
 /// Writes many events in multi-row inserts (a bulk change: one statement per 1,000 events).
 pub async fn insert_many<C: Conn>(c: &C, events: &[StoredEvent]) -> Result<()> {
-    for chunk in events.chunks(ROWS_PER_INSERT) {
+    for chunk in events.chunks(super::ROWS_PER_STATEMENT) {
         let rows = chunk.iter().map(|e| outbox_event::ActiveModel {
             id: Set(e.id),
             org_id: Set(e.org_id),

@@ -219,10 +219,6 @@ pub async fn set_roles<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid, role_ids: &[
     Ok(true)
 }
 
-/// Ids (and rows) per statement: far below the bound-parameter limits (32,766 on SQLite, 65,535
-/// on PostgreSQL) however many members a bulk change touches.
-const ROWS_PER_STATEMENT: usize = 1_000;
-
 /// Every membership of an organisation, by user: the membership's id and its role ids (two
 /// queries, whatever the number of members).
 pub async fn of_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<Uuid, (Uuid, Vec<Uuid>)>> {
@@ -259,7 +255,7 @@ pub async fn of_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<Uuid, (Uuid,
 
 /// Makes each user a member of `org_id` (`mv` 1) with the given role ids, in multi-row inserts.
 pub async fn add_many<C: Conn>(c: &C, org_id: Uuid, members: &[(Uuid, Vec<Uuid>)], now: DateTime<Utc>) -> Result<()> {
-    for chunk in members.chunks(ROWS_PER_STATEMENT) {
+    for chunk in members.chunks(super::ROWS_PER_STATEMENT) {
         let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::now_v7()).collect();
         let rows = chunk
             .iter()
@@ -285,7 +281,7 @@ pub async fn add_many<C: Conn>(c: &C, org_id: Uuid, members: &[(Uuid, Vec<Uuid>)
 
 /// Replaces the roles of memberships (by membership id) with the given role ids.
 pub async fn replace_roles_many<C: Conn>(c: &C, members: &[(Uuid, Vec<Uuid>)]) -> Result<()> {
-    for chunk in members.chunks(ROWS_PER_STATEMENT) {
+    for chunk in members.chunks(super::ROWS_PER_STATEMENT) {
         member_role::Entity::delete_many()
             .filter(member_role::Column::MemberId.is_in(chunk.iter().map(|(id, _)| *id)))
             .exec(c)
@@ -301,7 +297,7 @@ pub async fn replace_roles_many<C: Conn>(c: &C, members: &[(Uuid, Vec<Uuid>)]) -
 
 /// (membership id, role id) rows, in multi-row inserts.
 async fn insert_links<C: Conn>(c: &C, links: &[(Uuid, Uuid)]) -> Result<()> {
-    for chunk in links.chunks(ROWS_PER_STATEMENT) {
+    for chunk in links.chunks(super::ROWS_PER_STATEMENT) {
         let rows = chunk.iter().map(|(member, role)| member_role::ActiveModel {
             member_id: Set(*member),
             role_id: Set(*role),
@@ -332,7 +328,7 @@ pub async fn bump_mv<C: Conn>(c: &C, org_id: Uuid, user_ids: &[Uuid], now: DateT
     }
     // In chunks: a bulk change (a seed document) may touch more members than a statement can
     // bind parameters.
-    for chunk in user_ids.chunks(ROWS_PER_STATEMENT) {
+    for chunk in user_ids.chunks(super::ROWS_PER_STATEMENT) {
         org_member::Entity::update_many()
             .col_expr(org_member::Column::Mv, Expr::col(org_member::Column::Mv).add(1))
             .col_expr(org_member::Column::UpdatedAt, Expr::value(now))

@@ -108,6 +108,11 @@ fn sqlx_unavailable(e: &sqlx::Error) -> bool {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Rows (or ids) per multi-row statement: a thousand rows of up to a dozen columns keeps one
+/// statement far below the bound-parameter limits (32,766 on SQLite, 65,535 on PostgreSQL)
+/// however many rows a bulk change writes.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
 /// Connects, with pool settings suited to each backend (WAL and a busy timeout on SQLite).
 pub async fn connect(url: &str) -> std::result::Result<Db, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());

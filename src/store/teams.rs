@@ -257,9 +257,6 @@ pub async fn roles_of<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<Vec
         .collect())
 }
 
-/// Team memberships per statement: far below the bound-parameter limits.
-const ROWS_PER_INSERT: usize = 1_000;
-
 /// Every team membership in an organisation, by user: (team id, role) (one query).
 pub async fn roles_in_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<Uuid, Vec<(Uuid, String)>>> {
     let mut out: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
@@ -280,7 +277,7 @@ pub async fn add_members<C: Conn>(
     members: &[(Uuid, Uuid, String)],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    for chunk in members.chunks(ROWS_PER_INSERT) {
+    for chunk in members.chunks(super::ROWS_PER_STATEMENT) {
         let rows = chunk.iter().map(|(team_id, user_id, role)| team_member::ActiveModel {
             team_id: Set(*team_id),
             user_id: Set(*user_id),

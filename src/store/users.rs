@@ -66,15 +66,11 @@ pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<
     Ok(model.into())
 }
 
-/// Rows (and emails) per statement: 12 columns a row keeps a multi-row insert far below the
-/// bound-parameter limits (32,766 on SQLite, 65,535 on PostgreSQL).
-const ROWS_PER_STATEMENT: usize = 1_000;
-
 /// Creates many accounts (each with its `id` chosen, active), in multi-row inserts.
 pub async fn insert_many<C: Conn>(c: &C, new: Vec<NewUser>, now: DateTime<Utc>) -> Result<()> {
     let mut rows = new.into_iter().map(|new| row(new, now));
     loop {
-        let chunk: Vec<user::ActiveModel> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let chunk: Vec<user::ActiveModel> = rows.by_ref().take(super::ROWS_PER_STATEMENT).collect();
         if chunk.is_empty() {
             return Ok(());
         }
@@ -114,7 +110,7 @@ pub async fn credentials_by_email<C: Conn>(
     emails: &[String],
 ) -> Result<HashMap<String, (User, Option<String>)>> {
     let mut found = HashMap::new();
-    for chunk in emails.chunks(ROWS_PER_STATEMENT) {
+    for chunk in emails.chunks(super::ROWS_PER_STATEMENT) {
         let rows = user::Entity::find()
             .filter(user::Column::Email.is_in(chunk.iter().cloned()))
             .all(c)

@@ -10,11 +10,13 @@ pub struct UserNumbers;
 #[async_trait::async_trait]
 impl CommitHook for UserNumbers {
     async fn before_commit(&self, tx: &Tx, events: &[Recorded]) -> Result<()> {
-        for recorded in events {
-            if let Event::UserCreated { user } = &recorded.event {
-                store::compat::assign_number(tx, user.id).await?;
-            }
-        }
-        Ok(())
+        let created: Vec<_> = events
+            .iter()
+            .filter_map(|recorded| match &recorded.event {
+                Event::UserCreated { user } => Some(user.id),
+                _ => None,
+            })
+            .collect();
+        Ok(store::compat::assign_numbers(tx, &created).await?)
     }
 }
