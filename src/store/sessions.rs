@@ -172,16 +172,12 @@ pub async fn insert_refresh<C: Conn>(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<()> {
-    let token = refresh_token::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        session_id: Set(session_id),
-        token_hash: Set(digest),
-        created_at: Set(now),
-        expires_at: Set(expires_at),
-        used_at: Set(None),
+    let new = NewRefresh {
+        session_id,
+        digest,
+        expires_at,
     };
-    refresh_token::Entity::insert(token).exec_without_returning(c).await?;
-    Ok(())
+    insert_refresh_many(c, vec![new], now).await
 }
 
 pub async fn find_refresh<C: Conn>(c: &C, digest: &str) -> Result<Option<RefreshToken>> {
@@ -219,6 +215,96 @@ pub async fn spend_refresh<C: Conn>(c: &C, digest: &str, now: DateTime<Utc>) -> 
             session_id: m.session_id,
             expires_at: m.expires_at,
         }))
+}
+
+/// The unspent refresh tokens among these digests (a group of rotations reads them at once):
+/// digest, session and expiry.
+pub async fn unspent_refresh<C: Conn>(c: &C, digests: &[&str]) -> Result<Vec<(String, Spent)>> {
+    let mut found = Vec::with_capacity(digests.len());
+    for chunk in digests.chunks(super::ROWS_PER_STATEMENT) {
+        let rows = refresh_token::Entity::find()
+            .filter(refresh_token::Column::TokenHash.is_in(chunk.iter().copied()))
+            .filter(refresh_token::Column::UsedAt.is_null())
+            .all(c)
+            .await?;
+        found.extend(rows.into_iter().map(|m| {
+            let spent = Spent {
+                session_id: m.session_id,
+                expires_at: m.expires_at,
+            };
+            (m.token_hash, spent)
+        }));
+    }
+    Ok(found)
+}
+
+/// Spends the unspent refresh tokens among these digests in one statement per thousand; the
+/// digests it spent (a token another writer spent first is not among them).
+pub async fn spend_many<C: Conn>(c: &C, digests: &[&str], now: DateTime<Utc>) -> Result<Vec<String>> {
+    let mut spent = Vec::with_capacity(digests.len());
+    for chunk in digests.chunks(super::ROWS_PER_STATEMENT) {
+        let rows = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+            .filter(refresh_token::Column::TokenHash.is_in(chunk.iter().copied()))
+            .filter(refresh_token::Column::UsedAt.is_null())
+            .exec_with_returning(c)
+            .await?;
+        spent.extend(rows.into_iter().map(|m| m.token_hash));
+    }
+    Ok(spent)
+}
+
+/// These sessions (those that exist).
+pub async fn find_many<C: Conn>(c: &C, ids: &[Uuid]) -> Result<Vec<Session>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(super::ROWS_PER_STATEMENT) {
+        let rows = session::Entity::find()
+            .filter(session::Column::Id.is_in(chunk.iter().copied()))
+            .all(c)
+            .await?;
+        found.extend(rows.into_iter().map(Session::from));
+    }
+    Ok(found)
+}
+
+/// Marks these sessions used now.
+pub async fn use_many<C: Conn>(c: &C, ids: &[Uuid], now: DateTime<Utc>) -> Result<()> {
+    for chunk in ids.chunks(super::ROWS_PER_STATEMENT) {
+        session::Entity::update_many()
+            .col_expr(session::Column::LastUsedAt, Expr::value(now))
+            .filter(session::Column::Id.is_in(chunk.iter().copied()))
+            .exec(c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A refresh token to store: its session, digest and expiry.
+pub struct NewRefresh {
+    pub session_id: Uuid,
+    pub digest: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Stores refresh tokens issued now, in one multi-row insert per thousand.
+pub async fn insert_refresh_many<C: Conn>(c: &C, new: Vec<NewRefresh>, now: DateTime<Utc>) -> Result<()> {
+    let mut rows = new.into_iter().map(|new| refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        session_id: Set(new.session_id),
+        token_hash: Set(new.digest),
+        created_at: Set(now),
+        expires_at: Set(new.expires_at),
+        used_at: Set(None),
+    });
+    loop {
+        let chunk: Vec<refresh_token::ActiveModel> = rows.by_ref().take(super::ROWS_PER_STATEMENT).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        refresh_token::Entity::insert_many(chunk)
+            .exec_without_returning(c)
+            .await?;
+    }
 }
 
 /// Sessions revoked since `since` (their access tokens may still be unexpired).

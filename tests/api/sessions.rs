@@ -93,10 +93,27 @@ async fn refreshes_at_once_are_each_answered_on_their_own() {
         let (_, refused) = tokens(&app.register(&format!("switch{i}@acme.test")).await);
         bodies.push(json!({"refresh_token": refused, "organization": "nowhere"}));
         cases.push(("switch", refused));
+        let (_, ended) = tokens(&app.register(&format!("ended{i}@acme.test")).await);
+        let logout = app.post_json("/auth/logout", &json!({"refresh_token": ended})).await;
+        assert!(logout.status().is_success(), "{}", logout.status());
+        bodies.push(json!({"refresh_token": ended}));
+        cases.push(("ended", ended));
+        // The same token twice in the same moment: one rotates, the other is reuse.
+        let (_, twice) = tokens(&app.register(&format!("twice{i}@acme.test")).await);
+        bodies.push(json!({"refresh_token": twice}));
+        bodies.push(json!({"refresh_token": twice}));
+        cases.push(("twice", twice.clone()));
+        cases.push(("twice", twice));
     }
     let answers = refresh_all(&app, bodies).await;
+    let mut twice = Vec::new();
     for ((case, token), (status, answer)) in cases.into_iter().zip(answers) {
         match case {
+            "twice" => twice.push((status, answer)),
+            "ended" => {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}: {answer}");
+                assert_eq!(answer["error"], "invalid_grant", "{case}");
+            }
             "reuse" => {
                 assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}: {answer}");
                 assert_eq!(answer["error"], "invalid_grant", "{case}");
@@ -130,6 +147,22 @@ async fn refreshes_at_once_are_each_answered_on_their_own() {
                 );
             }
         }
+    }
+    for pair in twice.chunks(2) {
+        let ok: Vec<_> = pair.iter().filter(|(status, _)| *status == StatusCode::OK).collect();
+        assert_eq!(ok.len(), 1, "one of a token's two presentations rotates: {pair:?}");
+        let other = pair.iter().find(|(status, _)| *status != StatusCode::OK);
+        assert_eq!(
+            other.map(|(status, _)| *status),
+            Some(StatusCode::UNAUTHORIZED),
+            "{pair:?}"
+        );
+        let (_, rotated) = tokens(&ok[0].1);
+        assert_eq!(
+            app.refresh(&rotated).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "the second presentation was reuse: the session is revoked"
+        );
     }
 }
 

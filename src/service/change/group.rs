@@ -22,12 +22,24 @@ use tokio::sync::{mpsc, oneshot};
 
 /// A piece of work that can run as a part of a grouped change.
 #[async_trait::async_trait]
-pub trait Work: Send + 'static {
+pub trait Work: Sized + Send + 'static {
     type Output: Send + 'static;
 
     /// Does the work in `change`. An error rolls back what this piece wrote and recorded, and
     /// nothing else.
     async fn run(self, change: &mut Change) -> Result<Self::Output>;
+
+    /// Does a group's pieces in one change and answers each, in order: each as a part of its
+    /// own (a savepoint), unless the kind of work knows how to do many at once with fewer
+    /// statements, with every answer the one it would have had alone. An error fails the
+    /// whole group (none of it is committed).
+    async fn run_group(group: Vec<Self>, change: &mut Change) -> Result<Vec<Result<Self::Output>>> {
+        let mut answers = Vec::with_capacity(group.len());
+        for work in group {
+            answers.push(change.part(work).await?);
+        }
+        Ok(answers)
+    }
 }
 
 /// The most pieces of work one transaction commits.
@@ -79,33 +91,28 @@ async fn writer<W: Work>(changes: Changes, mut queue: mpsc::Receiver<Job<W>>) {
     }
 }
 
-/// Runs the jobs as parts of one change, commits it, then answers them.
-async fn commit_group<W: Work>(changes: &Changes, mut jobs: impl Iterator<Item = Job<W>>) {
+/// Runs the jobs as one change (`Work::run_group`), commits it, then answers them.
+async fn commit_group<W: Work>(changes: &Changes, jobs: impl Iterator<Item = Job<W>>) {
+    let (group, replies): (Vec<W>, Vec<_>) = jobs.unzip();
     let mut change = match changes.begin().await {
         Ok(change) => change,
-        Err(e) => return refuse(&e, jobs.map(|(_, reply)| reply)),
+        Err(e) => return refuse(&e, replies.into_iter()),
     };
-    let mut answers = Vec::with_capacity(MAX_GROUP);
-    while let Some((work, reply)) = jobs.next() {
-        match change.part(work).await {
-            Ok(answer) => answers.push((answer, reply)),
-            Err(e) => {
-                // The savepoint itself failed: the transaction cannot be trusted, and none of
-                // the group is committed.
-                let replies = answers.into_iter().map(|(_, reply)| reply);
-                return refuse(&e, replies.chain([reply]).chain(jobs.map(|(_, reply)| reply)));
-            }
-        }
-    }
+    let answers = match W::run_group(group, &mut change).await {
+        Ok(answers) => answers,
+        // A statement of the group (or a savepoint) failed: the transaction cannot be trusted,
+        // and none of the group is committed.
+        Err(e) => return refuse(&e, replies.into_iter()),
+    };
     match change.commit().await {
         Ok(()) => {
-            for (answer, reply) in answers {
+            for (answer, reply) in answers.into_iter().zip(replies) {
                 let _ = reply.send(answer);
             }
         }
         Err(e) => {
             tracing::error!(error = ?e, "a group commit failed");
-            for (answer, reply) in answers {
+            for (answer, reply) in answers.into_iter().zip(replies) {
                 let _ = reply.send(answer.and_then(|_| Err(failed(&e))));
             }
         }

@@ -207,7 +207,7 @@ impl Change {
     /// Runs `work` as a part of this change that can fail alone (a savepoint): when it fails,
     /// what it wrote and recorded is rolled back and the rest of the change stands. The outer
     /// error says the savepoint itself failed, and the change must not be committed.
-    async fn part<W: Work>(&mut self, work: W) -> Result<Result<W::Output>> {
+    pub(crate) async fn part<W: Work>(&mut self, work: W) -> Result<Result<W::Output>> {
         let marks = (self.events.len(), self.audit.len(), self.invalidations.len());
         let members = self.members.clone();
         store::savepoint(&self.tx).await?;
