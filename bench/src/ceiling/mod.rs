@@ -53,7 +53,6 @@ type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 fn bind<'q>(query: Query<'q>, arg: Arg, s: &State) -> Query<'q> {
     match arg {
         Arg::Hash => query.bind(s.hash.clone()),
-        Arg::TokenId => query.bind(s.token_id),
         Arg::NextHash => query.bind(s.next_hash.clone()),
         Arg::NextTokenId => query.bind(s.next_token_id),
         Arg::SessionId => query.bind(s.session_id),
