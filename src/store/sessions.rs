@@ -199,6 +199,15 @@ pub struct Spent {
     pub expires_at: DateTime<Utc>,
 }
 
+impl From<&refresh_token::Model> for Spent {
+    fn from(m: &refresh_token::Model) -> Self {
+        Self {
+            session_id: m.session_id,
+            expires_at: m.expires_at,
+        }
+    }
+}
+
 /// Spends the refresh token with this digest, in one statement: `Some` for exactly one caller
 /// however many race for it; `None` when it is unknown or was spent already (`find_refresh`
 /// tells which).
@@ -209,12 +218,8 @@ pub async fn spend_refresh<C: Conn>(c: &C, digest: &str, now: DateTime<Utc>) -> 
         .filter(refresh_token::Column::UsedAt.is_null())
         .exec_with_returning(c)
         .await?
-        .into_iter()
-        .next()
-        .map(|m| Spent {
-            session_id: m.session_id,
-            expires_at: m.expires_at,
-        }))
+        .first()
+        .map(Spent::from))
 }
 
 /// The unspent refresh tokens among these digests (a group of rotations reads them at once):
@@ -228,10 +233,7 @@ pub async fn unspent_refresh<C: Conn>(c: &C, digests: &[&str]) -> Result<Vec<(St
             .all(c)
             .await?;
         found.extend(rows.into_iter().map(|m| {
-            let spent = Spent {
-                session_id: m.session_id,
-                expires_at: m.expires_at,
-            };
+            let spent = Spent::from(&m);
             (m.token_hash, spent)
         }));
     }
