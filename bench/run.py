@@ -31,7 +31,7 @@ from harness import ADMIN, PIN, ROOT, Server, check_pinning, file_sizes, http, m
 
 PASSWORD = "benchmark password"
 HS_SECRET = "bench-secret-bench-secret-bench-secret!"
-GROUPS = ("reads", "lists", "refresh", "code", "login", "flood", "hs256")
+GROUPS = ("memory", "reads", "lists", "refresh", "code", "login", "flood", "hs256")
 # The connection count of the write paths and their ceilings (issue 20: p99 at 16 connections).
 WRITERS = 16
 
@@ -228,6 +228,69 @@ def lists(ctx, rows, base, D, C):
         rows[f"{label} deep ({where}, {size} items; {ctx['users']} users)"] = wrk(url, "bearer.lua", {"TOKEN": token}, D, C)
 
 
+def members(ctx, n):
+    """`n` (user id, organisation id) pairs of bench members, as `bench mint --subjects` reads them."""
+    query = "SELECT m.user_id, m.org_id FROM org_members m JOIN users u ON u.id = m.user_id WHERE u.email LIKE 'user%@bench.test' ORDER BY u.email LIMIT " + str(n)
+    if ctx["database_url"]:
+        out = subprocess.run(["psql", ctx["database_url"], "-AtF", " ", "-c", query], capture_output=True, text=True, check=True).stdout
+        return [tuple(line.split(" ")) for line in out.split("\n") if line]
+    import sqlite3
+    import uuid
+    as_text = lambda v: str(uuid.UUID(bytes=v)) if isinstance(v, bytes) else str(uuid.UUID(v))
+    rows = sqlite3.connect(os.path.join(ctx["data"], "guildhall.db")).execute(query).fetchall()
+    return [(as_text(u), as_text(o)) for u, o in rows]
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def memory(ctx, server, token, checks):
+    """What a cached user costs (issue 20, item 6), two ways. The allocator's count
+    (target/release/footprint: guildhall's own context load, cache and rendering, live heap bytes
+    per user); and the server's RSS before and after validating one token each of up to 5,000
+    members on a server that has served nobody else yet (each loads and keeps a context, its
+    rendered answer and the verified token). RSS also grows with what is not per user: SQLite's
+    page caches, the verified-token table's pages as they are first touched, allocator arenas."""
+    import http.client
+    pairs = members(ctx, min(5000, ctx["users"]))
+    subjects = os.path.join(ctx["data"], "subjects.txt")
+    with open(subjects, "w") as f:
+        f.write("".join(f"{u} {o}\n" for u, o in pairs))
+    url = ctx["database_url"] or f"sqlite:{os.path.join(ctx['data'], 'guildhall.db')}"
+    out = subprocess.run(pinned([os.path.join(ROOT, "target", "release", "footprint"), "--database-url", url, "--subjects", subjects], "server"),
+                         capture_output=True, text=True, check=True).stdout
+    heap = json.loads(out)
+    checks.append(f"- memory, counted by the allocator over {heap['users']} users: {heap['total_bytes']:.0f} bytes a cached user"
+                  f" (context {heap['context_bytes']:.0f} B in {heap['context_blocks']:.1f} blocks, rendered answer {heap['rendering_bytes']:.0f} B"
+                  f" in {heap['rendering_blocks']:.1f}; target <= 2048): {'met' if heap['total_bytes'] <= 2048 else 'NOT met'}")
+    kid, pkcs8 = stored_key(ctx["database_url"], ctx["data"])
+    tokens_file = os.path.join(ctx["data"], "memory-tokens.txt")
+    subprocess.run([ctx["helper"], "mint", "--template", token, "--count", str(len(pairs)), "--start", str(ctx["jti"]),
+                    "--kid", kid, "--pkcs8", pkcs8, "--subjects", subjects, "--out", tokens_file], check=True)
+    ctx["jti"] += len(pairs)
+    with open(tokens_file) as f:
+        tokens = f.read().split()
+    conn = http.client.HTTPConnection("127.0.0.1", int(server.base.rsplit(":", 1)[1]), timeout=30)
+
+    def validate_all():
+        for t in tokens:
+            conn.request("POST", "/auth/validate", json.dumps({"token": t}), {"content-type": "application/json"})
+            answer = json.loads(conn.getresponse().read())
+            assert answer["valid"] is True, answer
+    time.sleep(1)
+    before = rss_bytes(server.proc.pid)
+    validate_all()
+    time.sleep(1)
+    after = rss_bytes(server.proc.pid)
+    validate_all()  # all cached now
+    again = rss_bytes(server.proc.pid)
+    conn.close()
+    checks.append(f"- memory, the server's RSS: {len(tokens)} users' first validation took it from {before / 2**20:.1f} to {after / 2**20:.1f} MiB"
+                  f" ({(after - before) / len(tokens):.0f} bytes a user, fixed costs included); a second pass (all cached): {(again - after) / 2**20:+.1f} MiB")
+
+
 def run_mode(ctx, mode):
     """Every scenario once, the server (and its stand-ins) pinned or not as `mode` says."""
     data, helper, binary, D, C = ctx["data"], ctx["helper"], ctx["binary"], ctx["duration"], ctx["connections"]
@@ -242,6 +305,8 @@ def run_mode(ctx, mode):
         token = ctx["token"] = user["access_token"]
         ctx["admin"] = http("POST", f"{base}/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})["access_token"]
         assert http("POST", f"{base}/auth/validate", {"token": token})["valid"] is True
+        if "memory" in only:
+            memory(ctx, server, token, checks)
         rows["GET /healthz"] = wrk(f"{base}/healthz", duration=D, connections=C)
         if "reads" in only:
             kid, pkcs8 = stored_key(ctx["database_url"], data)

@@ -57,6 +57,10 @@ enum Command {
         /// HS256 secret
         #[arg(long)]
         secret: Option<String>,
+        /// A file of `user-id org-id` lines: token N is for line N (cycling), its `sub` and
+        /// `org.id` replaced, so COUNT tokens load as many users' contexts
+        #[arg(long)]
+        subjects: Option<std::path::PathBuf>,
         #[arg(long)]
         out: std::path::PathBuf,
     },
@@ -107,8 +111,9 @@ fn main() -> anyhow::Result<()> {
             kid,
             pkcs8,
             secret,
+            subjects,
             out,
-        } => mint(&template, start..start + count, kid, pkcs8, secret, &out),
+        } => mint(&template, start..start + count, kid, pkcs8, secret, subjects, &out),
 
         Command::Verify {
             port,
@@ -180,6 +185,7 @@ fn mint(
     kid: String,
     pkcs8: Option<String>,
     secret: Option<String>,
+    subjects: Option<std::path::PathBuf>,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
     use base64::Engine;
@@ -201,9 +207,21 @@ fn mint(
     let mut header = jsonwebtoken::Header::new(alg);
     header.typ = Some("at+jwt".into());
     header.kid = Some(kid);
+    let subjects: Vec<(String, String)> = match subjects {
+        Some(path) => std::fs::read_to_string(path)?
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(user, org)| (user.to_owned(), org.to_owned()))
+            .collect(),
+        None => Vec::new(),
+    };
     let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
-    for i in jtis {
+    for (n, i) in jtis.enumerate() {
         claims["jti"] = json!(format!("00000000-0000-4000-8000-{i:012x}"));
+        if let Some((user, org)) = subjects.get(n % subjects.len().max(1)) {
+            claims["sub"] = json!(user);
+            claims["org"]["id"] = json!(org);
+        }
         writeln!(file, "{}", jsonwebtoken::encode(&header, &claims, &key)?)?;
     }
     Ok(())
