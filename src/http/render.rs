@@ -42,8 +42,10 @@ impl Renderings {
             amr: (!methods.is_empty()).then(|| methods.names()),
             acr: (!methods.is_empty()).then(|| methods.acr()),
         };
-        // Strings, numbers and arrays only: serialising it cannot fail.
-        let bytes = Bytes::from(serde_json::to_vec(&answer).unwrap_or_default());
+        // Strings, numbers and arrays only: serialising it cannot fail. Kept at its exact length
+        // (the serialiser's buffer grows by doubling: half of it would be kept for nothing).
+        let rendered = serde_json::to_vec(&answer).unwrap_or_default();
+        let bytes = Bytes::from(rendered.into_boxed_slice());
         let mut renderings = self.answers.write().unwrap_or_else(|p| p.into_inner());
         if renderings.len() >= self.max {
             renderings.retain(|_, (made_from, _)| made_from.strong_count() > 0);

@@ -36,13 +36,21 @@ pub async fn load<C: Conn>(
     Ok(Ok(MembershipContext {
         user,
         org,
-        roles: membership.roles,
-        permissions: membership.permissions,
+        roles: exact(membership.roles),
+        permissions: exact(membership.permissions),
         mv: membership.mv,
-        teams,
-        domains,
-        expanded_domains,
+        teams: exact(teams),
+        domains: exact(domains),
+        expanded_domains: exact(expanded_domains),
     }))
+}
+
+/// A context is cached for every user a replica serves: its lists keep no spare capacity.
+/// (Collected in place from the rows they were read from, they would keep the rows' larger
+/// buffers: two teams held on to about 600 bytes of their rows.)
+fn exact<T>(mut list: Vec<T>) -> Vec<T> {
+    list.shrink_to_fit();
+    list
 }
 
 /// A denial as the error an authenticated route answers.
