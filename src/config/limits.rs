@@ -19,7 +19,7 @@ pub struct LimitSettings {
     #[arg(long, env = "AUTH_CACHE_MAX_AGE", default_value_t = 300, global = true)]
     pub cache_max_age: u64,
     /// Users' contexts (per organisation) a replica keeps in memory, and as many rendered
-    /// `/auth/validate` answers; past it the cache starts over (memory: about 3 KB each)
+    /// `/auth/validate` answers; past it the cache starts over (memory: about 2 KB each, see `bench footprint`)
     #[arg(long, env = "AUTH_CACHE_MAX_CONTEXTS", default_value_t = 200_000, global = true)]
     pub cache_max_contexts: usize,
     /// Verified access tokens a replica remembers (so a signature is checked once); past it

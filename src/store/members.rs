@@ -5,6 +5,7 @@ use crate::model::{OrgMember, Page, PageRequest};
 use chrono::{DateTime, Utc};
 use entity::{member_permission, member_role, org_member, removed_member, role, role_permission, user};
 use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::JoinType;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait,
@@ -165,37 +166,46 @@ pub async fn list_matching<C: Conn>(
         None => Some(base.clone().count(c).await?),
         Some(_) => None,
     };
-    let mut query = base.order_by_asc(org_member::Column::UserId).limit(request.limit + 1);
+    // Two statements a page: the members with their accounts, then their role keys.
+    let account = org_member::Entity::belongs_to(user::Entity)
+        .from(org_member::Column::UserId)
+        .to(user::Column::Id)
+        .into();
+    let mut query = base
+        .join(JoinType::InnerJoin, account)
+        .select_also(user::Entity)
+        .order_by_asc(org_member::Column::UserId)
+        .limit(request.limit + 1);
     if let Some(after) = request.after {
         query = query.filter(org_member::Column::UserId.gt(after));
     }
     let rows = query.all(c).await?;
-    let users = user::Entity::find()
-        .filter(user::Column::Id.is_in(rows.iter().map(|r| r.user_id)))
-        .all(c)
-        .await?;
-    let links = member_role::Entity::find()
-        .filter(member_role::Column::MemberId.is_in(rows.iter().map(|r| r.id)))
-        .all(c)
-        .await?;
-    let roles = role::Entity::find()
-        .filter(role::Column::OrgId.eq(org_id))
+    let role = member_role::Entity::belongs_to(role::Entity)
+        .from(member_role::Column::RoleId)
+        .to(role::Column::Id)
+        .into();
+    let links: Vec<(Uuid, String)> = member_role::Entity::find()
+        .select_only()
+        .column(member_role::Column::MemberId)
+        .column(role::Column::Key)
+        .join(JoinType::InnerJoin, role)
+        .filter(member_role::Column::MemberId.is_in(rows.iter().map(|(member, _)| member.id)))
+        .into_tuple()
         .all(c)
         .await?;
     let items = rows
         .into_iter()
-        .filter_map(|row| {
-            let user = users.iter().find(|u| u.id == row.user_id)?.clone();
+        .filter_map(|(member, user)| {
             let mut keys: Vec<String> = links
                 .iter()
-                .filter(|l| l.member_id == row.id)
-                .filter_map(|l| roles.iter().find(|r| r.id == l.role_id).map(|r| r.key.clone()))
+                .filter(|(id, _)| *id == member.id)
+                .map(|(_, key)| key.clone())
                 .collect();
             keys.sort();
             Some(OrgMember {
-                user: user.into(),
+                user: user?.into(),
                 roles: keys,
-                joined_at: row.created_at,
+                joined_at: member.created_at,
             })
         })
         .collect();
