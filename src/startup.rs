@@ -108,6 +108,7 @@ impl Application {
         };
         let db = services.db.clone();
         spawn_pruner(Arc::clone(&services.authn));
+        crate::store::checkpoint_in_background(&db);
         service::authn::listener::spawn(db.clone(), Arc::clone(&services.cache), Arc::clone(&services.authn));
         let retention = service::housekeeping::Retention {
             events: config.event_retention,

@@ -46,6 +46,7 @@ mod sdk;
 mod secrets;
 mod seeding;
 mod sessions;
+mod storage;
 mod tenancy;
 mod throttle;
 mod tokens;

@@ -3,8 +3,9 @@
 //! the path's HTTP figure against.
 //!
 //! The same setup as `guildhall::store::connect` and `store::begin`: a pool of 8 connections,
-//! WAL, synchronous=NORMAL, a 10 s busy timeout, foreign keys on, `journal_size_limit` 64 MiB;
-//! every write transaction takes one in-process lock first, then `BEGIN IMMEDIATE`. Values are
+//! WAL, synchronous=NORMAL, a 10 s busy timeout, foreign keys on, `journal_size_limit` 64 MiB,
+//! `wal_autocheckpoint` 10,000 pages and a passive checkpoint every 100 ms beside the writers
+//! (`store::checkpoint_in_background`); every write transaction takes one in-process lock first, then `BEGIN IMMEDIATE`. Values are
 //! bound with the same Rust types sea-orm binds (`Uuid`, `DateTime<Utc>`, `String`), so they are
 //! stored alike. `connections` tasks run on a runtime with a worker per core, as guildhall's.
 //!
@@ -101,13 +102,25 @@ async fn connect(database: &std::path::Path) -> anyhow::Result<SqlitePool> {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(std::time::Duration::from_secs(10))
         .foreign_keys(true)
-        .pragma("journal_size_limit", (64 * 1024 * 1024).to_string());
-    Ok(SqlitePoolOptions::new()
+        .pragma("journal_size_limit", (64 * 1024 * 1024).to_string())
+        .pragma("wal_autocheckpoint", "10000");
+    let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .min_connections(1)
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect_with(options)
-        .await?)
+        .await?;
+    let checkpointer = pool.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        loop {
+            tick.tick().await;
+            let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&checkpointer)
+                .await;
+        }
+    });
+    Ok(pool)
 }
 
 /// Which write path to measure.
