@@ -14,6 +14,7 @@ mod m20261202_000010_provider;
 mod m20261203_000001_webhooks;
 mod m20261204_000001_mfa;
 mod m20261205_000001_passkeys;
+mod m20261206_000001_outbox_order;
 
 /// The confusable skeleton (UTS #39) a username is kept unique by.
 pub use m20261201_000001_trust::skeleton as username_skeleton;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_webhooks::Migration),
             Box::new(m20261204_000001_mfa::Migration),
             Box::new(m20261205_000001_passkeys::Migration),
+            Box::new(m20261206_000001_outbox_order::Migration),
         ]
     }
 }

@@ -46,3 +46,41 @@ async fn a_server_checkpoints_the_wal_in_the_background() {
     db.close().await.unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The relay and the webhook dispatcher read the outbox in batches, `ORDER BY created_at, id`.
+/// A bulk seed writes its events with one timestamp: an index that ends at `created_at` left
+/// every batch sorting all of them (inside a write transaction, so every writer waited). Both
+/// queues' reads must come straight off their index.
+#[tokio::test]
+async fn the_outbox_queues_are_read_in_index_order() {
+    let dir = std::env::temp_dir()
+        .join("guildhall-tests")
+        .join(format!("outbox-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:{}?mode=rwc", dir.join("guildhall.db").display());
+    let migrated = guildhall::store::connect(&url).await.unwrap();
+    guildhall::store::migrate(&migrated).await.unwrap();
+    migrated.close().await.unwrap();
+    // Fresh connections: `EXPLAIN` plans with the schema a connection has loaded, and a pooled
+    // connection that did not run the migration may still hold the one before it.
+    let db = guildhall::store::connect(&url).await.unwrap();
+    for done in ["published_at", "webhooks_at"] {
+        let sql = format!(
+            r#"EXPLAIN QUERY PLAN SELECT * FROM "outbox_events" WHERE "{done}" IS NULL ORDER BY "created_at" ASC, "id" ASC LIMIT 200"#
+        );
+        let plan: Vec<String> = db
+            .query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String>("", "detail").unwrap())
+            .collect();
+        assert!(
+            plan.iter().any(|step| step.contains("USING INDEX"))
+                && !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{done}: {plan:?}"
+        );
+    }
+    db.close().await.unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
