@@ -2,20 +2,25 @@
 use sea_orm::ConnectionTrait;
 use std::time::Duration;
 
+/// A directory of its own for a test's SQLite file, and the file's URL.
+fn scratch(name: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir()
+        .join("guildhall-tests")
+        .join(format!("{name}-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:{}?mode=rwc", dir.join("guildhall.db").display());
+    (dir, url)
+}
+
 /// `store::connect` leaves the checkpoint to a committing writer only past 10,000 pages; the
 /// server's background checkpointer copies the WAL into the database file within a fraction of
 /// a second instead. Without it, the rows written here (about 2 MiB, far under the backstop)
 /// would stay in the WAL, and the database file would keep its size.
 #[tokio::test]
 async fn a_server_checkpoints_the_wal_in_the_background() {
-    let dir = std::env::temp_dir()
-        .join("guildhall-tests")
-        .join(format!("wal-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let (dir, url) = scratch("wal");
     let file = dir.join("guildhall.db");
-    let db = guildhall::store::connect(&format!("sqlite:{}?mode=rwc", file.display()))
-        .await
-        .unwrap();
+    let db = guildhall::store::connect(&url).await.unwrap();
     db.execute_unprepared("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         .await
         .unwrap();
@@ -53,11 +58,7 @@ async fn a_server_checkpoints_the_wal_in_the_background() {
 /// queues' reads must come straight off their index.
 #[tokio::test]
 async fn the_outbox_queues_are_read_in_index_order() {
-    let dir = std::env::temp_dir()
-        .join("guildhall-tests")
-        .join(format!("outbox-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite:{}?mode=rwc", dir.join("guildhall.db").display());
+    let (dir, url) = scratch("outbox");
     let migrated = guildhall::store::connect(&url).await.unwrap();
     guildhall::store::migrate(&migrated).await.unwrap();
     migrated.close().await.unwrap();
