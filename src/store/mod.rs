@@ -141,14 +141,14 @@ pub async fn connect(url: &str) -> std::result::Result<Db, DbErr> {
 }
 
 /// The bytes SQLite's WAL is cut back to at a checkpoint (64 MiB).
-const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+pub const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// The WAL's pages at which a committing writer checkpoints (SQLite's default is 1,000). A
-/// server checkpoints every second in the background (`checkpoint_in_background`), beside
+/// server checkpoints every `CHECKPOINT_EVERY` in the background (`checkpoint_in_background`), beside
 /// the writers instead of inside one of their commits; this is the backstop, for the command
 /// line and a checkpointer that fell behind (10,000 pages of 4 KiB: 40 MiB, under the size
 /// limit).
-const AUTOCHECKPOINT_PAGES: u32 = 10_000;
+pub const AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
 /// After bulk work on SQLite: copies the WAL into the database and truncates it to nothing
 /// (`PRAGMA wal_checkpoint(TRUNCATE)`), so the disk holds the data once. Does nothing on
@@ -161,7 +161,7 @@ pub async fn checkpoint(db: &Db) -> Result<()> {
     Ok(())
 }
 
-/// On SQLite, a passive checkpoint every second (on one pooled connection): it copies what
+/// On SQLite, a passive checkpoint every `CHECKPOINT_EVERY` (on one pooled connection): it copies what
 /// the WAL holds into the database while writers go on committing (a passive checkpoint takes
 /// no lock a writer waits for), so no commit pays for the copy and its fsync, as the commit
 /// that crossed `wal_autocheckpoint` did. Does nothing on PostgreSQL.
@@ -184,7 +184,7 @@ pub fn checkpoint_in_background(db: &Db) {
 
 /// How often a server checkpoints SQLite's WAL in the background: often, so each checkpoint
 /// copies little (a second's worth of refreshes made the copy a burst that the writers felt).
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// Applies pending migrations.
 pub async fn migrate(db: &Db) -> std::result::Result<(), DbErr> {

@@ -10,7 +10,7 @@
 use guildhall::http::render::Renderings;
 use guildhall::model::AuthMethods;
 use guildhall::service::authn::context;
-use guildhall::service::cache::{AccessCache, Bounds};
+use guildhall::service::cache::{AccessCache, Bounds, ContextResult};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -76,10 +76,11 @@ async fn main() -> anyhow::Result<()> {
         loaded.push(value.clone());
         cache.store_context(user, org, value, cache.generation(), 0);
     }
-    // `loaded` (the pointers kept for rendering) is not part of the cache.
+    // `loaded` (the pointers kept for rendering, one buffer) is not part of the cache.
     let kept = (n - 1) as isize;
+    let pointers = kept * std::mem::size_of::<ContextResult>() as isize;
     let with_contexts = live();
-    let context_bytes = with_contexts.0 - start.0 - (kept * 16);
+    let context_bytes = with_contexts.0 - start.0 - pointers;
     for context in loaded.iter().flatten() {
         renderings.valid(context, AuthMethods::default());
     }
@@ -114,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
             "context_blocks": per(with_contexts.1 - start.1 - 1),
             "rendering_bytes": per(with_renderings.0 - with_contexts.0),
             "rendering_blocks": per(with_renderings.1 - with_contexts.1),
-            "total_bytes": per(with_renderings.0 - start.0 - kept * 16),
+            "total_bytes": per(with_renderings.0 - start.0 - pointers),
             "rendered_len": rendered_len as f64 / kept as f64,
             "context_inline": std::mem::size_of::<guildhall::model::MembershipContext>(),
             "heap_of": {

@@ -3,9 +3,10 @@
 //! the path's HTTP figure against.
 //!
 //! The same setup as `guildhall::store::connect` and `store::begin`: a pool of 8 connections,
-//! WAL, synchronous=NORMAL, a 10 s busy timeout, foreign keys on, `journal_size_limit` 64 MiB,
-//! `wal_autocheckpoint` 10,000 pages and a passive checkpoint every 100 ms beside the writers
-//! (`store::checkpoint_in_background`); every write transaction takes one in-process lock first, then `BEGIN IMMEDIATE`. Values are
+//! WAL, synchronous=NORMAL, a 10 s busy timeout, foreign keys on, guildhall's
+//! `journal_size_limit` and `wal_autocheckpoint`, and a passive checkpoint every
+//! `CHECKPOINT_EVERY` beside the writers (as `store::checkpoint_in_background`); every write
+//! transaction takes one in-process lock first, then `BEGIN IMMEDIATE`. Values are
 //! bound with the same Rust types sea-orm binds (`Uuid`, `DateTime<Utc>`, `String`), so they are
 //! stored alike. `connections` tasks run on a runtime with a worker per core, as guildhall's.
 //!
@@ -102,8 +103,8 @@ async fn connect(database: &std::path::Path) -> anyhow::Result<SqlitePool> {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(std::time::Duration::from_secs(10))
         .foreign_keys(true)
-        .pragma("journal_size_limit", (64 * 1024 * 1024).to_string())
-        .pragma("wal_autocheckpoint", "10000");
+        .pragma("journal_size_limit", guildhall::store::WAL_SIZE_LIMIT.to_string())
+        .pragma("wal_autocheckpoint", guildhall::store::AUTOCHECKPOINT_PAGES.to_string());
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .min_connections(1)
@@ -112,7 +113,8 @@ async fn connect(database: &std::path::Path) -> anyhow::Result<SqlitePool> {
         .await?;
     let checkpointer = pool.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        let mut tick = tokio::time::interval(guildhall::store::CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
