@@ -164,6 +164,45 @@ async fn changes_update_in_place_and_bump_membership_versions() {
     assert!(fresh_mv > claims_of(token)["mv"].as_i64().unwrap());
 }
 
+/// A member a seed adds starts at `mv` 1 (no statement moved it), and yet a refusal cached for
+/// them before ("not a member") is forgotten when the seed commits; a later change moves it.
+#[tokio::test]
+async fn a_member_a_seed_adds_starts_at_version_1_and_is_current_at_once() {
+    let app = spawn_app().await;
+    let root = app.superuser_token().await;
+    seed_ok(&app, &root, DEMO, "").await;
+    app.register("ada@example.test").await;
+    let into_demo = json!({"email": "ada@example.test", "password": PASSWORD, "organization": "demo"});
+    let refused = app.post_json("/auth/login", &into_demo).await;
+    expect_error(refused, StatusCode::FORBIDDEN, "not_a_member").await;
+
+    let ada = "      - {email: ada@example.test, roles: [member]}\n      - email: alice@demo.test";
+    let joined = DEMO.replacen("      - email: alice@demo.test", ada, 1);
+    seed_ok(&app, &root, &joined, "").await;
+    let login = app.post_json("/auth/login", &into_demo).await;
+    assert_eq!(login.status(), StatusCode::OK, "the cached refusal was forgotten");
+    let token = body(login).await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        claims_of(&token)["mv"],
+        1,
+        "a new membership's version is the one it was inserted with"
+    );
+    assert_eq!(app.validate(&token).await["user"]["roles"], json!(["member"]));
+
+    let promoted = joined.replace(
+        "{email: ada@example.test, roles: [member]}",
+        "{email: ada@example.test, roles: [member, editor]}",
+    );
+    seed_ok(&app, &root, &promoted, "").await;
+    assert_eq!(app.validate(&token).await["user"]["roles"], json!(["editor", "member"]));
+    let fresh = body(app.post_json("/auth/login", &into_demo).await).await;
+    assert_eq!(
+        claims_of(fresh["access_token"].as_str().unwrap())["mv"],
+        2,
+        "a change of an existing membership moves it"
+    );
+}
+
 #[tokio::test]
 async fn prune_deletes_only_with_the_flag_and_only_in_listed_organisations() {
     let app = spawn_app().await;

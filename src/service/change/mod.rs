@@ -5,8 +5,9 @@
 //!   never sent for a change that rolled back) and relayed to NATS later;
 //! - `Audit` entries, written in the same transaction;
 //! - what the read path must forget: `members_changed(org, users)` bumps those memberships' `mv`
-//!   *and* invalidates their cached contexts, in one call, so the two cannot drift; sessions
-//!   ended with `end_sessions` are refused by every replica.
+//!   *and* invalidates their cached contexts, in one call, so the two cannot drift
+//!   (`members_joined` for memberships the change itself created: forgotten, with no `mv` to
+//!   move); sessions ended with `end_sessions` are refused by every replica.
 //!
 //! `commit()` runs the commit hooks (seed services' extras, e.g. user numbers), writes the
 //! outbox and the audit log, commits, and only then broadcasts the invalidations. Dropping a
@@ -97,6 +98,7 @@ impl Changes {
             events: Vec::new(),
             audit: Vec::new(),
             members: BTreeMap::new(),
+            joined: BTreeMap::new(),
             invalidations: Vec::new(),
         })
     }
@@ -126,6 +128,9 @@ pub struct Change {
     audit: Vec<AuditEntry>,
     /// Memberships whose `mv` moves at commit, per organisation.
     members: BTreeMap<Uuid, BTreeSet<Uuid>>,
+    /// Of those, the memberships this change created: their `mv` is still the 1 they were
+    /// inserted with, and stays (no token carries it yet).
+    joined: BTreeMap<Uuid, BTreeSet<Uuid>>,
     invalidations: Vec<Invalidation>,
 }
 
@@ -152,6 +157,17 @@ impl Change {
     /// moves and their cached contexts are forgotten, on every replica, once the change commits.
     pub fn members_changed(&mut self, org: Uuid, users: impl IntoIterator<Item = Uuid>) {
         self.members.entry(org).or_default().extend(users);
+    }
+
+    /// These users became members of `org` in this change (their rows inserted with `mv` 1, as
+    /// `store::members::add_many` does): their cached contexts (a cached "not a member") are
+    /// forgotten on every replica once the change commits, like `members_changed`, but no
+    /// statement moves an `mv` no token carries yet. A bulk seed's 100,000 new members cost no
+    /// `UPDATE`.
+    pub fn members_joined(&mut self, org: Uuid, users: impl IntoIterator<Item = Uuid>) {
+        let users: Vec<Uuid> = users.into_iter().collect();
+        self.members.entry(org).or_default().extend(users.iter().copied());
+        self.joined.entry(org).or_default().extend(users);
     }
 
     /// Every holder of a role changed with it (its permissions, its name, its removal). One
@@ -209,7 +225,7 @@ impl Change {
     /// error says the savepoint itself failed, and the change must not be committed.
     pub(crate) async fn part<W: Work>(&mut self, work: W) -> Result<Result<W::Output>> {
         let marks = (self.events.len(), self.audit.len(), self.invalidations.len());
-        let members = self.members.clone();
+        let (members, joined) = (self.members.clone(), self.joined.clone());
         store::savepoint(&self.tx).await?;
         let answer = work.run(self).await;
         if answer.is_ok() {
@@ -220,15 +236,22 @@ impl Change {
             self.audit.truncate(marks.1);
             self.invalidations.truncate(marks.2);
             self.members = members;
+            self.joined = joined;
         }
         Ok(answer)
     }
 
     /// Moves `mv`, runs the hooks, writes events and audit entries, commits, then broadcasts.
     pub async fn commit(mut self) -> Result<()> {
+        let joined = std::mem::take(&mut self.joined);
         for (org, users) in std::mem::take(&mut self.members) {
             let users: Vec<Uuid> = users.into_iter().collect();
-            store::members::bump_mv(&self.tx, org, &users, self.now).await?;
+            let new = joined.get(&org);
+            let moved: Vec<Uuid> = match new {
+                Some(new) => users.iter().copied().filter(|user| !new.contains(user)).collect(),
+                None => users.clone(),
+            };
+            store::members::bump_mv(&self.tx, org, &moved, self.now).await?;
             self.invalidations.push(Invalidation::Members { org, users });
         }
         for hook in &self.inner.hooks {

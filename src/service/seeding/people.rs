@@ -34,6 +34,7 @@ impl Run<'_> {
             wanted.sort();
             wanted.dedup();
             let membership = existing.members.get(&account.id);
+            let joins = membership.is_none();
             changed |= self.membership(org, &account, &roles, wanted, membership, &mut rows);
             let current = Grants {
                 teams: existing.teams.get(&account.id).map_or(&[], Vec::as_slice),
@@ -42,7 +43,9 @@ impl Run<'_> {
             changed |= self
                 .grants(org, &account, user, teams, domains, current, &mut rows)
                 .await?;
-            if changed {
+            if joins {
+                self.change.members_joined(org.id, [account.id]);
+            } else if changed {
                 self.change.members_changed(org.id, [account.id]);
             }
             let action = match (changed, self.created.contains(&account.id)) {
