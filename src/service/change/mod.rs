@@ -31,7 +31,6 @@ pub use crate::store::sessions::SessionsOf;
 use crate::store::{self, Db, Tx};
 use broadcast::Broadcaster;
 use chrono::{DateTime, Duration, Utc};
-use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -257,40 +256,106 @@ impl Change {
         for hook in &self.inner.hooks {
             hook.before_commit(&self.tx, &self.events).await?;
         }
-        let events: Vec<StoredEvent> = self.events.iter().map(|recorded| self.stored(recorded)).collect();
-        store::events::insert_many(&self.tx, &events).await?;
+        let time = self.now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let events: Vec<StoredEvent> = self
+            .events
+            .iter()
+            .map(|recorded| self.stored(recorded, &time))
+            .collect::<Result<_>>()?;
+        store::events::insert_many(&self.tx, events).await?;
         store::audit::insert_many(&self.tx, &self.audit).await?;
         store::commit(self.tx).await?;
         self.inner.broadcaster.send(&self.invalidations).await;
         Ok(())
     }
 
-    /// The CloudEvent an event becomes, on NATS subject `auth.<object>.<id>.<action>`.
-    fn stored(&self, recorded: &Recorded) -> StoredEvent {
+    /// The CloudEvent an event becomes, on NATS subject `auth.<object>.<id>.<action>`; `time` is
+    /// the change's instant as the envelope writes it (formatted once per commit).
+    fn stored(&self, recorded: &Recorded, time: &str) -> Result<StoredEvent> {
         let (object, id, action, name) = recorded.event.parts();
         let event_id = Uuid::now_v7();
         let event_type = format!("guildhall.{object}.{action}");
-        let cloud_event = json!({
-            "specversion": "1.0",
-            "id": event_id,
-            "source": self.inner.source,
-            "type": event_type,
-            "subject": format!("{object}/{id}"),
-            "time": self.now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "datacontenttype": "application/json",
-            "eventname": name,
-            "orgid": recorded.org,
-            "data": recorded.event.data(),
-        });
-        StoredEvent {
+        let cloud_event = CloudEvent {
+            data: recorded.event.data(),
+            datacontenttype: "application/json",
+            eventname: name,
+            id: event_id,
+            orgid: recorded.org,
+            source: &self.inner.source,
+            specversion: "1.0",
+            subject: format!("{object}/{id}"),
+            time,
+            kind: &event_type,
+        };
+        let payload = serde_json::to_string(&cloud_event).map_err(|e| super::ServiceError::Internal(e.into()))?;
+        Ok(StoredEvent {
             id: event_id,
             org_id: recorded.org,
             subject: format!("auth.{object}.{id}.{action}"),
+            payload,
             event_type,
-            payload: cloud_event.to_string(),
             created_at: self.now,
             published_at: None,
             attempts: 0,
+        })
+    }
+}
+
+/// The outbox's envelope (CloudEvents 1.0, JSON), serialised without building a map first. The
+/// fields are in alphabetical order, the order the payloads have always had (`serde_json`'s
+/// map), so a payload is the same bytes it was.
+#[derive(serde::Serialize)]
+struct CloudEvent<'a> {
+    data: serde_json::Value,
+    datacontenttype: &'static str,
+    eventname: &'static str,
+    id: Uuid,
+    orgid: Option<Uuid>,
+    source: &'a str,
+    specversion: &'static str,
+    subject: String,
+    time: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CloudEvent;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    /// The envelope's bytes are the ones the map-built `json!` envelope had (key order
+    /// included), with and without an organisation: subscribers and stored outboxes see no change.
+    #[test]
+    fn the_envelope_serialises_as_the_map_did() {
+        for org in [Some(Uuid::now_v7()), None] {
+            let (id, data) = (Uuid::now_v7(), json!({"user_id": Uuid::nil(), "role": "member"}));
+            let envelope = CloudEvent {
+                data: data.clone(),
+                datacontenttype: "application/json",
+                eventname: "TeamMembersChanged",
+                id,
+                orgid: org,
+                source: "https://auth.example.test",
+                specversion: "1.0",
+                subject: "team/abc".into(),
+                time: "2026-12-02T09:10:19.609Z",
+                kind: "guildhall.team.members.changed",
+            };
+            let map = json!({
+                "specversion": "1.0",
+                "id": id,
+                "source": "https://auth.example.test",
+                "type": "guildhall.team.members.changed",
+                "subject": "team/abc",
+                "time": "2026-12-02T09:10:19.609Z",
+                "datacontenttype": "application/json",
+                "eventname": "TeamMembersChanged",
+                "orgid": org,
+                "data": data,
+            });
+            assert_eq!(serde_json::to_string(&envelope).unwrap(), map.to_string());
         }
     }
 }
