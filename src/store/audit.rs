@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 /// Writes many entries in multi-row inserts.
 pub async fn insert_many<C: Conn>(c: &C, entries: &[AuditEntry]) -> Result<()> {
-    for chunk in entries.chunks(super::ROWS_PER_STATEMENT) {
-        let rows = chunk.iter().map(|e| audit_entry::ActiveModel {
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|e| audit_entry::ActiveModel {
             id: Set(e.id),
             org_id: Set(e.org_id),
             actor_id: Set(e.actor_id),
@@ -21,10 +22,9 @@ pub async fn insert_many<C: Conn>(c: &C, entries: &[AuditEntry]) -> Result<()> {
             outcome: Set(e.outcome.clone()),
             detail: Set(e.detail.as_ref().map(|d| d.to_string())),
             created_at: Set(e.created_at),
-        });
-        audit_entry::Entity::insert_many(rows).exec_without_returning(c).await?;
-    }
-    Ok(())
+        })
+        .collect();
+    super::insert_rows(c, rows).await
 }
 
 pub async fn list<C: Conn>(c: &C, org_id: Option<Uuid>, request: PageRequest) -> Result<Page<AuditEntry>> {

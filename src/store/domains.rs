@@ -190,14 +190,14 @@ pub async fn assignments_in_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<
 
 /// Adds assignments (domain id, user id) that do not exist yet, in multi-row inserts.
 pub async fn assign_many<C: Conn>(c: &C, org_id: Uuid, assignments: &[(Uuid, Uuid)], now: DateTime<Utc>) -> Result<()> {
-    for chunk in assignments.chunks(super::ROWS_PER_STATEMENT) {
-        let rows = chunk.iter().map(|(domain_id, user_id)| domain_user::ActiveModel {
+    let rows: Vec<_> = assignments
+        .iter()
+        .map(|(domain_id, user_id)| domain_user::ActiveModel {
             domain_id: Set(*domain_id),
             user_id: Set(*user_id),
             org_id: Set(org_id),
             created_at: Set(now),
-        });
-        domain_user::Entity::insert_many(rows).exec_without_returning(c).await?;
-    }
-    Ok(())
+        })
+        .collect();
+    super::insert_rows(c, rows).await
 }

@@ -25,26 +25,21 @@ fn from_model(m: outbox_event::Model) -> StoredEvent {
 
 /// Writes many events in multi-row inserts (a bulk change: one statement per 1,000 events).
 pub async fn insert_many<C: Conn>(c: &C, events: Vec<StoredEvent>) -> Result<()> {
-    let mut rows = events.into_iter().map(|e| outbox_event::ActiveModel {
-        id: Set(e.id),
-        org_id: Set(e.org_id),
-        subject: Set(e.subject),
-        event_type: Set(e.event_type),
-        payload: Set(e.payload),
-        created_at: Set(e.created_at),
-        published_at: Set(None),
-        attempts: Set(0),
-        webhooks_at: Set(None),
-    });
-    loop {
-        let chunk: Vec<_> = rows.by_ref().take(super::ROWS_PER_STATEMENT).collect();
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        outbox_event::Entity::insert_many(chunk)
-            .exec_without_returning(c)
-            .await?;
-    }
+    let rows: Vec<_> = events
+        .into_iter()
+        .map(|e| outbox_event::ActiveModel {
+            id: Set(e.id),
+            org_id: Set(e.org_id),
+            subject: Set(e.subject),
+            event_type: Set(e.event_type),
+            payload: Set(e.payload),
+            created_at: Set(e.created_at),
+            published_at: Set(None),
+            attempts: Set(0),
+            webhooks_at: Set(None),
+        })
+        .collect();
+    super::insert_rows(c, rows).await
 }
 
 /// The oldest unpublished events; on PostgreSQL the rows are locked (skipping rows another

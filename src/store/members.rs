@@ -263,30 +263,29 @@ pub async fn of_org<C: Conn>(c: &C, org_id: Uuid) -> Result<HashMap<Uuid, (Uuid,
         .collect())
 }
 
-/// Makes each user a member of `org_id` (`mv` 1) with the given role ids, in multi-row inserts.
+/// Makes each user a member of `org_id` (`mv` 1) with the given role ids, in multi-row inserts
+/// (the memberships, then their roles).
 pub async fn add_many<C: Conn>(c: &C, org_id: Uuid, members: &[(Uuid, Vec<Uuid>)], now: DateTime<Utc>) -> Result<()> {
-    for chunk in members.chunks(super::ROWS_PER_STATEMENT) {
-        let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::now_v7()).collect();
-        let rows = chunk
-            .iter()
-            .zip(&ids)
-            .map(|((user_id, _), id)| org_member::ActiveModel {
-                id: Set(*id),
-                org_id: Set(org_id),
-                user_id: Set(*user_id),
-                mv: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
-        org_member::Entity::insert_many(rows).exec_without_returning(c).await?;
-        let links: Vec<(Uuid, Uuid)> = chunk
-            .iter()
-            .zip(&ids)
-            .flat_map(|((_, roles), id)| roles.iter().map(move |role| (*id, *role)))
-            .collect();
-        insert_links(c, &links).await?;
-    }
-    Ok(())
+    let ids: Vec<Uuid> = members.iter().map(|_| Uuid::now_v7()).collect();
+    let rows: Vec<_> = members
+        .iter()
+        .zip(&ids)
+        .map(|((user_id, _), id)| org_member::ActiveModel {
+            id: Set(*id),
+            org_id: Set(org_id),
+            user_id: Set(*user_id),
+            mv: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .collect();
+    super::insert_rows(c, rows).await?;
+    let links = members
+        .iter()
+        .zip(&ids)
+        .flat_map(|((_, roles), id)| roles.iter().map(move |role| (*id, *role)))
+        .collect();
+    insert_links(c, links).await
 }
 
 /// Replaces the roles of memberships (by membership id) with the given role ids.
@@ -296,25 +295,25 @@ pub async fn replace_roles_many<C: Conn>(c: &C, members: &[(Uuid, Vec<Uuid>)]) -
             .filter(member_role::Column::MemberId.is_in(chunk.iter().map(|(id, _)| *id)))
             .exec(c)
             .await?;
-        let links: Vec<(Uuid, Uuid)> = chunk
+        let links = chunk
             .iter()
             .flat_map(|(id, roles)| roles.iter().map(move |role| (*id, *role)))
             .collect();
-        insert_links(c, &links).await?;
+        insert_links(c, links).await?;
     }
     Ok(())
 }
 
 /// (membership id, role id) rows, in multi-row inserts.
-async fn insert_links<C: Conn>(c: &C, links: &[(Uuid, Uuid)]) -> Result<()> {
-    for chunk in links.chunks(super::ROWS_PER_STATEMENT) {
-        let rows = chunk.iter().map(|(member, role)| member_role::ActiveModel {
-            member_id: Set(*member),
-            role_id: Set(*role),
-        });
-        member_role::Entity::insert_many(rows).exec_without_returning(c).await?;
-    }
-    Ok(())
+async fn insert_links<C: Conn>(c: &C, links: Vec<(Uuid, Uuid)>) -> Result<()> {
+    let rows: Vec<_> = links
+        .into_iter()
+        .map(|(member, role)| member_role::ActiveModel {
+            member_id: Set(member),
+            role_id: Set(role),
+        })
+        .collect();
+    super::insert_rows(c, rows).await
 }
 
 /// Removes a membership with its roles; false if there was none.

@@ -277,15 +277,15 @@ pub async fn add_members<C: Conn>(
     members: &[(Uuid, Uuid, String)],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    for chunk in members.chunks(super::ROWS_PER_STATEMENT) {
-        let rows = chunk.iter().map(|(team_id, user_id, role)| team_member::ActiveModel {
+    let rows: Vec<_> = members
+        .iter()
+        .map(|(team_id, user_id, role)| team_member::ActiveModel {
             team_id: Set(*team_id),
             user_id: Set(*user_id),
             org_id: Set(org_id),
             role: Set(role.clone()),
             created_at: Set(now),
-        });
-        team_member::Entity::insert_many(rows).exec_without_returning(c).await?;
-    }
-    Ok(())
+        })
+        .collect();
+    super::insert_rows(c, rows).await
 }

@@ -68,14 +68,7 @@ pub async fn insert<C: Conn>(c: &C, new: NewUser, now: DateTime<Utc>) -> Result<
 
 /// Creates many accounts (each with its `id` chosen, active), in multi-row inserts.
 pub async fn insert_many<C: Conn>(c: &C, new: Vec<NewUser>, now: DateTime<Utc>) -> Result<()> {
-    let mut rows = new.into_iter().map(|new| row(new, now));
-    loop {
-        let chunk: Vec<user::ActiveModel> = rows.by_ref().take(super::ROWS_PER_STATEMENT).collect();
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        user::Entity::insert_many(chunk).exec_without_returning(c).await?;
-    }
+    super::insert_rows(c, new.into_iter().map(|new| row(new, now)).collect()).await
 }
 
 pub async fn find<C: Conn>(c: &C, id: Uuid) -> Result<Option<User>> {
