@@ -290,23 +290,18 @@ pub struct NewRefresh {
 
 /// Stores refresh tokens issued now, in one multi-row insert per thousand.
 pub async fn insert_refresh_many<C: Conn>(c: &C, new: Vec<NewRefresh>, now: DateTime<Utc>) -> Result<()> {
-    let mut rows = new.into_iter().map(|new| refresh_token::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        session_id: Set(new.session_id),
-        token_hash: Set(new.digest),
-        created_at: Set(now),
-        expires_at: Set(new.expires_at),
-        used_at: Set(None),
-    });
-    loop {
-        let chunk: Vec<refresh_token::ActiveModel> = rows.by_ref().take(super::ROWS_PER_STATEMENT).collect();
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        refresh_token::Entity::insert_many(chunk)
-            .exec_without_returning(c)
-            .await?;
-    }
+    let rows: Vec<_> = new
+        .into_iter()
+        .map(|new| refresh_token::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            session_id: Set(new.session_id),
+            token_hash: Set(new.digest),
+            created_at: Set(now),
+            expires_at: Set(new.expires_at),
+            used_at: Set(None),
+        })
+        .collect();
+    super::insert_rows(c, rows).await
 }
 
 /// Sessions revoked since `since` (their access tokens may still be unexpired).
