@@ -120,8 +120,22 @@ impl Hasher {
 
     /// The PHC string of a new hash of `password`.
     pub async fn hash(self: &Arc<Self>, password: SecretString) -> Result<String, HashError> {
+        self.hash_within(password, Some(self.max_wait)).await
+    }
+
+    /// `hash`, waiting for a hashing thread however long that takes: for work no client waits on
+    /// (start-up's bootstrap), which admission control is not there to refuse.
+    pub async fn hash_unhurried(self: &Arc<Self>, password: SecretString) -> Result<String, HashError> {
+        self.hash_within(password, None).await
+    }
+
+    async fn hash_within(
+        self: &Arc<Self>,
+        password: SecretString,
+        max_wait: Option<std::time::Duration>,
+    ) -> Result<String, HashError> {
         let this = Arc::clone(self);
-        self.blocking(move || {
+        self.blocking(max_wait, move || {
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
             this.argon
                 .hash_password(password.expose_secret().as_bytes(), &salt)
@@ -135,7 +149,7 @@ impl Hasher {
     /// hash is verified and the answer is false.
     pub async fn verify(self: &Arc<Self>, password: SecretString, hash: Option<String>) -> Result<bool, HashError> {
         let this = Arc::clone(self);
-        self.blocking(move || {
+        self.blocking(Some(self.max_wait), move || {
             let known = hash.is_some();
             let phc = hash.unwrap_or_else(|| this.dummy.clone());
             let Ok(parsed) = PasswordHash::new(&phc) else {
@@ -148,10 +162,11 @@ impl Hasher {
     }
 
     /// Runs `work` on a hashing thread, or answers `Overloaded` when none takes it up within
-    /// `max_wait` (or the queue is full). A caller that went away before its turn (the client
-    /// hung up, or the wait ran out) costs no hash.
+    /// `max_wait` (`None`: however long it takes) or the queue is full. A caller that went away
+    /// before its turn (the client hung up, or the wait ran out) costs no hash.
     async fn blocking<T: Send + 'static>(
         &self,
+        max_wait: Option<std::time::Duration>,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
         let (reply, answer) = oneshot::channel();
@@ -168,7 +183,11 @@ impl Hasher {
             mpsc::error::TrySendError::Full(_) => HashError::Overloaded,
             mpsc::error::TrySendError::Closed(_) => HashError::Closed,
         })?;
-        match tokio::time::timeout(self.max_wait, start).await {
+        let started = match max_wait {
+            Some(max_wait) => tokio::time::timeout(max_wait, start).await,
+            None => Ok(start.await),
+        };
+        match started {
             Ok(Ok(())) => answer.await.map_err(|_| HashError::Closed)?,
             Ok(Err(_)) => Err(HashError::Closed),
             // Dropping `start` and `answer` here tells the job, when its turn comes, to skip.
@@ -278,6 +297,36 @@ mod tests {
                 &PasswordHash::new(&tampered).unwrap()
             ));
         }
+    }
+
+    /// With the one hashing thread busy, a hash past `max_wait` is refused; an unhurried one (the
+    /// bootstrap's) waits its turn and is done.
+    #[tokio::test]
+    async fn an_unhurried_hash_waits_where_a_request_s_is_refused() {
+        let hasher = Hasher::new(HashSettings {
+            memory_kib: 16_384,
+            iterations: 4,
+            parallelism: 1,
+            concurrency: 1,
+            max_wait: std::time::Duration::from_millis(1),
+        })
+        .unwrap();
+        let (started, running) = oneshot::channel();
+        let busy = hasher.blocking(None, move || {
+            let _ = started.send(());
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            Ok(())
+        });
+        let others = async {
+            running.await.unwrap();
+            let refused = hasher.hash("s3cret-enough".to_string().into()).await;
+            let unhurried = hasher.hash_unhurried("s3cret-enough".to_string().into()).await;
+            (refused, unhurried)
+        };
+        let (busy, (refused, unhurried)) = tokio::join!(busy, others);
+        busy.unwrap();
+        assert!(matches!(refused, Err(HashError::Overloaded)), "{refused:?}");
+        assert!(unhurried.unwrap().starts_with("$argon2id$"));
     }
 
     #[tokio::test]

@@ -66,7 +66,7 @@ async fn superuser(
             (SecretString::from(token[..24].to_owned()), true)
         }
     };
-    let hash = hasher.hash(password.clone()).await?;
+    let hash = hasher.hash_unhurried(password.clone()).await?;
     let mut change = changes.begin().await?;
     let now = change.now();
     let new = store::users::NewUser {
@@ -179,7 +179,7 @@ async fn default_user(
         let domain = super::compat::cl::NO_EMAIL_DOMAIN;
         (format!("{}@{domain}", user.name), Some(user.name.clone()))
     };
-    let hash = hasher.hash(user.password.clone()).await?;
+    let hash = hasher.hash_unhurried(user.password.clone()).await?;
     let mut change = changes.begin().await?;
     let now = change.now();
     let new = store::users::NewUser {
