@@ -40,6 +40,22 @@ fn guildhall(database_url: &str, args: &[&str], env: &[(&str, &str)], stdin: Opt
     child.wait_with_output().unwrap()
 }
 
+/// `guildhall` while servers of this test run: off the test's runtime (a current-thread one, the
+/// servers' tasks too), so the servers go on meanwhile. Waiting for the command on the runtime's
+/// one thread froze a server that was inside a write transaction, holding SQLite's lock: the
+/// command waited out its busy timeout and failed with "database is locked".
+async fn guildhall_beside_servers(database_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let database_url = database_url.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let stdin = stdin.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        guildhall(&database_url, &args, &[], stdin.as_deref())
+    })
+    .await
+    .unwrap()
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -132,12 +148,12 @@ async fn users_and_orgs_commands_act_through_the_services() {
     );
 
     // set-password (from standard input) ends the sessions; deactivate refuses logins.
-    let set = guildhall(
+    let set = guildhall_beside_servers(
         &db,
         &["users", "set-password", "ADA@acme.test", "--password-stdin"],
-        &[],
         Some("another long password\n"),
-    );
+    )
+    .await;
     assert!(ok(set, "set-password").contains("ada@acme.test"));
     // SQLite is one process: a server started now reads the sessions the command ended (on
     // PostgreSQL the command's NOTIFY reaches running servers at once).
@@ -153,7 +169,7 @@ async fn users_and_orgs_commands_act_through_the_services() {
     );
     app.login_ok("ada@acme.test", "another long password").await;
     ok(
-        guildhall(&db, &["users", "deactivate", "ada@acme.test"], &[], None),
+        guildhall_beside_servers(&db, &["users", "deactivate", "ada@acme.test"], None).await,
         "deactivate",
     );
     assert_eq!(
