@@ -15,6 +15,7 @@ mod m20261203_000001_webhooks;
 mod m20261204_000001_mfa;
 mod m20261205_000001_passkeys;
 mod m20261206_000001_outbox_order;
+mod m20261207_000001_outbox_partial;
 
 /// The confusable skeleton (UTS #39) a username is kept unique by.
 pub use m20261201_000001_trust::skeleton as username_skeleton;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_mfa::Migration),
             Box::new(m20261205_000001_passkeys::Migration),
             Box::new(m20261206_000001_outbox_order::Migration),
+            Box::new(m20261207_000001_outbox_partial::Migration),
         ]
     }
 }
