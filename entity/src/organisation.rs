@@ -15,6 +15,8 @@ pub struct Model {
     pub logo_url: Option<String>,
     /// Members must log in with a second factor.
     pub require_mfa: bool,
+    /// Moves when one of its roles changes; part of every membership's `mv`.
+    pub roles_version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -16,6 +16,7 @@ mod m20261204_000001_mfa;
 mod m20261205_000001_passkeys;
 mod m20261206_000001_outbox_order;
 mod m20261207_000001_outbox_partial;
+mod m20261207_000002_roles_version;
 
 /// The confusable skeleton (UTS #39) a username is kept unique by.
 pub use m20261201_000001_trust::skeleton as username_skeleton;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_passkeys::Migration),
             Box::new(m20261206_000001_outbox_order::Migration),
             Box::new(m20261207_000001_outbox_partial::Migration),
+            Box::new(m20261207_000002_roles_version::Migration),
         ]
     }
 }

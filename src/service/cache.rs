@@ -45,6 +45,17 @@ pub enum Invalidation {
     User { user: Uuid },
     /// Something every member of an organisation sees changed.
     Org { org: Uuid },
+    /// A role of an organisation changed (its permissions, or it was removed) and moved its
+    /// roles version to `version`: the organisation's cached contexts are made again in place
+    /// from `roles`, every role of the organisation with its permissions after the change
+    /// (`MembershipContext::after_role_change`), instead of being loaded again one by one. Its
+    /// size grows with the organisation's roles, not with the role's holders.
+    Role {
+        org: Uuid,
+        role: String,
+        version: i64,
+        roles: std::collections::BTreeMap<String, Vec<String>>,
+    },
     /// A service account changed or went away.
     Account { id: Uuid },
 }
@@ -135,6 +146,12 @@ impl AccessCache {
             Invalidation::Members { org, users } => self.invalidate_users(*org, users),
             Invalidation::User { user } => self.invalidate_user(*user),
             Invalidation::Org { org } => self.invalidate_org(*org),
+            Invalidation::Role {
+                org,
+                role,
+                version,
+                roles,
+            } => self.role_changed(*org, role, *version, roles),
             Invalidation::Account { id } => self.invalidate_account(*id),
         }
     }
@@ -222,6 +239,38 @@ impl AccessCache {
         let mut contexts = write(&self.contexts);
         self.bump();
         contexts.retain(|(_, o), _| *o != org);
+    }
+
+    /// The contexts in `org` made again after a change of its role `role` (see
+    /// `Invalidation::Role`). They are made under the read lock, so validations go on meanwhile;
+    /// the write lock only swaps them in, each where the entry is still the one it was made from
+    /// (another invalidation or a fresh load in between wins). A load that began before is
+    /// not stored (the generation moved).
+    fn role_changed(
+        &self,
+        org: Uuid,
+        role: &str,
+        version: i64,
+        roles: &std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        let made: Vec<((Uuid, Uuid), Arc<MembershipContext>, ContextResult)> = read(&self.contexts)
+            .iter()
+            .filter(|(key, _)| key.1 == org)
+            .filter_map(|(key, (value, _))| {
+                let context = value.as_ref().ok()?;
+                let after = context.after_role_change(role, roles, version)?;
+                Some((*key, Arc::clone(context), Ok(Arc::new(after))))
+            })
+            .collect();
+        let mut contexts = write(&self.contexts);
+        self.bump();
+        for (key, before, after) in made {
+            if let Some((value, _)) = contexts.get_mut(&key)
+                && matches!(value, Ok(current) if Arc::ptr_eq(current, &before))
+            {
+                *value = after;
+            }
+        }
     }
 
     /// Forgets every cached context and service account.
@@ -313,5 +362,124 @@ mod tests {
             cache.context(users[0], org, 0).is_none(),
             "the third context started the cache over"
         );
+    }
+
+    fn member(org: Uuid, roles: &[&str], permissions: &[&str], direct: &[&str], mv: i64) -> ContextResult {
+        let now = chrono::DateTime::UNIX_EPOCH;
+        let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        Ok(Arc::new(MembershipContext {
+            user: crate::model::User {
+                id: Uuid::now_v7(),
+                email: "ada@acme.test".into(),
+                username: None,
+                display_name: "Ada".into(),
+                active: true,
+                superuser: false,
+                email_verified: true,
+                default_org_id: None,
+                created_at: now,
+                updated_at: now,
+                last_login_at: None,
+            },
+            org: crate::model::Organisation {
+                id: org,
+                slug: "acme".into(),
+                name: "Acme".into(),
+                active: true,
+                logo_url: None,
+                require_mfa: false,
+                roles_version: 2,
+                created_at: now,
+            },
+            roles: strings(roles),
+            permissions: strings(permissions),
+            direct_permissions: strings(direct),
+            mv,
+            teams: Vec::new(),
+            domains: Vec::new(),
+            expanded_domains: Vec::new(),
+        }))
+    }
+
+    fn of(cache: &AccessCache, user: Uuid, org: Uuid) -> Arc<MembershipContext> {
+        cache.context(user, org, 0).unwrap().unwrap()
+    }
+
+    /// A role's change makes the organisation's cached contexts again, as loading them would:
+    /// holders get the role's new permissions (their own kept), a removed role drops out, every
+    /// member's `mv` moves with the roles version, other organisations are untouched, and a
+    /// change older than what a context already shows changes nothing.
+    #[test]
+    fn a_role_change_makes_the_organisation_s_contexts_again_in_place() {
+        let cache = AccessCache::default();
+        let (acme, globex) = (Uuid::now_v7(), Uuid::now_v7());
+        let holder = member(
+            acme,
+            &["member", "reader"],
+            &["read:docs", "share:docs"],
+            &["share:docs"],
+            7,
+        );
+        let other = member(acme, &["member"], &[], &[], 4);
+        let elsewhere = member(globex, &["member", "reader"], &["read:docs"], &[], 3);
+        let refused: ContextResult = Err(Denial::NotAMember);
+        let generation = cache.generation();
+        let ids: Vec<(Uuid, Uuid)> = [(&holder, acme), (&other, acme), (&elsewhere, globex)]
+            .iter()
+            .map(|(c, org)| (c.as_ref().unwrap().user.id, *org))
+            .collect();
+        for ((user, org), value) in ids.iter().zip([&holder, &other, &elsewhere]) {
+            cache.store_context(*user, *org, value.clone(), generation, 0);
+        }
+        let outsider = Uuid::now_v7();
+        cache.store_context(outsider, acme, refused, generation, 0);
+
+        let mut roles = std::collections::BTreeMap::new();
+        roles.insert("member".to_owned(), Vec::new());
+        roles.insert(
+            "reader".to_owned(),
+            vec!["read:docs".to_owned(), "write:docs".to_owned()],
+        );
+        let change = |version: i64, roles: &std::collections::BTreeMap<String, Vec<String>>| Invalidation::Role {
+            org: acme,
+            role: "reader".into(),
+            version,
+            roles: roles.clone(),
+        };
+        cache.apply(&change(3, &roles));
+        let after = of(&cache, ids[0].0, acme);
+        assert_eq!(after.permissions, ["read:docs", "share:docs", "write:docs"]);
+        assert_eq!((after.mv, after.org.roles_version), (8, 3));
+        let unchanged = of(&cache, ids[1].0, acme);
+        assert_eq!(
+            (unchanged.permissions.len(), unchanged.mv),
+            (0, 5),
+            "not a holder: mv only"
+        );
+        assert_eq!(
+            of(&cache, ids[2].0, globex),
+            *elsewhere.as_ref().unwrap(),
+            "another organisation"
+        );
+        assert!(matches!(
+            cache.context(outsider, acme, 0),
+            Some(Err(Denial::NotAMember))
+        ));
+
+        cache.apply(&change(3, &std::collections::BTreeMap::new()));
+        assert_eq!(of(&cache, ids[0].0, acme), after, "a change it already shows");
+
+        roles.remove("reader");
+        cache.apply(&change(4, &roles));
+        let removed = of(&cache, ids[0].0, acme);
+        assert_eq!(removed.roles, ["member"]);
+        assert_eq!(removed.permissions, ["share:docs"], "its own permission stays");
+        assert_eq!(removed.mv, 9);
+
+        // A load that began before the change is not stored.
+        let stale = cache.generation() - 1;
+        let late = Uuid::now_v7();
+        cache.store_context(late, acme, member(acme, &["member"], &[], &[], 1), stale, 0);
+        assert!(cache.context(late, acme, 0).is_none());
     }
 }

@@ -46,7 +46,10 @@ pub async fn add<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid, role_keys: &[&str]
 /// membership directly (sorted), and its version.
 pub struct Membership {
     pub roles: Vec<String>,
+    /// Its roles' permissions and its own, sorted, each once.
     pub permissions: Vec<String>,
+    /// The permissions granted to the membership itself (not through a role), sorted.
+    pub direct: Vec<String>,
     pub mv: i64,
 }
 
@@ -82,19 +85,22 @@ pub async fn membership<C: Conn>(c: &C, org_id: Uuid, user_id: Uuid) -> Result<O
         .into_iter()
         .map(|p| p.permission)
         .collect();
-    permissions.extend(
-        member_permission::Entity::find()
-            .filter(member_permission::Column::MemberId.eq(member.id))
-            .all(c)
-            .await?
-            .into_iter()
-            .map(|p| p.permission),
-    );
+    let mut direct: Vec<String> = member_permission::Entity::find()
+        .filter(member_permission::Column::MemberId.eq(member.id))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|p| p.permission)
+        .collect();
+    direct.sort();
+    direct.dedup();
+    permissions.extend(direct.iter().cloned());
     permissions.sort();
     permissions.dedup();
     Ok(Some(Membership {
         roles,
         permissions,
+        direct,
         mv: member.mv,
     }))
 }
@@ -346,25 +352,6 @@ pub async fn bump_mv<C: Conn>(c: &C, org_id: Uuid, user_ids: &[Uuid], now: DateT
             .exec(c)
             .await?;
     }
-    Ok(())
-}
-
-/// Increments the membership version of every holder of `role_id` in the organisation, in one
-/// statement (a role held by 100,000 members binds no list of them). Only `Change::role_changed`
-/// calls this.
-pub async fn bump_mv_of_role<C: Conn>(c: &C, org_id: Uuid, role_id: Uuid, now: DateTime<Utc>) -> Result<()> {
-    let holders = member_role::Entity::find()
-        .select_only()
-        .column(member_role::Column::MemberId)
-        .filter(member_role::Column::RoleId.eq(role_id))
-        .into_query();
-    org_member::Entity::update_many()
-        .col_expr(org_member::Column::Mv, Expr::col(org_member::Column::Mv).add(1))
-        .col_expr(org_member::Column::UpdatedAt, Expr::value(now))
-        .filter(org_member::Column::OrgId.eq(org_id))
-        .filter(org_member::Column::Id.in_subquery(holders))
-        .exec(c)
-        .await?;
     Ok(())
 }
 

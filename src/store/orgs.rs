@@ -7,7 +7,7 @@ use entity::{
     team_member, user,
 };
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, QueryFilter};
 use uuid::Uuid;
 
 impl From<organisation::Model> for Organisation {
@@ -19,6 +19,7 @@ impl From<organisation::Model> for Organisation {
             active: m.active,
             logo_url: m.logo_url,
             require_mfa: m.require_mfa,
+            roles_version: m.roles_version,
             created_at: m.created_at,
         }
     }
@@ -39,6 +40,7 @@ pub async fn insert<C: Conn>(
         active: Set(true),
         logo_url: Set(None),
         require_mfa: Set(false),
+        roles_version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -178,4 +180,21 @@ pub async fn delete<C: Conn>(c: &C, id: Uuid) -> Result<()> {
         .await?;
     organisation::Entity::delete_by_id(id).exec(c).await?;
     Ok(())
+}
+
+/// Moves the organisation's roles version (one of its roles changed: every member's `mv` moves
+/// with it) and answers the new one.
+pub async fn bump_roles_version<C: Conn>(c: &C, org_id: Uuid) -> Result<i64> {
+    organisation::Entity::update_many()
+        .col_expr(
+            organisation::Column::RolesVersion,
+            Expr::col(organisation::Column::RolesVersion).add(1),
+        )
+        .filter(organisation::Column::Id.eq(org_id))
+        .exec(c)
+        .await?;
+    Ok(organisation::Entity::find_by_id(org_id)
+        .one(c)
+        .await?
+        .map_or(0, |m| m.roles_version))
 }

@@ -287,10 +287,12 @@ mod tests {
                 active: true,
                 logo_url: None,
                 require_mfa: false,
+                roles_version: 0,
                 created_at: now,
             },
             roles: vec!["member".into()],
             permissions: vec!["read:posts".into()],
+            direct_permissions: Vec::new(),
             mv: 3,
             teams: (0..teams)
                 .map(|i| TeamGrant {

@@ -649,3 +649,63 @@ async fn a_bulk_seed_numbers_its_accounts_in_document_order() {
         "consecutive numbers"
     );
 }
+
+/// A role's change reaches the contexts a server has cached in place (no member read again):
+/// what that server answers is what a server loading them afresh answers, for a holder of the
+/// changed role, a holder of a removed one and a member with neither, and `mv` in a refreshed
+/// token is the one a fresh login gets.
+#[tokio::test]
+async fn a_role_change_made_in_place_answers_as_a_fresh_load_would() {
+    let db = fresh_database_url().await;
+    let app = spawn_on(&db, |_| {}).await;
+    let root = app.superuser_token().await;
+    seed_ok(&app, &root, DEMO, "").await;
+    let people = ["bob@demo.test", "carol@demo.test", "alice@demo.test"];
+    let mut logins = Vec::new();
+    for email in people {
+        let login = demo_login(&app, email).await;
+        let token = login["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(app.validate(&token).await["valid"], true, "{email}: cached now");
+        logins.push(login);
+    }
+    let org = claims_of(logins[0]["access_token"].as_str().unwrap())["org"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let roles = app
+        .expect("GET", &format!("/orgs/{org}/roles"), &root, None, StatusCode::OK)
+        .await;
+    let id_of = |key: &str| {
+        roles.as_array().unwrap().iter().find(|r| r["key"] == key).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let patch = json!({"permissions": ["publish:prompts", "read:prompts"]});
+    let editor = format!("/orgs/{org}/roles/{}", id_of("editor"));
+    app.expect("PATCH", &editor, &root, Some(patch), StatusCode::OK).await;
+    let viewer = format!("/orgs/{org}/roles/{}", id_of("viewer"));
+    app.expect("DELETE", &viewer, &root, None, StatusCode::NO_CONTENT).await;
+
+    let fresh = spawn_on(&db, |_| {}).await;
+    for (email, login) in people.iter().zip(&logins) {
+        let token = login["access_token"].as_str().unwrap();
+        let (cached, loaded) = (app.validate(token).await, fresh.validate(token).await);
+        assert_eq!(cached, loaded, "{email}");
+    }
+    let bob = app.validate(logins[0]["access_token"].as_str().unwrap()).await;
+    assert_eq!(bob["user"]["permissions"], json!(["publish:prompts", "read:prompts"]));
+    let carol = app.validate(logins[1]["access_token"].as_str().unwrap()).await;
+    assert_eq!(carol["user"]["roles"], json!(["member"]));
+    assert_eq!(carol["user"]["permissions"], json!([]));
+
+    let refreshed = app
+        .post_json("/auth/refresh", &json!({"refresh_token": logins[2]["refresh_token"]}))
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let refreshed = body(refreshed).await;
+    let again = demo_login(&fresh, "alice@demo.test").await;
+    let mv = |login: &Value| claims_of(login["access_token"].as_str().unwrap())["mv"].clone();
+    assert_eq!(mv(&refreshed), mv(&again), "a member without either role: mv moved too");
+    assert!(mv(&again).as_i64().unwrap() > mv(&logins[2]).as_i64().unwrap());
+}

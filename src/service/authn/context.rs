@@ -33,12 +33,15 @@ pub async fn load<C: Conn>(
     } else {
         DomainTree::new(store::domains::list(c, org_id).await?).grants(&assigned)
     };
+    // A role's change moves the organisation's roles version, not each holder's row.
+    let mv = membership.mv + org.roles_version;
     Ok(Ok(MembershipContext {
         user,
         org,
         roles: exact(membership.roles),
         permissions: exact(membership.permissions),
-        mv: membership.mv,
+        direct_permissions: exact(membership.direct),
+        mv,
         teams: exact(teams),
         domains: exact(domains),
         expanded_domains: exact(expanded_domains),

@@ -9,6 +9,10 @@ use std::sync::Arc;
 /// Session ids per notification, keeping payloads well under PostgreSQL's 8000 bytes.
 const CHUNK: usize = 100;
 
+/// The longest role change sent as it is (an organisation's roles with their permissions);
+/// a longer one is widened to the whole organisation (its contexts are loaded again).
+const ROLES_PAYLOAD: usize = 7_000;
+
 pub struct Broadcaster {
     db: Db,
     cache: Arc<AccessCache>,
@@ -65,8 +69,8 @@ async fn retry(db: Db, mut pending: Vec<String>) {
     );
 }
 
-/// The notifications for some invalidations: long session lists split, long member lists widened
-/// to the whole organisation.
+/// The notifications for some invalidations: long session lists split, long member lists and
+/// role changes of organisations with very many roles widened to the whole organisation.
 fn payloads(invalidations: &[Invalidation]) -> Vec<String> {
     let mut out = Vec::new();
     for invalidation in invalidations {
@@ -83,6 +87,10 @@ fn payloads(invalidations: &[Invalidation]) -> Vec<String> {
             Invalidation::Members { org, users } if users.len() > CHUNK => {
                 out.extend(serde_json::to_string(&Invalidation::Org { org: *org }).ok());
             }
+            Invalidation::Role { org, .. } => match serde_json::to_string(invalidation) {
+                Ok(payload) if payload.len() <= ROLES_PAYLOAD => out.push(payload),
+                _ => out.extend(serde_json::to_string(&Invalidation::Org { org: *org }).ok()),
+            },
             other => out.extend(serde_json::to_string(other).ok()),
         }
     }
@@ -109,5 +117,31 @@ mod tests {
         assert_eq!(out.len(), 4, "three chunks of sessions, one organisation");
         assert!(out.iter().all(|p| p.len() < 8000));
         assert!(out[3].contains("\"kind\":\"org\""));
+    }
+
+    #[test]
+    fn a_role_change_goes_as_it_is_unless_the_organisation_has_very_many_roles() {
+        let org = Uuid::now_v7();
+        let role = |n: usize| {
+            let roles = (0..n)
+                .map(|i| {
+                    (
+                        format!("role-{i}"),
+                        vec![format!("read:thing-{i}"), format!("write:thing-{i}")],
+                    )
+                })
+                .collect();
+            Invalidation::Role {
+                org,
+                role: "role-0".into(),
+                version: 7,
+                roles,
+            }
+        };
+        let few = payloads(&[role(3)]);
+        assert_eq!(few.len(), 1);
+        assert_eq!(serde_json::from_str::<Invalidation>(&few[0]).unwrap(), role(3));
+        let many = payloads(&[role(200)]);
+        assert_eq!(many, [serde_json::to_string(&Invalidation::Org { org }).unwrap()]);
     }
 }

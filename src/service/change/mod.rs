@@ -7,7 +7,9 @@
 //! - what the read path must forget: `members_changed(org, users)` bumps those memberships' `mv`
 //!   *and* invalidates their cached contexts, in one call, so the two cannot drift
 //!   (`members_joined` for memberships the change itself created: forgotten, with no `mv` to
-//!   move); sessions ended with `end_sessions` are refused by every replica.
+//!   move); `role_changed(org, key)` moves the organisation's roles version (part of every
+//!   member's `mv`) and has the replicas make its cached contexts again in place; sessions
+//!   ended with `end_sessions` are refused by every replica.
 //!
 //! `commit()` runs the commit hooks (seed services' extras, e.g. user numbers), writes the
 //! outbox and the audit log, commits, and only then broadcasts the invalidations. Dropping a
@@ -169,14 +171,20 @@ impl Change {
         self.joined.entry(org).or_default().extend(users);
     }
 
-    /// Every holder of a role changed with it (its permissions, its name, its removal). One
-    /// statement moves their `mv` now (before a removal takes the links away), and the replicas
-    /// forget the organisation's contexts: an invalidation whose size does not grow with the
-    /// number of holders (a role held by 100,000 members is one small message, not 100,000 ids).
-    /// Contexts of members without the role are loaded again too, which costs a read each.
-    pub async fn role_changed(&mut self, org: Uuid, role: Uuid) -> Result<()> {
-        store::members::bump_mv_of_role(&self.tx, org, role, self.now).await?;
-        self.invalidations.push(Invalidation::Org { org });
+    /// A role of `org` changed (its permissions, its name, its removal): the organisation's roles
+    /// version moves now (every member's `mv` is their own plus that version: one single-row
+    /// statement, however many hold the role), and once the change commits every replica makes
+    /// the organisation's cached contexts again in place from its roles as they are then
+    /// (`Invalidation::Role`, filled in at commit): a message whose size grows with the
+    /// organisation's roles, not with the role's holders, and no member's context read again.
+    pub async fn role_changed(&mut self, org: Uuid, role: &str) -> Result<()> {
+        let version = store::orgs::bump_roles_version(&self.tx, org).await?;
+        self.invalidations.push(Invalidation::Role {
+            org,
+            role: role.to_owned(),
+            version,
+            roles: BTreeMap::new(),
+        });
         Ok(())
     }
 
@@ -240,6 +248,24 @@ impl Change {
         Ok(answer)
     }
 
+    /// The roles, with their permissions, of each organisation a role of which changed, as the
+    /// change leaves them (read once an organisation, after every write of the change).
+    async fn fill_role_changes(&mut self) -> Result<()> {
+        let mut read: BTreeMap<Uuid, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+        for invalidation in &mut self.invalidations {
+            if let Invalidation::Role { org, roles, .. } = invalidation {
+                if !read.contains_key(org) {
+                    let now = store::roles::list(&self.tx, *org).await?;
+                    read.insert(*org, now.into_iter().map(|r| (r.key, r.permissions)).collect());
+                }
+                if let Some(now) = read.get(org) {
+                    roles.clone_from(now);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Moves `mv`, runs the hooks, writes events and audit entries, commits, then broadcasts.
     pub async fn commit(mut self) -> Result<()> {
         let joined = std::mem::take(&mut self.joined);
@@ -253,6 +279,7 @@ impl Change {
             store::members::bump_mv(&self.tx, org, &moved, self.now).await?;
             self.invalidations.push(Invalidation::Members { org, users });
         }
+        self.fill_role_changes().await?;
         for hook in &self.inner.hooks {
             hook.before_commit(&self.tx, &self.events).await?;
         }

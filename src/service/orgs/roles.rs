@@ -1,5 +1,6 @@
 //! Roles of an organisation and their permissions (`/orgs/{id}/roles`). Built-in roles are
-//! fixed; changing a custom role moves `mv` for everyone holding it.
+//! fixed; changing a custom role moves the organisation's roles version, and with it every
+//! member's `mv` (`Change::role_changed`).
 use super::OrgService;
 use crate::model::input::{DisplayName, Key, Permissions};
 use crate::model::{OrgId, Role, RoleId};
@@ -56,7 +57,7 @@ impl OrgService {
         Ok(role)
     }
 
-    /// Renames a custom role or replaces its permissions; its holders' `mv` moves.
+    /// Renames a custom role or replaces its permissions; every member's `mv` moves.
     pub async fn update_role(&self, caller: &Caller, id: OrgId, role_id: RoleId, patch: RolePatch) -> Result<Role> {
         let admin = self.admin_of_existing(caller, id).await?;
         let org = admin.org_id();
@@ -73,7 +74,7 @@ impl OrgService {
             .into_iter()
             .find(|r| r.id == role.id)
             .ok_or(ROLE_NOT_FOUND)?;
-        change.role_changed(org, role.id).await?;
+        change.role_changed(org, &role.key).await?;
         change.event(
             org,
             Event::RoleUpdated {
@@ -96,7 +97,7 @@ impl OrgService {
         let role = self.custom_role(admin, role_id).await?;
         let mut change = self.changes.begin().await?;
         let holders = store::roles::holders(change.tx(), org, role.id).await?;
-        change.role_changed(org, role.id).await?;
+        change.role_changed(org, &role.key).await?;
         store::roles::delete(change.tx(), org, role.id).await?;
         change.audit(
             Audit::new(&caller.actor(), "role.delete")

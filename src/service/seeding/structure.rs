@@ -30,7 +30,7 @@ impl Run<'_> {
                     let tx = self.change.tx();
                     store::roles::rename(tx, current.id, &name).await?;
                     store::roles::set_permissions(tx, current.id, &permissions).await?;
-                    self.change.role_changed(org.id, current.id).await?;
+                    self.change.role_changed(org.id, &current.key).await?;
                     let after = Role {
                         name,
                         permissions,
@@ -49,7 +49,7 @@ impl Run<'_> {
                 .filter(|r| !r.builtin && !doc.roles.iter().any(|d| d.key == r.key))
             {
                 let holders = store::roles::holders(self.change.tx(), org.id, role.id).await?;
-                self.change.role_changed(org.id, role.id).await?;
+                self.change.role_changed(org.id, &role.key).await?;
                 store::roles::delete(self.change.tx(), org.id, role.id).await?;
                 self.plan
                     .note(Action::Delete, format!("role {}/{}", org.slug, role.key));
