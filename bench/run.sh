@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # guildhall's load benchmark: installs wrk (and, for a PostgreSQL run, pgbench; for --pin,
-# taskset) when missing, then runs bench/run.py (see --help).
+# taskset) when missing, then runs bench/run.py (see --help); `bench/run.sh fanout ...` and
+# `bench/run.sh seeding ...` run bench/fanout.py and bench/seeding.py instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -15,4 +16,7 @@ if [ ${#need[@]} -gt 0 ]; then
         exit 1
     fi
 fi
-exec python3 bench/run.py "$@"
+case "${1:-}" in
+    fanout | seeding) script="$1"; shift; exec python3 "bench/$script.py" "$@" ;;
+    *) exec python3 bench/run.py "$@" ;;
+esac

@@ -23,11 +23,12 @@ POSTGRES = "postgres://postgres@127.0.0.1:5432"
 PASSWORD = "correct-horse-battery-staple"
 
 
-def database(binary, name):
-    """A fresh database and the environment that points guildhall at it; the stored hash."""
+def database(binary, name, extra=None):
+    """A fresh database and the environment that points guildhall at it (with `extra`); the
+    stored hash."""
     data = tempfile.mkdtemp(prefix="guildhall-seeding-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
-    env.update({"AUTH_DATA_DIR": data, "RUST_LOG": "error", "AUTH_ISSUER": "http://127.0.0.1:18900"})
+    env.update({"AUTH_DATA_DIR": data, "RUST_LOG": "error", "AUTH_ISSUER": "http://127.0.0.1:18900", **(extra or {})})
     query = "SELECT password_hash FROM users WHERE email='hash@bench.test'"
     if name:
         for sql in (f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}"):
