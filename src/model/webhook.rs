@@ -20,6 +20,12 @@ pub struct Webhook {
 }
 
 impl Webhook {
+    /// Whether an event of `org` and `event_type` is delivered to this webhook (its own
+    /// organisation's events of a type it wants; an event of no organisation goes to none).
+    pub fn receives(&self, org: Option<Uuid>, event_type: &str) -> bool {
+        org == Some(self.org_id) && self.wants(event_type)
+    }
+
     /// Whether the webhook subscribes to events of `event_type`.
     pub fn wants(&self, event_type: &str) -> bool {
         self.event_types.iter().any(|pattern| {

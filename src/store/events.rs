@@ -23,11 +23,18 @@ fn from_model(m: outbox_event::Model) -> StoredEvent {
     }
 }
 
-/// Writes many events in multi-row inserts (a bulk change: one statement per 1,000 events).
-pub async fn insert_many<C: Conn>(c: &C, events: Vec<StoredEvent>) -> Result<()> {
+/// Writes many events in multi-row inserts (a bulk change: one statement per 1,000 events). An
+/// event `fanned_out` says is done with is written fanned out (at its creation), so it never
+/// enters the webhook dispatcher's queue.
+pub async fn insert_many<C: Conn>(
+    c: &C,
+    events: Vec<StoredEvent>,
+    fanned_out: impl Fn(&StoredEvent) -> bool,
+) -> Result<()> {
     let rows: Vec<_> = events
         .into_iter()
         .map(|e| outbox_event::ActiveModel {
+            webhooks_at: Set(fanned_out(&e).then_some(e.created_at)),
             id: Set(e.id),
             org_id: Set(e.org_id),
             subject: Set(e.subject),
@@ -36,7 +43,6 @@ pub async fn insert_many<C: Conn>(c: &C, events: Vec<StoredEvent>) -> Result<()>
             created_at: Set(e.created_at),
             published_at: Set(None),
             attempts: Set(0),
-            webhooks_at: Set(None),
         })
         .collect();
     super::insert_rows(c, rows).await

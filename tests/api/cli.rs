@@ -178,6 +178,71 @@ async fn users_and_orgs_commands_act_through_the_services() {
     );
 }
 
+/// What a change's events do in the webhook dispatcher's queue, seen from the binary (no
+/// dispatcher runs there, so the queue holds what the changes wrote): an event no active webhook
+/// receives is written fanned out (a bulk seed of organisations without webhooks leaves nothing
+/// for the dispatcher to read through), one a webhook wants waits for the fan-out.
+#[tokio::test]
+async fn events_no_webhook_receives_are_written_fanned_out() {
+    use sea_orm::ConnectionTrait;
+    let db = fresh_sqlite();
+    let hooked = ok(guildhall(&db, &["orgs", "create", "hooked"], &[], None), "orgs create");
+    ok(guildhall(&db, &["orgs", "create", "quiet"], &[], None), "orgs create");
+    let conn = guildhall::store::connect(&db).await.unwrap();
+    let hooked: uuid::Uuid = hooked.trim().parse().unwrap();
+    let sealer = guildhall::crypto::seal::Sealer::new(None);
+    let hook = guildhall::store::webhooks::NewWebhook {
+        org_id: hooked,
+        url: "https://hooks.example.test/in".into(),
+        event_types: vec!["guildhall.user.*".into()],
+        secret: "whsec_test".into(),
+    };
+    guildhall::store::webhooks::insert(
+        &conn,
+        &sealer,
+        hook,
+        guildhall::clock::Clock::now(&guildhall::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    for (email, org) in [("a@hooked.test", "hooked"), ("b@quiet.test", "quiet")] {
+        let create = ["users", "create", email, "--org", org, "--password", PASSWORD];
+        ok(guildhall(&db, &create, &[], None), "users create");
+    }
+    let sql = r#"SELECT COALESCE(o.slug, '-') AS org, e.event_type AS kind,
+            e.webhooks_at IS NULL AS waiting, e.webhooks_at = e.created_at AS at_creation
+        FROM outbox_events e LEFT JOIN organisations o ON o.id = e.org_id
+        WHERE e.event_type LIKE 'guildhall.user.%' OR e.event_type LIKE 'guildhall.member%'"#;
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql))
+        .await
+        .unwrap();
+    let rows: Vec<(String, String, bool, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "org").unwrap(),
+                r.try_get("", "kind").unwrap(),
+                r.try_get("", "waiting").unwrap(),
+                r.try_get::<Option<bool>>("", "at_creation").unwrap().unwrap_or(false),
+            )
+        })
+        .collect();
+    let waiting: Vec<_> = rows.iter().filter(|r| r.2).collect();
+    assert!(
+        !waiting.is_empty()
+            && waiting
+                .iter()
+                .all(|r| r.0 == "hooked" && r.1.starts_with("guildhall.user.")),
+        "only the events the webhook wants wait: {rows:?}"
+    );
+    assert!(
+        rows.iter().any(|r| r.0 == "quiet") && rows.iter().filter(|r| !r.2).all(|r| r.3),
+        "the rest are written fanned out at their creation: {rows:?}"
+    );
+    conn.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn keys_list_and_rotate() {
     let db = fresh_sqlite();

@@ -1,6 +1,7 @@
 //! Delivers the outbox to webhooks, in the background, every replica sharing the work.
 //!
-//! 1. **Fan-out**: outbox events not yet fanned out (`outbox_events.webhooks_at` empty) are
+//! 1. **Fan-out**: outbox events not yet fanned out (`outbox_events.webhooks_at` empty; an event
+//!    no active webhook receives is written fanned out, see `Change::commit`) are
 //!    claimed in one short transaction (on PostgreSQL `FOR UPDATE SKIP LOCKED`); each becomes one
 //!    delivery row per active webhook of its organisation that wants its type, and is marked.
 //!    Requests never wait for this, and an event of a change that rolled back never exists.
@@ -156,9 +157,7 @@ impl Dispatcher {
         let now = self.clock.now();
         let mut deliveries = Vec::new();
         for event in &events {
-            let wanted = hooks
-                .iter()
-                .filter(|h| Some(h.org_id) == event.org_id && h.wants(&event.event_type));
+            let wanted = hooks.iter().filter(|h| h.receives(event.org_id, &event.event_type));
             for hook in wanted {
                 deliveries.push(Delivery {
                     id: uuid::Uuid::now_v7(),
