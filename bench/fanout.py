@@ -6,7 +6,7 @@ A fresh database (dropped and created again), `guildhall migrate`, and one organ
 `fanout`, whose --users members all hold the custom role `reader` (20 teams and 10 domains, as in
 run.py's document), seeded with a pre-hashed password. Two replicas, A and B, share the database
 (and one issuer). Each gets a wrk (one thread, 16 connections) cycling through the tokens of
---tokens members (`bench/lua/cycle.lua`), so after the first pass every validation is warm.
+--tokens members (`bench/lua/pool.lua` with CYCLE set), so after the first pass every validation is warm.
 
 Then --rounds rounds, each of two phases of --duration seconds under the same load:
 - idle: nothing changes;
@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 
-from harness import ADMIN, ROOT, Server, http, wrk
+from harness import ADMIN, ROOT, Server, http, psql, wrk
 from seeding import PASSWORD, POSTGRES, database
 
 PORTS = (18910, 18911)
@@ -53,10 +53,6 @@ def document(users):
         lines.append(f"      - {{email: user{u}@bench.test, password_hash: '{{HASH}}', roles: [member, reader],"
                      f" teams: {{team-{u % 20}: member, team-{(u + 7) % 20}: maintainer}}, domains: [d{u % 10}]}}")
     return "\n".join(lines) + "\n"
-
-
-def psql(url, sql):
-    return subprocess.run(["psql", url, "-AtF", " ", "-c", sql], capture_output=True, text=True, check=True).stdout.strip()
 
 
 class Listener:
@@ -77,7 +73,7 @@ class Listener:
 
 
 def load(base, tokens, seconds, into, key):
-    into[key] = wrk(f"{base}/auth/validate", "cycle.lua", {"TOKENS": tokens}, seconds, 16, threads=1)
+    into[key] = wrk(f"{base}/auth/validate", "pool.lua", {"TOKENS": tokens, "CYCLE": "1"}, seconds, 16, threads=1)
 
 
 def permissions_of(conn, token):

@@ -109,11 +109,16 @@ def wrk(url, script=None, env=None, duration=8, connections=32, threads=2):
     return {"rps": rps, "p50": lat["50"], "p99": lat["99"], "errors": errors}
 
 
+def psql(url, sql):
+    """What psql prints for `sql` on `url`: unaligned, without headers, columns separated by a
+    space, surrounding whitespace stripped."""
+    return subprocess.run(["psql", url, "-AtF", " ", "-c", sql], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def file_sizes(database_url, data):
     """The database's size on disk: guildhall.db and its WAL (SQLite), or the database (PostgreSQL)."""
     if database_url:
-        out = subprocess.run(["psql", database_url, "-Atc", "SELECT pg_database_size(current_database())"], capture_output=True, text=True, check=True)
-        return f"database {int(out.stdout.strip()) / 1e6:.1f} MB"
+        return f"database {int(psql(database_url, 'SELECT pg_database_size(current_database())')) / 1e6:.1f} MB"
     sizes = []
     for name in ("guildhall.db", "guildhall.db-wal"):
         path = os.path.join(data, name)

@@ -27,7 +27,7 @@ import urllib.error
 
 import ceilings
 import codes
-from harness import ADMIN, PIN, ROOT, Server, check_pinning, file_sizes, http, mean_run, median_run, pinned, wrk, wrk_command
+from harness import ADMIN, PIN, ROOT, Server, check_pinning, file_sizes, http, mean_run, median_run, pinned, psql, wrk, wrk_command
 
 PASSWORD = "benchmark password"
 HS_SECRET = "bench-secret-bench-secret-bench-secret!"
@@ -49,8 +49,7 @@ def stored_key(database_url, data):
     """The signing key guildhall generated (kid, base64 PKCS#8), to mint a cold token pool."""
     sql = "SELECT kid, private_key FROM signing_keys WHERE retired_at IS NULL AND algorithm = 'ES256' ORDER BY created_at DESC LIMIT 1"
     if database_url:
-        out = subprocess.run(["psql", database_url, "-Atc", sql], capture_output=True, text=True, check=True).stdout.strip()
-        kid, key = out.split("|")
+        kid, key = psql(database_url, sql).split(" ")
         return kid, key
     import sqlite3
     return sqlite3.connect(os.path.join(data, "guildhall.db")).execute(sql).fetchone()
@@ -232,8 +231,7 @@ def members(ctx, n):
     """`n` (user id, organisation id) pairs of bench members, as `bench mint --subjects` reads them."""
     query = "SELECT m.user_id, m.org_id FROM org_members m JOIN users u ON u.id = m.user_id WHERE u.email LIKE 'user%@bench.test' ORDER BY u.email LIMIT " + str(n)
     if ctx["database_url"]:
-        out = subprocess.run(["psql", ctx["database_url"], "-AtF", " ", "-c", query], capture_output=True, text=True, check=True).stdout
-        return [tuple(line.split(" ")) for line in out.split("\n") if line]
+        return [tuple(line.split(" ")) for line in psql(ctx["database_url"], query).splitlines() if line]
     import sqlite3
     import uuid
     as_text = lambda v: str(uuid.UUID(bytes=v)) if isinstance(v, bytes) else str(uuid.UUID(v))
@@ -438,8 +436,7 @@ def main():
         reg = http("POST", f"{server.base}/auth/register", {"email": "hash@bench.test", "password": PASSWORD})
         assert reg["access_token"]
         if args.database_url:
-            out = subprocess.run(["psql", args.database_url, "-Atc", "SELECT password_hash FROM users WHERE email='hash@bench.test'"], capture_output=True, text=True, check=True)
-            hash_ = out.stdout.strip()
+            hash_ = psql(args.database_url, "SELECT password_hash FROM users WHERE email='hash@bench.test'")
         else:
             import sqlite3
             hash_ = sqlite3.connect(os.path.join(data, "guildhall.db")).execute("SELECT password_hash FROM users WHERE email='hash@bench.test'").fetchone()[0]

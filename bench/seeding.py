@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 
+from harness import psql
 from run import seed_document
 
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
@@ -37,7 +38,7 @@ def database(binary, name, extra=None):
     subprocess.run([binary, "migrate"], env=env, check=True, capture_output=True)
     subprocess.run([binary, "users", "create", "hash@bench.test", "--password", PASSWORD], env=env, check=True, capture_output=True)
     if name:
-        hash_ = subprocess.run(["psql", env["AUTH_DATABASE_URL"], "-Atc", query], capture_output=True, text=True, check=True).stdout.strip()
+        hash_ = psql(env["AUTH_DATABASE_URL"], query)
     else:
         import sqlite3
         hash_ = sqlite3.connect(os.path.join(data, "guildhall.db")).execute(query).fetchone()[0]

@@ -1,10 +1,14 @@
--- POST {"token": ...} with a fresh token per request (cold validation), from the file TOKENS
--- (one a line). Thread k of THREADS takes tokens k, k + THREADS, k + 2 * THREADS, ... so no two
--- requests of a run send the same token (random offsets per thread could overlap, and a token
--- sent twice is warm the second time).
-local tokens = {}
-for line in io.lines(os.getenv("TOKENS")) do tokens[#tokens + 1] = line end
+-- POST {"token": ...} from the file TOKENS (one a line). Thread k of THREADS takes tokens k,
+-- k + THREADS, k + 2 * THREADS, ..., so the threads share the pool evenly.
+-- Without CYCLE every request sends a token not sent before (cold validation: random offsets per
+-- thread could overlap, and a token sent twice is warm the second time), and running out of
+-- tokens is an error. With CYCLE set the threads go round the pool for as long as the run lasts:
+-- after the first pass every validation is warm until something invalidates the contexts
+-- (bench/fanout.py: a role's permissions change under this load).
+local bodies = {}
+for line in io.lines(os.getenv("TOKENS")) do bodies[#bodies + 1] = '{"token":"' .. line .. '"}' end
 local threads = tonumber(os.getenv("THREADS") or "1")
+local cycle = os.getenv("CYCLE") ~= nil
 local next_id = 0
 function setup(thread)
   thread:set("id", next_id)
@@ -14,6 +18,9 @@ local i = -1
 function request()
   i = i + 1
   local n = (id or 0) + i * threads
-  if n >= #tokens then error("the token pool is exhausted: mint more") end
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, '{"token":"' .. tokens[n + 1] .. '"}')
+  if n >= #bodies then
+    if not cycle then error("the token pool is exhausted: mint more") end
+    n = n % #bodies
+  end
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[n + 1])
 end
