@@ -200,13 +200,15 @@ pub async fn mark_fanned<C: Conn>(c: &C, ids: &[Uuid], now: DateTime<Utc>) -> Re
     Ok(())
 }
 
-/// The active webhooks of these organisations.
-pub async fn active_in<C: Conn>(c: &C, orgs: &[Uuid]) -> Result<Vec<Webhook>> {
+/// The active webhooks of these organisations (each named once in the query, however often it
+/// comes; none named, no query).
+pub async fn active_in<C: Conn>(c: &C, orgs: impl IntoIterator<Item = Uuid>) -> Result<Vec<Webhook>> {
+    let orgs: std::collections::BTreeSet<Uuid> = orgs.into_iter().collect();
     if orgs.is_empty() {
         return Ok(Vec::new());
     }
     Ok(webhook::Entity::find()
-        .filter(webhook::Column::OrgId.is_in(orgs.iter().copied()))
+        .filter(webhook::Column::OrgId.is_in(orgs))
         .filter(webhook::Column::Active.eq(true))
         .all(c)
         .await?

@@ -293,10 +293,7 @@ impl Change {
         // holds only what some webhook may be sent (a bulk seed's events of organisations
         // without webhooks never enter it). A webhook receives the events of the changes that
         // commit after it exists; one committed while a change is under way may miss its events.
-        let mut orgs: Vec<Uuid> = events.iter().filter_map(|e| e.org_id).collect();
-        orgs.sort_unstable();
-        orgs.dedup();
-        let hooks = store::webhooks::active_in(&self.tx, &orgs).await?;
+        let hooks = store::webhooks::active_in(&self.tx, events.iter().filter_map(|e| e.org_id)).await?;
         store::events::insert_many(&self.tx, events, |event| {
             !hooks.iter().any(|hook| hook.receives(event.org_id, &event.event_type))
         })

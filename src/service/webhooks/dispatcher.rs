@@ -150,10 +150,7 @@ impl Dispatcher {
         if events.is_empty() {
             return Ok(0);
         }
-        let mut orgs: Vec<_> = events.iter().filter_map(|e| e.org_id).collect();
-        orgs.sort_unstable();
-        orgs.dedup();
-        let hooks = store::webhooks::active_in(&tx, &orgs).await?;
+        let hooks = store::webhooks::active_in(&tx, events.iter().filter_map(|e| e.org_id)).await?;
         let now = self.clock.now();
         let mut deliveries = Vec::new();
         for event in &events {
