@@ -1,14 +1,13 @@
 //! Memberships: who belongs to which organisation, with which roles and directly granted
 //! permissions, and each membership's version (`mv`).
 use super::{Conn, Result, page};
-use crate::model::{OrgMember, Page, PageRequest};
+use crate::model::{OrgMember, Page, PageRequest, User};
 use chrono::{DateTime, Utc};
 use entity::{member_permission, member_role, org_member, removed_member, role, role_permission, user};
-use sea_orm::sea_query::Expr;
-use sea_orm::sea_query::JoinType;
+use sea_orm::sea_query::{Expr, Func, JoinType, Query, QueryStatementBuilder};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, ExprTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -172,50 +171,118 @@ pub async fn list_matching<C: Conn>(
         None => Some(base.clone().count(c).await?),
         Some(_) => None,
     };
-    // Two statements a page: the members with their accounts, then their role keys.
+    // One statement a page: the members, their accounts and their role keys.
     let account = org_member::Entity::belongs_to(user::Entity)
         .from(org_member::Column::UserId)
         .to(user::Column::Id)
         .into();
     let mut query = base
+        .select_only()
+        .column_as(org_member::Column::CreatedAt, "joined_at")
+        .columns([
+            user::Column::Id,
+            user::Column::Email,
+            user::Column::Username,
+            user::Column::DisplayName,
+            user::Column::Active,
+            user::Column::Superuser,
+            user::Column::EmailVerified,
+            user::Column::DefaultOrgId,
+            user::Column::CreatedAt,
+            user::Column::UpdatedAt,
+            user::Column::LastLoginAt,
+        ])
+        .expr_as(role_keys_of_member(c.get_database_backend()), "role_keys")
         .join(JoinType::InnerJoin, account)
-        .select_also(user::Entity)
         .order_by_asc(org_member::Column::UserId)
         .limit(request.limit + 1);
     if let Some(after) = request.after {
         query = query.filter(org_member::Column::UserId.gt(after));
     }
-    let rows = query.all(c).await?;
-    let role = member_role::Entity::belongs_to(role::Entity)
-        .from(member_role::Column::RoleId)
-        .to(role::Column::Id)
-        .into();
-    let links: Vec<(Uuid, String)> = member_role::Entity::find()
-        .select_only()
-        .column(member_role::Column::MemberId)
-        .column(role::Column::Key)
-        .join(JoinType::InnerJoin, role)
-        .filter(member_role::Column::MemberId.is_in(rows.iter().map(|(member, _)| member.id)))
-        .into_tuple()
+    let items = query
+        .into_model::<MemberRow>()
         .all(c)
-        .await?;
-    let items = rows
+        .await?
         .into_iter()
-        .filter_map(|(member, user)| {
-            let mut keys: Vec<String> = links
-                .iter()
-                .filter(|(id, _)| *id == member.id)
-                .map(|(_, key)| key.clone())
-                .collect();
-            keys.sort();
-            Some(OrgMember {
-                user: user?.into(),
-                roles: keys,
-                joined_at: member.created_at,
-            })
-        })
+        .map(OrgMember::from)
         .collect();
     Ok(page::finish(items, request, total, |m: &OrgMember| m.user.id))
+}
+
+/// One member of a page as the page's one statement returns it: the membership's date, the
+/// account's columns (not its password hash) and the role keys, which the database joins into
+/// one string (role keys never hold a comma, `seed::rules::key`).
+#[derive(FromQueryResult)]
+struct MemberRow {
+    joined_at: DateTime<Utc>,
+    id: Uuid,
+    email: String,
+    username: Option<String>,
+    display_name: String,
+    active: bool,
+    superuser: bool,
+    email_verified: bool,
+    default_org_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    last_login_at: Option<DateTime<Utc>>,
+    role_keys: Option<String>,
+}
+
+impl From<MemberRow> for OrgMember {
+    fn from(row: MemberRow) -> Self {
+        let mut roles: Vec<String> = row
+            .role_keys
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|key| !key.is_empty())
+            .map(str::to_owned)
+            .collect();
+        roles.sort();
+        OrgMember {
+            user: User {
+                id: row.id,
+                email: row.email,
+                username: row.username,
+                display_name: row.display_name,
+                active: row.active,
+                superuser: row.superuser,
+                email_verified: row.email_verified,
+                default_org_id: row.default_org_id,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+                last_login_at: row.last_login_at,
+            },
+            roles,
+            joined_at: row.joined_at,
+        }
+    }
+}
+
+/// A member's role keys joined by commas: `group_concat` in SQLite, `string_agg` in PostgreSQL.
+fn role_keys_of_member(backend: DbBackend) -> Expr {
+    let aggregate = match backend {
+        DbBackend::Postgres => "string_agg",
+        _ => "group_concat",
+    };
+    let keys = Query::select()
+        .expr(
+            Func::cust(aggregate)
+                .arg(Expr::col((role::Entity, role::Column::Key)))
+                .arg(","),
+        )
+        .from(member_role::Entity)
+        .inner_join(
+            role::Entity,
+            Expr::col((role::Entity, role::Column::Id)).equals((member_role::Entity, member_role::Column::RoleId)),
+        )
+        .and_where(
+            Expr::col((member_role::Entity, member_role::Column::MemberId))
+                .equals((org_member::Entity, org_member::Column::Id)),
+        )
+        .to_owned();
+    Expr::from(keys.into_sub_query_statement())
 }
 
 /// Replaces a member's roles with those named (all must exist); false if not a member.

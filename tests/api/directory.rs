@@ -266,3 +266,48 @@ async fn lists_are_paginated_with_a_stable_cursor() {
     assert_eq!(members["total"], 1);
     assert!(members["next_cursor"].is_null());
 }
+
+/// The members page is one statement: each member's account beside its role keys, which the
+/// database aggregates (`group_concat` in SQLite, `string_agg` in PostgreSQL).
+#[tokio::test]
+async fn the_members_page_carries_each_members_roles_sorted_and_a_deleted_organisation_is_not_found() {
+    let app = spawn_app().await;
+    let acme = app.create_org("acme").await;
+    let t = &acme.admin_token;
+    let roles = format!("/orgs/{}/roles", acme.id);
+    let auditor = json!({"key": "auditor", "permissions": ["read:audit"]});
+    app.expect("POST", &roles, t, Some(auditor), StatusCode::CREATED).await;
+    let ada = app
+        .user_in(t, &acme.id, "ada@acme.test", &["member", "auditor", "admin"])
+        .await;
+    let bob = app.user_in(t, &acme.id, "bob@acme.test", &["member"]).await;
+    let mut seen = std::collections::HashMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let after = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let path = format!("/orgs/{}/members?limit=1{after}", acme.id);
+        let page = app.expect("GET", &path, t, None, StatusCode::OK).await;
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{page}");
+        let item = &items[0];
+        assert!(item.get("password_hash").is_none(), "{item}");
+        assert!(item["joined_at"].is_string(), "{item}");
+        seen.insert(item["user_id"].as_str().unwrap().to_owned(), item.clone());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[&ada]["roles"], json!(["admin", "auditor", "member"]));
+    assert_eq!(seen[&ada]["email"], "ada@acme.test");
+    assert_eq!(seen[&bob]["roles"], json!(["member"]));
+    let owner = seen.values().find(|m| m["email"] == acme.admin_email.as_str()).unwrap();
+    assert_eq!(owner["roles"], json!(["owner"]));
+
+    let root = app.superuser_token().await;
+    let org = format!("/orgs/{}", acme.id);
+    app.expect("DELETE", &org, &root, None, StatusCode::NO_CONTENT).await;
+    let gone = app.send("GET", &format!("{org}/members"), &root, None).await;
+    expect_error(gone, StatusCode::NOT_FOUND, "not_found").await;
+}
