@@ -53,7 +53,11 @@ impl Renderings {
                 renderings.clear();
             }
         }
-        renderings.insert(key, (Arc::downgrade(context), bytes.clone()));
+        let replaced = renderings.insert(key, (Arc::downgrade(context), bytes.clone()));
+        // The rendering replaced (and the last weak pointer to its context's allocation) is
+        // freed after the lock is released.
+        drop(renderings);
+        drop(replaced);
         bytes
     }
 }

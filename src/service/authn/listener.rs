@@ -23,13 +23,13 @@ pub fn spawn(db: Db, cache: Arc<AccessCache>, authn: Arc<Authenticator>) {
     });
 }
 
-async fn listen(db: &Db, cache: &AccessCache, authn: &Authenticator) -> anyhow::Result<()> {
+async fn listen(db: &Db, cache: &Arc<AccessCache>, authn: &Authenticator) -> anyhow::Result<()> {
     let mut listener = Listener::connect(db).await?;
     authn.resync().await?;
     loop {
         match listener.recv().await? {
             Some(payload) => match serde_json::from_str::<Invalidation>(&payload) {
-                Ok(invalidation) => cache.apply(&invalidation),
+                Ok(invalidation) => cache.apply_async(&invalidation).await,
                 Err(error) => tracing::warn!(%error, "unreadable invalidation"),
             },
             None => authn.resync().await?,

@@ -27,7 +27,7 @@ impl Broadcaster {
     /// Applies invalidations here and tells the other replicas.
     pub async fn send(&self, invalidations: &[Invalidation]) {
         for invalidation in invalidations {
-            self.cache.apply(invalidation);
+            self.cache.apply_async(invalidation).await;
         }
         if !store::notify::is_postgres(&self.db) || invalidations.is_empty() {
             return;
